@@ -1,0 +1,41 @@
+/* 2-D convolution, CPU. Activations are NHWC: in [n, h, w, c], out [n, p, q, k].
+ * Weights keep PyTorch's layout [k, c/groups, r, s] so state_dict names and
+ * bytes are the interop contract. Supports stride, padding, dilation and
+ * groups (depthwise when groups == c). Matrix products go through OpenBLAS.
+ *
+ * Backward rule (as in llm.c): every gradient output ACCUMULATES (+=) into
+ * its buffer; callers zero buffers first. Any of din, dweight, dbias may be
+ * NULL to skip that gradient (frozen weights, or the lowest trainable op,
+ * which needs no input gradient). */
+#ifndef THAW_OP_CONV2D_H
+#define THAW_OP_CONV2D_H
+
+#include <stddef.h>
+
+typedef struct {
+    int n, h, w, c;          /* input */
+    int k, r, s;             /* output channels, kernel height, width */
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int dil_h, dil_w;
+    int groups;
+    int p, q;                /* output height, width (computed) */
+} Conv2dShape;
+
+/* Fills s and computes p, q. Returns 0, or -1 when the configuration is
+ * invalid (channels not divisible by groups, empty output). */
+int conv2d_shape_init(Conv2dShape *s, int n, int h, int w, int c, int k,
+                      int r, int kernel_s, int stride, int pad, int dilation,
+                      int groups);
+
+/* Scratch floats forward/backward need (im2col chunk, reordered weights). */
+size_t conv2d_workspace_floats(const Conv2dShape *s);
+
+void conv2d_forward(float *out, const float *in, const float *weight,
+                    const float *bias, const Conv2dShape *s, float *workspace);
+
+void conv2d_backward(float *din, float *dweight, float *dbias,
+                     const float *dout, const float *in, const float *weight,
+                     const Conv2dShape *s, float *workspace);
+
+#endif
