@@ -34,6 +34,12 @@ typedef struct SafeTensors SafeTensors;
 int st_open(SafeTensors **out, const char *path, ThawError *err);
 void st_close(SafeTensors *st);
 
+/* Same checks on an image already in memory (used by st_open and the
+ * fuzzer, so parsing is tested without file I/O). buf is not copied and
+ * must outlive the handle; name is what error messages call the file. */
+int st_open_memory(SafeTensors **out, const void *buf, size_t len,
+                   const char *name, ThawError *err);
+
 const char *st_path(const SafeTensors *st);
 int st_count(const SafeTensors *st);
 const StTensorInfo *st_info(const SafeTensors *st, int index);
