@@ -61,6 +61,8 @@ int st_load_f32(const SafeTensors *st, const char *name, int want_ndim,
                 const int64_t *want_shape, float *dst, ThawError *err);
 
 const char *st_dtype_name(StDtype dtype);
+/* Bytes per element, 0 for a value outside StDtype. */
+int st_dtype_size(StDtype dtype);
 /* "[2, 3, 4]" into buf; returns buf. */
 char *st_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
 
