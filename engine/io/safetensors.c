@@ -209,7 +209,13 @@ static int parse_entry(const char *file, const cJSON *entry, StTensorInfo *ti,
                          "%s: tensor '%s': 'data_offsets' must be "
                          "[begin, end] of non-negative integers", file, key);
     }
-    if (b > e || e > data_len) {
+    if (b > e) {
+        return thaw_fail(err, THAW_ERR_FORMAT,
+                         "%s: tensor '%s': data_offsets [%llu, %llu] begin "
+                         "after end", file, key, (unsigned long long)b,
+                         (unsigned long long)e);
+    }
+    if (e > data_len) {
         return thaw_fail(err, THAW_ERR_FORMAT,
                          "%s: tensor '%s': data_offsets [%llu, %llu] outside "
                          "the %llu-byte data buffer", file, key,
