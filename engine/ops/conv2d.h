@@ -38,4 +38,9 @@ void conv2d_backward(float *din, float *dweight, float *dbias,
                      const float *dout, const float *in, const float *weight,
                      const Conv2dShape *s, float *workspace);
 
+/* Tests and benchmarks only: floats of im2col scratch per chunk (0 restores
+ * the default, about 8 MB). Changes conv2d_workspace_floats(), so size the
+ * workspace after calling it. Not thread-safe. */
+void conv2d_set_chunk_budget(size_t floats);
+
 #endif

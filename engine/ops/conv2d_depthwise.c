@@ -1,0 +1,185 @@
+/* Depthwise convolution (groups == c == k), direct NHWC kernels.
+ * A GEMM per channel would have a 1-wide inner dimension, so instead every
+ * inner loop runs over contiguous channels (vectorised by the compiler),
+ * with weights reordered to [r][s][c] so a tap's weights are contiguous too.
+ *
+ * Workspace: wr[r*s*c], then per thread a partial dW [r*s*c] and dbias [c]
+ * (backward weight reduces across threads at the end; no atomics). */
+#include <omp.h>
+#include <string.h>
+
+#include "conv2d_internal.h"
+
+int conv2d_is_depthwise(const Conv2dShape *s)
+{
+    return s->groups > 1 && s->groups == s->c && s->k == s->c;
+}
+
+/* Thread count the workspace was sized for; kernels use exactly this. */
+static int dw_threads(void)
+{
+    int nt = omp_get_max_threads();
+    return nt < 1 ? 1 : nt;
+}
+
+size_t conv2d_dw_workspace_floats(const Conv2dShape *s)
+{
+    size_t taps = (size_t)s->r * s->s * s->c;
+    return taps + (size_t)dw_threads() * (taps + s->c);
+}
+
+static void dw_reorder(float *wr, const float *w, const Conv2dShape *s)
+{
+    const int ntap = s->r * s->s;
+    for (int ch = 0; ch < s->c; ch++) {
+        for (int t = 0; t < ntap; t++) {
+            wr[(size_t)t * s->c + ch] = w[(size_t)ch * ntap + t];
+        }
+    }
+}
+
+static inline void fma_run(float *restrict o, const float *restrict x,
+                           const float *restrict w, int c)
+{
+    for (int i = 0; i < c; i++) {
+        o[i] += x[i] * w[i];
+    }
+}
+
+void conv2d_dw_forward(float *out, const float *in, const float *weight,
+                       const float *bias, const Conv2dShape *s, float *ws)
+{
+    const int C = s->c, rows = s->n * s->p;
+    float *wr = ws;
+    dw_reorder(wr, weight, s);
+#pragma omp parallel for schedule(static)
+    for (int row = 0; row < rows; row++) {
+        int n = row / s->p, p = row % s->p;
+        float *o = out + (size_t)row * s->q * C;
+        for (int q = 0; q < s->q; q++) {
+            if (bias) {
+                memcpy(o + (size_t)q * C, bias, (size_t)C * sizeof(float));
+            } else {
+                memset(o + (size_t)q * C, 0, (size_t)C * sizeof(float));
+            }
+        }
+        for (int r = 0; r < s->r; r++) {
+            int ih = p * s->stride_h - s->pad_h + r * s->dil_h;
+            if (ih < 0 || ih >= s->h) {
+                continue;
+            }
+            const float *x = in + ((size_t)n * s->h + ih) * s->w * C;
+            for (int u = 0; u < s->s; u++) {
+                const float *w = wr + ((size_t)r * s->s + u) * C;
+                for (int q = 0; q < s->q; q++) {
+                    int iw = q * s->stride_w - s->pad_w + u * s->dil_w;
+                    if (iw >= 0 && iw < s->w) {
+                        fma_run(o + (size_t)q * C, x + (size_t)iw * C, w, C);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void dw_data_grad(float *din, const float *dout, const float *wr,
+                         const Conv2dShape *s)
+{
+    const int C = s->c, tasks = s->n * s->h;
+    /* Parallel over input rows (gather), so no two threads share a row. */
+#pragma omp parallel for schedule(static)
+    for (int task = 0; task < tasks; task++) {
+        int n = task / s->h, ih = task % s->h;
+        float *d = din + (size_t)task * s->w * C;
+        for (int r = 0; r < s->r; r++) {
+            int t = ih + s->pad_h - r * s->dil_h;
+            if (t < 0 || t % s->stride_h || t / s->stride_h >= s->p) {
+                continue;
+            }
+            const float *g = dout + ((size_t)n * s->p + t / s->stride_h) * s->q * C;
+            for (int u = 0; u < s->s; u++) {
+                const float *w = wr + ((size_t)r * s->s + u) * C;
+                for (int q = 0; q < s->q; q++) {
+                    int iw = q * s->stride_w - s->pad_w + u * s->dil_w;
+                    if (iw >= 0 && iw < s->w) {
+                        fma_run(d + (size_t)iw * C, g + (size_t)q * C, w, C);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void dw_weight_grad(float *dweight, float *dbias, const float *dout,
+                           const float *in, const Conv2dShape *s, float *part)
+{
+    const int C = s->c, ntap = s->r * s->s, rows = s->n * s->p;
+    const size_t taps = (size_t)ntap * C;
+#pragma omp parallel num_threads(dw_threads())
+    {
+        float *dw = part + (size_t)omp_get_thread_num() * (taps + C);
+        float *db = dw + taps;
+        memset(dw, 0, (taps + C) * sizeof(float));
+#pragma omp for schedule(static)
+        for (int row = 0; row < rows; row++) {
+            int n = row / s->p, p = row % s->p;
+            const float *g = dout + (size_t)row * s->q * C;
+            if (dbias) {
+                for (int q = 0; q < s->q; q++) {
+                    const float *gq = g + (size_t)q * C;
+                    for (int i = 0; i < C; i++) {
+                        db[i] += gq[i];
+                    }
+                }
+            }
+            if (!dweight) {
+                continue;
+            }
+            for (int r = 0; r < s->r; r++) {
+                int ih = p * s->stride_h - s->pad_h + r * s->dil_h;
+                if (ih < 0 || ih >= s->h) {
+                    continue;
+                }
+                const float *x = in + ((size_t)n * s->h + ih) * s->w * C;
+                for (int u = 0; u < s->s; u++) {
+                    float *acc = dw + ((size_t)r * s->s + u) * C;
+                    for (int q = 0; q < s->q; q++) {
+                        int iw = q * s->stride_w - s->pad_w + u * s->dil_w;
+                        if (iw >= 0 && iw < s->w) {
+                            fma_run(acc, g + (size_t)q * C, x + (size_t)iw * C, C);
+                        }
+                    }
+                }
+            }
+        }
+#pragma omp critical(conv2d_dw_reduce)
+        {
+            if (dweight) {
+                for (int ch = 0; ch < C; ch++) {
+                    for (int t = 0; t < ntap; t++) {
+                        dweight[(size_t)ch * ntap + t] += dw[(size_t)t * C + ch];
+                    }
+                }
+            }
+            if (dbias) {
+                for (int i = 0; i < C; i++) {
+                    dbias[i] += db[i];
+                }
+            }
+        }
+    }
+}
+
+void conv2d_dw_backward(float *din, float *dweight, float *dbias,
+                        const float *dout, const float *in,
+                        const float *weight, const Conv2dShape *s, float *ws)
+{
+    const size_t taps = (size_t)s->r * s->s * s->c;
+    if (dweight || dbias) {
+        dw_weight_grad(dweight, dbias, dout, in, s, ws + taps);
+    }
+    if (din) {
+        dw_reorder(ws, weight, s);
+        dw_data_grad(din, dout, ws, s);
+    }
+}

@@ -1,0 +1,207 @@
+/* im2col / col2im for NHWC and the weight reorders the GEMM path needs.
+ * Layouts are described in conv2d_internal.h. */
+#include <string.h>
+
+#include "conv2d_internal.h"
+
+static size_t chunk_budget = CONV2D_COL_BUDGET;
+
+void conv2d_set_chunk_budget(size_t floats)
+{
+    chunk_budget = floats ? floats : CONV2D_COL_BUDGET;
+}
+
+int conv2d_rows_per_chunk(const Conv2dShape *s)
+{
+    size_t row = (size_t)s->q * s->r * s->s * s->c;
+    size_t rows = (size_t)s->n * s->p;
+    size_t per = chunk_budget / (row ? row : 1);
+    if (per < 1) {
+        per = 1;
+    }
+    if (per >= rows) {
+        return (int)rows;
+    }
+    /* Even chunks: a tiny last chunk would run the GEMM at poor speed. */
+    size_t chunks = (rows + per - 1) / per;
+    return (int)((rows + chunks - 1) / chunks);
+}
+
+/* One output pixel's column row when groups == 1: for each kernel row r the
+ * s taps with unit dilation are one contiguous run of s*c input floats. */
+static void im2col_pixel_g1(float *d, const float *in, const Conv2dShape *s,
+                            int n, int ih0, int iw0)
+{
+    const int c = s->c;
+    const size_t tap_row = (size_t)s->s * c;
+    int s_lo = 0, s_hi = s->s;
+    if (s->dil_w == 1) {
+        s_lo = iw0 < 0 ? -iw0 : 0;
+        s_hi = s->w - iw0 < s->s ? s->w - iw0 : s->s;
+        if (s_hi < s_lo) {
+            s_hi = s_lo;
+        }
+    }
+    for (int r = 0; r < s->r; r++, d += tap_row) {
+        int ih = ih0 + r * s->dil_h;
+        if (ih < 0 || ih >= s->h) {
+            memset(d, 0, tap_row * sizeof(float));
+            continue;
+        }
+        const float *src = in + ((size_t)n * s->h + ih) * s->w * c;
+        if (s->dil_w == 1) {
+            memset(d, 0, (size_t)s_lo * c * sizeof(float));
+            memcpy(d + (size_t)s_lo * c, src + (size_t)(iw0 + s_lo) * c,
+                   (size_t)(s_hi - s_lo) * c * sizeof(float));
+            memset(d + (size_t)s_hi * c, 0,
+                   (size_t)(s->s - s_hi) * c * sizeof(float));
+            continue;
+        }
+        for (int t = 0; t < s->s; t++) {
+            int iw = iw0 + t * s->dil_w;
+            if (iw < 0 || iw >= s->w) {
+                memset(d + (size_t)t * c, 0, (size_t)c * sizeof(float));
+            } else {
+                memcpy(d + (size_t)t * c, src + (size_t)iw * c,
+                       (size_t)c * sizeof(float));
+            }
+        }
+    }
+}
+
+static void im2col_pixel_grouped(float *d, const float *in,
+                                 const Conv2dShape *s, int n, int ih0, int iw0)
+{
+    const int cg = s->c / s->groups;
+    for (int g = 0; g < s->groups; g++) {
+        for (int r = 0; r < s->r; r++) {
+            int ih = ih0 + r * s->dil_h;
+            for (int t = 0; t < s->s; t++, d += cg) {
+                int iw = iw0 + t * s->dil_w;
+                if (ih < 0 || ih >= s->h || iw < 0 || iw >= s->w) {
+                    memset(d, 0, (size_t)cg * sizeof(float));
+                } else {
+                    memcpy(d, in + (((size_t)n * s->h + ih) * s->w + iw) * s->c
+                                  + (size_t)g * cg,
+                           (size_t)cg * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+void conv2d_im2col(float *col, const float *in, const Conv2dShape *s,
+                   int row0, int row1)
+{
+    const size_t rsc = (size_t)s->r * s->s * s->c;
+#pragma omp parallel for schedule(static)
+    for (int gr = row0; gr < row1; gr++) {
+        int n = gr / s->p, p = gr % s->p;
+        int ih0 = p * s->stride_h - s->pad_h;
+        float *dst = col + (size_t)(gr - row0) * s->q * rsc;
+        for (int q = 0; q < s->q; q++) {
+            int iw0 = q * s->stride_w - s->pad_w;
+            if (s->groups == 1) {
+                im2col_pixel_g1(dst + q * rsc, in, s, n, ih0, iw0);
+            } else {
+                im2col_pixel_grouped(dst + q * rsc, in, s, n, ih0, iw0);
+            }
+        }
+    }
+}
+
+static inline void add_run(float *restrict d, const float *restrict x, int len)
+{
+    for (int i = 0; i < len; i++) {
+        d[i] += x[i];
+    }
+}
+
+void conv2d_col2im_add(float *din, const float *dcol, const Conv2dShape *s,
+                       int row0, int row1)
+{
+    const int c = s->c, cg = s->c / s->groups, ntap = s->r * s->s;
+    const size_t rsc = (size_t)ntap * c;
+    const int n_first = row0 / s->p, n_last = (row1 - 1) / s->p;
+    const int tasks = (n_last - n_first + 1) * s->h;
+    /* Gather form: each task owns one input row (n, ih) and pulls every
+     * (output pixel, tap) of this chunk that lands on it. */
+#pragma omp parallel for schedule(static)
+    for (int task = 0; task < tasks; task++) {
+        int n = n_first + task / s->h, ih = task % s->h;
+        int pa = n * s->p < row0 ? row0 - n * s->p : 0;
+        int pb = (n + 1) * s->p > row1 ? row1 - n * s->p : s->p;
+        float *drow = din + ((size_t)n * s->h + ih) * s->w * c;
+        for (int r = 0; r < s->r; r++) {
+            int t = ih + s->pad_h - r * s->dil_h;
+            if (t < 0 || t % s->stride_h) {
+                continue;
+            }
+            int p = t / s->stride_h;
+            if (p < pa || p >= pb) {
+                continue;
+            }
+            const float *src = dcol + ((size_t)(n * s->p + p) - row0) * s->q * rsc;
+            for (int q = 0; q < s->q; q++) {
+                int iw0 = q * s->stride_w - s->pad_w;
+                const float *x = src + q * rsc;
+                for (int g = 0; g < s->groups; g++) {
+                    for (int u = 0; u < s->s; u++) {
+                        int iw = iw0 + u * s->dil_w;
+                        if (iw < 0 || iw >= s->w) {
+                            continue;
+                        }
+                        add_run(drow + (size_t)iw * c + (size_t)g * cg,
+                                x + ((size_t)g * ntap + (size_t)r * s->s + u) * cg,
+                                cg);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void conv2d_reorder_weight(float *wr, const float *w, const Conv2dShape *s)
+{
+    const int cg = s->c / s->groups, ntap = s->r * s->s;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < s->k; k++) {
+        for (int j = 0; j < cg; j++) {
+            for (int t = 0; t < ntap; t++) {
+                wr[((size_t)k * ntap + t) * cg + j] = w[((size_t)k * cg + j) * ntap + t];
+            }
+        }
+    }
+}
+
+void conv2d_unreorder_add(float *dw, const float *dwr, const Conv2dShape *s)
+{
+    const int cg = s->c / s->groups, ntap = s->r * s->s;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < s->k; k++) {
+        for (int j = 0; j < cg; j++) {
+            for (int t = 0; t < ntap; t++) {
+                dw[((size_t)k * cg + j) * ntap + t] += dwr[((size_t)k * ntap + t) * cg + j];
+            }
+        }
+    }
+}
+
+void conv2d_flip_weight(float *wt, const float *w, const Conv2dShape *s)
+{
+    const int G = s->groups, cg = s->c / G, kg = s->k / G;
+    const int R = s->r, S = s->s;
+#pragma omp parallel for schedule(static)
+    for (int ci = 0; ci < s->c; ci++) {
+        int g = ci / cg, cj = ci % cg;
+        for (int r = 0; r < R; r++) {
+            for (int u = 0; u < S; u++) {
+                float *dst = wt + (((size_t)ci * R + r) * S + u) * kg;
+                for (int kk = 0; kk < kg; kk++) {
+                    size_t k = (size_t)g * kg + kk;
+                    dst[kk] = w[((k * cg + cj) * R + (R - 1 - r)) * S + (S - 1 - u)];
+                }
+            }
+        }
+    }
+}
