@@ -24,7 +24,7 @@
 
 #define BN_TILE 128
 #define BN_MAXT 16
-#define BN_ROWBLOCK 64
+#define BN_FBLK 16
 /* Below this many elements a parallel region costs more than it saves. */
 #define BN_PAR_MIN 32768
 
@@ -49,27 +49,37 @@ static int bn_chunks(int m, int ct)
 }
 
 /* For channels [c0, c0+ct): s1 = sum_i (pa - ka), s2 = sum_i (pa - ka)(pb - kb),
- * where pa, pb are x[m, c]-shaped and ka, kb per-channel constants. */
+ * where pa, pb are x[m, c]-shaped and ka, kb per-channel constants. Blocks of
+ * BN_FBLK rows are summed in float (8 lanes, no conversions; the shifted
+ * terms are small so 16-term float sums lose nothing measurable), then
+ * flushed into double accumulators. */
 static void bn_reduce(double *s1, double *s2, const float *pa,
-                      const double *ka, const float *pb, const double *kb,
-                      int m, int c, int c0, int ct)
+                      const float *ka, const float *pb, const float *kb,
+                      int m, int c, int c0, int ct, int nt)
 {
     BnPartial part[BN_MAXT];
-    int nt = bn_chunks(m, ct);
 
 #pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
     for (int t = 0; t < nt; t++) {
         double a1[BN_TILE] = {0}, a2[BN_TILE] = {0};
         long r0 = (long)m * t / nt, r1 = (long)m * (t + 1) / nt;
-        for (long i = r0; i < r1; i++) {
-            const float *ra = pa + i * c + c0;
-            const float *rb = pb + i * c + c0;
+        for (long i0 = r0; i0 < r1; i0 += BN_FBLK) {
+            long i1 = i0 + BN_FBLK < r1 ? i0 + BN_FBLK : r1;
+            float f1[BN_TILE] = {0}, f2[BN_TILE] = {0};
+            for (long i = i0; i < i1; i++) {
+                const float *ra = pa + i * c + c0;
+                const float *rb = pb + i * c + c0;
+#pragma omp simd
+                for (int j = 0; j < ct; j++) {
+                    float a = ra[j] - ka[j];
+                    f1[j] += a;
+                    f2[j] += a * (rb[j] - kb[j]);
+                }
+            }
 #pragma omp simd
             for (int j = 0; j < ct; j++) {
-                double a = (double)ra[j] - ka[j];
-                double b = (double)rb[j] - kb[j];
-                a1[j] += a;
-                a2[j] += a * b;
+                a1[j] += f1[j];
+                a2[j] += f2[j];
             }
         }
         for (int j = 0; j < ct; j++) {
@@ -88,11 +98,47 @@ static void bn_reduce(double *s1, double *s2, const float *pa,
     }
 }
 
-/* y[:, c0:c0+ct] = x * k + b, row blocks in parallel. */
-static void bn_apply_affine(float *y, const float *x, const float *k,
-                            const float *b, int m, int c, int c0, int ct)
+/* Everything one channel tile needs; the public functions fill it and
+ * bn_run hands tiles to workers. */
+typedef struct {
+    float *y, *dx, *dgamma, *dbeta, *mean, *rstd, *running_mean, *running_var;
+    const float *x, *dy, *gamma, *beta, *saved_mean, *saved_rstd;
+    const float *rmean, *rvar;
+    float momentum, eps;
+    int m, c;
+} BnArgs;
+
+typedef void (*BnTileFn)(const BnArgs *a, int c0, int ct, int nt);
+
+/* Wide layers (at least one tile per thread) give each thread whole tiles:
+ * one parallel region, no cross-thread reduction. Narrow layers walk their
+ * tile(s) with the rows split across threads. */
+static void bn_run(BnTileFn fn, const BnArgs *a)
 {
-    int nt = bn_chunks(m, ct);
+    if (a->m <= 0 || a->c <= 0) {
+        return;
+    }
+    int ntiles = (a->c + BN_TILE - 1) / BN_TILE;
+    int threads = omp_get_max_threads();
+    if (threads > 1 && ntiles >= threads && (long)a->m * a->c >= BN_PAR_MIN) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int t = 0; t < ntiles; t++) {
+            int c0 = t * BN_TILE;
+            fn(a, c0, a->c - c0 < BN_TILE ? a->c - c0 : BN_TILE, 1);
+        }
+        return;
+    }
+    for (int c0 = 0; c0 < a->c; c0 += BN_TILE) {
+        int ct = a->c - c0 < BN_TILE ? a->c - c0 : BN_TILE;
+        fn(a, c0, ct, bn_chunks(a->m, ct));
+    }
+}
+
+/* y[:, c0:c0+ct] = x * k + b */
+static void bn_apply_affine(float *y, const float *x, const float *k,
+                            const float *b, int m, int c, int c0, int ct,
+                            int nt)
+{
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (long i = 0; i < m; i++) {
         const float *rx = x + i * c + c0;
@@ -104,71 +150,78 @@ static void bn_apply_affine(float *y, const float *x, const float *k,
     }
 }
 
+static void bn_train_fwd_tile(const BnArgs *a, int c0, int ct, int nt)
+{
+    const int m = a->m;
+    float shift[BN_TILE], k[BN_TILE], b[BN_TILE];
+    double s1[BN_TILE], s2[BN_TILE];
+    for (int j = 0; j < ct; j++) {
+        shift[j] = a->x[c0 + j];
+    }
+    bn_reduce(s1, s2, a->x, shift, a->x, shift, m, a->c, c0, ct, nt);
+    for (int j = 0; j < ct; j++) {
+        int ch = c0 + j;
+        double d = s1[j] / m;
+        double mu = shift[j] + d;
+        double var = s2[j] / m - d * d;
+        if (var < 0.0) {
+            var = 0.0;
+        }
+        double rs = 1.0 / sqrt(var + (double)a->eps);
+        a->mean[ch] = (float)mu;
+        a->rstd[ch] = (float)rs;
+        double kk = rs * a->gamma[ch];
+        k[j] = (float)kk;
+        b[j] = (float)(a->beta[ch] - mu * kk);
+        double mom = a->momentum;
+        if (a->running_mean) {
+            a->running_mean[ch] =
+                (float)((1.0 - mom) * a->running_mean[ch] + mom * mu);
+        }
+        if (a->running_var) {
+            /* PyTorch tracks the unbiased variance; with one row there is
+             * none, so keep the biased one (0) rather than inf. */
+            double unb = m > 1 ? var * m / (m - 1) : var;
+            a->running_var[ch] =
+                (float)((1.0 - mom) * a->running_var[ch] + mom * unb);
+        }
+    }
+    bn_apply_affine(a->y, a->x, k, b, m, a->c, c0, ct, nt);
+}
+
 void batchnorm_forward_train(float *y, float *mean, float *rstd,
                              const float *x, const float *gamma,
                              const float *beta, float *running_mean,
                              float *running_var, float momentum, float eps,
                              int m, int c)
 {
-    if (m <= 0 || c <= 0) {
-        return;
+    BnArgs a = {.y = y, .mean = mean, .rstd = rstd, .x = x, .gamma = gamma,
+                .beta = beta, .running_mean = running_mean,
+                .running_var = running_var, .momentum = momentum, .eps = eps,
+                .m = m, .c = c};
+    bn_run(bn_train_fwd_tile, &a);
+}
+
+static void bn_eval_fwd_tile(const BnArgs *a, int c0, int ct, int nt)
+{
+    float k[BN_TILE], b[BN_TILE];
+    for (int j = 0; j < ct; j++) {
+        int ch = c0 + j;
+        double kk = a->gamma[ch] / sqrt((double)a->rvar[ch] + a->eps);
+        k[j] = (float)kk;
+        b[j] = (float)(a->beta[ch] - a->rmean[ch] * kk);
     }
-    for (int c0 = 0; c0 < c; c0 += BN_TILE) {
-        int ct = c - c0 < BN_TILE ? c - c0 : BN_TILE;
-        double shift[BN_TILE], s1[BN_TILE], s2[BN_TILE];
-        float k[BN_TILE], b[BN_TILE];
-        for (int j = 0; j < ct; j++) {
-            shift[j] = x[c0 + j];
-        }
-        bn_reduce(s1, s2, x, shift, x, shift, m, c, c0, ct);
-        for (int j = 0; j < ct; j++) {
-            int ch = c0 + j;
-            double d = s1[j] / m;
-            double mu = shift[j] + d;
-            double var = s2[j] / m - d * d;
-            if (var < 0.0) {
-                var = 0.0;
-            }
-            double rs = 1.0 / sqrt(var + (double)eps);
-            mean[ch] = (float)mu;
-            rstd[ch] = (float)rs;
-            double kk = rs * gamma[ch];
-            k[j] = (float)kk;
-            b[j] = (float)(beta[ch] - mu * kk);
-            if (running_mean) {
-                running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch]
-                                           + (double)momentum * mu);
-            }
-            if (running_var) {
-                /* PyTorch tracks the unbiased variance; with one row there
-                 * is none, so keep the biased one (0) rather than inf. */
-                double unb = m > 1 ? var * m / (m - 1) : var;
-                running_var[ch] = (float)((1.0 - momentum) * running_var[ch]
-                                          + (double)momentum * unb);
-            }
-        }
-        bn_apply_affine(y, x, k, b, m, c, c0, ct);
-    }
+    bn_apply_affine(a->y, a->x, k, b, a->m, a->c, c0, ct, nt);
 }
 
 void batchnorm_forward_eval(float *y, const float *x, const float *gamma,
                             const float *beta, const float *running_mean,
                             const float *running_var, float eps, int m, int c)
 {
-    if (m <= 0 || c <= 0) {
-        return;
-    }
-    for (int c0 = 0; c0 < c; c0 += BN_TILE) {
-        int ct = c - c0 < BN_TILE ? c - c0 : BN_TILE;
-        float k[BN_TILE], b[BN_TILE];
-        for (int j = 0; j < ct; j++) {
-            int ch = c0 + j;
-            double kk = gamma[ch] / sqrt((double)running_var[ch] + eps);
-            k[j] = (float)kk;
-            b[j] = (float)(beta[ch] - running_mean[ch] * kk);
-        }
-        bn_apply_affine(y, x, k, b, m, c, c0, ct);
-    }
+    BnArgs a = {.y = y, .x = x, .gamma = gamma, .beta = beta,
+                .rmean = running_mean, .rvar = running_var, .eps = eps,
+                .m = m, .c = c};
+    bn_run(bn_eval_fwd_tile, &a);
 }
 
 /* Train-mode backward, with xhat = (x - mean) * rstd:
@@ -176,102 +229,116 @@ void batchnorm_forward_eval(float *y, const float *x, const float *gamma,
  *   dx     = gamma * rstd * (dy - dbeta/m - xhat * dgamma/m)
  * written as dx += k * (dy - a - (x - mean) * q) so the per-element work is
  * one fused pass with per-channel constants. */
+static void bn_train_bwd_tile(const BnArgs *a, int c0, int ct, int nt)
+{
+    const int m = a->m, c = a->c;
+    float zero[BN_TILE], k[BN_TILE], sub[BN_TILE], q[BN_TILE], mf[BN_TILE];
+    double s1[BN_TILE], s2[BN_TILE];
+    for (int j = 0; j < ct; j++) {
+        zero[j] = 0.0f;
+        mf[j] = a->saved_mean[c0 + j];
+    }
+    /* s1 = sum dy, s2 = sum dy * (x - mean) */
+    bn_reduce(s1, s2, a->dy, zero, a->x, mf, m, c, c0, ct, nt);
+    for (int j = 0; j < ct; j++) {
+        int ch = c0 + j;
+        double rs = a->saved_rstd[ch];
+        if (a->dbeta) {
+            a->dbeta[ch] += (float)s1[j];
+        }
+        if (a->dgamma) {
+            a->dgamma[ch] += (float)(s2[j] * rs);
+        }
+        k[j] = (float)(a->gamma[ch] * rs);
+        sub[j] = (float)(s1[j] / m);
+        q[j] = (float)(s2[j] * rs * rs / m);
+    }
+    if (!a->dx) {
+        return;
+    }
+    const float *dy = a->dy, *x = a->x;
+    float *dx = a->dx;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (long i = 0; i < m; i++) {
+        const float *rdy = dy + i * c + c0;
+        const float *rx = x + i * c + c0;
+        float *rdx = dx + i * c + c0;
+#pragma omp simd
+        for (int j = 0; j < ct; j++) {
+            rdx[j] += k[j] * (rdy[j] - sub[j] - (rx[j] - mf[j]) * q[j]);
+        }
+    }
+}
+
 void batchnorm_backward_train(float *dx, float *dgamma, float *dbeta,
                               const float *dy, const float *x,
                               const float *mean, const float *rstd,
                               const float *gamma, int m, int c)
 {
-    if (m <= 0 || c <= 0 || (!dx && !dgamma && !dbeta)) {
+    if (!dx && !dgamma && !dbeta) {
         return;
     }
-    for (int c0 = 0; c0 < c; c0 += BN_TILE) {
-        int ct = c - c0 < BN_TILE ? c - c0 : BN_TILE;
-        double zero[BN_TILE], mu[BN_TILE], s1[BN_TILE], s2[BN_TILE];
-        float k[BN_TILE], a[BN_TILE], q[BN_TILE], mf[BN_TILE];
-        for (int j = 0; j < ct; j++) {
-            zero[j] = 0.0;
-            mu[j] = mean[c0 + j];
-        }
-        /* s1 = sum dy, s2 = sum dy * (x - mean) */
-        bn_reduce(s1, s2, dy, zero, x, mu, m, c, c0, ct);
-        for (int j = 0; j < ct; j++) {
-            int ch = c0 + j;
-            double rs = rstd[ch];
-            if (dbeta) {
-                dbeta[ch] += (float)s1[j];
-            }
-            if (dgamma) {
-                dgamma[ch] += (float)(s2[j] * rs);
-            }
-            k[j] = (float)(gamma[ch] * rs);
-            a[j] = (float)(s1[j] / m);
-            q[j] = (float)(s2[j] * rs * rs / m);
-            mf[j] = mean[ch];
-        }
-        if (!dx) {
-            continue;
-        }
-        int nt = bn_chunks(m, ct);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-        for (long i = 0; i < m; i++) {
-            const float *rdy = dy + i * c + c0;
-            const float *rx = x + i * c + c0;
-            float *rdx = dx + i * c + c0;
-#pragma omp simd
-            for (int j = 0; j < ct; j++) {
-                rdx[j] += k[j] * (rdy[j] - a[j] - (rx[j] - mf[j]) * q[j]);
-            }
-        }
-    }
+    BnArgs a = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x,
+                .saved_mean = mean, .saved_rstd = rstd, .gamma = gamma,
+                .m = m, .c = c};
+    bn_run(bn_train_bwd_tile, &a);
 }
 
 /* Eval-mode backward: the statistics are constants, so
  *   dx = dy * gamma / sqrt(running_var + eps). */
+static void bn_eval_bwd_tile(const BnArgs *a, int c0, int ct, int nt)
+{
+    const int m = a->m, c = a->c;
+    float k[BN_TILE];
+    double rs[BN_TILE];
+    for (int j = 0; j < ct; j++) {
+        int ch = c0 + j;
+        rs[j] = 1.0 / sqrt((double)a->rvar[ch] + a->eps);
+        k[j] = (float)(a->gamma[ch] * rs[j]);
+    }
+    if (a->dgamma || a->dbeta) {
+        float zero[BN_TILE], mf[BN_TILE];
+        double s1[BN_TILE], s2[BN_TILE];
+        for (int j = 0; j < ct; j++) {
+            zero[j] = 0.0f;
+            mf[j] = a->rmean[c0 + j];
+        }
+        bn_reduce(s1, s2, a->dy, zero, a->x, mf, m, c, c0, ct, nt);
+        for (int j = 0; j < ct; j++) {
+            if (a->dbeta) {
+                a->dbeta[c0 + j] += (float)s1[j];
+            }
+            if (a->dgamma) {
+                a->dgamma[c0 + j] += (float)(s2[j] * rs[j]);
+            }
+        }
+    }
+    if (!a->dx) {
+        return;
+    }
+    const float *dy = a->dy;
+    float *dx = a->dx;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (long i = 0; i < m; i++) {
+        const float *rdy = dy + i * c + c0;
+        float *rdx = dx + i * c + c0;
+#pragma omp simd
+        for (int j = 0; j < ct; j++) {
+            rdx[j] += rdy[j] * k[j];
+        }
+    }
+}
+
 void batchnorm_backward_eval(float *dx, float *dgamma, float *dbeta,
                              const float *dy, const float *x,
                              const float *gamma, const float *running_mean,
                              const float *running_var, float eps, int m, int c)
 {
-    if (m <= 0 || c <= 0 || (!dx && !dgamma && !dbeta)) {
+    if (!dx && !dgamma && !dbeta) {
         return;
     }
-    for (int c0 = 0; c0 < c; c0 += BN_TILE) {
-        int ct = c - c0 < BN_TILE ? c - c0 : BN_TILE;
-        float k[BN_TILE];
-        double rs[BN_TILE];
-        for (int j = 0; j < ct; j++) {
-            int ch = c0 + j;
-            rs[j] = 1.0 / sqrt((double)running_var[ch] + eps);
-            k[j] = (float)(gamma[ch] * rs[j]);
-        }
-        if (dgamma || dbeta) {
-            double zero[BN_TILE], mu[BN_TILE], s1[BN_TILE], s2[BN_TILE];
-            for (int j = 0; j < ct; j++) {
-                zero[j] = 0.0;
-                mu[j] = running_mean[c0 + j];
-            }
-            bn_reduce(s1, s2, dy, zero, x, mu, m, c, c0, ct);
-            for (int j = 0; j < ct; j++) {
-                if (dbeta) {
-                    dbeta[c0 + j] += (float)s1[j];
-                }
-                if (dgamma) {
-                    dgamma[c0 + j] += (float)(s2[j] * rs[j]);
-                }
-            }
-        }
-        if (!dx) {
-            continue;
-        }
-        int nt = bn_chunks(m, ct);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-        for (long i = 0; i < m; i++) {
-            const float *rdy = dy + i * c + c0;
-            float *rdx = dx + i * c + c0;
-#pragma omp simd
-            for (int j = 0; j < ct; j++) {
-                rdx[j] += rdy[j] * k[j];
-            }
-        }
-    }
+    BnArgs a = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x,
+                .gamma = gamma, .rmean = running_mean, .rvar = running_var,
+                .eps = eps, .m = m, .c = c};
+    bn_run(bn_eval_bwd_tile, &a);
 }

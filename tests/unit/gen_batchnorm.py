@@ -65,6 +65,8 @@ def main():
     tensors.update(case("big", 1, 8, 32, 80, 80, 3.0))
     # c = 300: several channel tiles and a ragged last tile, tiny m
     tensors.update(case("wide", 2, 2, 300, 5, 7, -1.0))
+    # wide and big enough that threads take whole channel tiles
+    tensors.update(case("tiles", 4, 4, 640, 7, 7, 0.5))
     # a ResNet-like mid layer
     tensors.update(case("mid", 3, 4, 64, 14, 14, 0.0))
     save(os.path.join(out, "batchnorm.safetensors"), tensors,

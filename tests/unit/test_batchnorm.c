@@ -24,6 +24,7 @@ typedef struct {
 static const BnCase CASES[] = {
     {"big", 8, 32, 80, 80},
     {"wide", 2, 300, 5, 7},
+    {"tiles", 4, 640, 7, 7},
     {"mid", 4, 64, 14, 14},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
