@@ -481,7 +481,8 @@ int st_open(SafeTensors **out, const char *path, ThawError *err)
         return thaw_fail(err, THAW_ERR_ARG, "st_open: NULL argument");
     }
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake must not hang the open. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         return thaw_fail(err, THAW_ERR_IO, "%s: cannot open: %s", path,
                          strerror(errno));

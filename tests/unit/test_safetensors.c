@@ -266,6 +266,9 @@ static void short_empty_missing_and_directory(void **state)
     tmp_path(path, sizeof path, "missing.safetensors");
     expect_open_fails(path, THAW_ERR_IO, "No such file");
     expect_open_fails(g_dir, THAW_ERR_IO, "directory");
+    tmp_path(path, sizeof path, "fifo.safetensors");
+    assert_int_equal(mkfifo(path, 0644), 0);
+    expect_open_fails(path, THAW_ERR_IO, "not a regular file");
 
     SafeTensors *st = NULL;
     ThawError err = {0};
