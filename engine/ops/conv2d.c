@@ -16,6 +16,7 @@
 #include "conv2d.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "conv2d_internal.h"
@@ -80,65 +81,118 @@ static size_t weight_floats(const Conv2dShape *s)
     return (size_t)s->k * s->r * s->s * (s->c / s->groups);
 }
 
-static size_t col_floats(const Conv2dShape *s)
+/* Floats of one thread's im2col chunk. */
+static size_t chunk_floats(const Conv2dShape *s)
 {
-    return (size_t)conv2d_rows_per_chunk(s) * s->q * s->r * s->s * s->c;
+    if (is_pointwise(s)) {
+        return 0;
+    }
+    return (size_t)conv2d_rows_per_chunk(s, conv2d_chunk_budget()) * s->q *
+           s->r * s->s * s->c;
 }
 
+/* Per-thread im2col chunk (forward, and the transposed conv of the data
+ * gradient when that path is taken). */
+static size_t thread_col_floats(const Conv2dShape *s)
+{
+    size_t col = chunk_floats(s);
+    if (bwd_data_as_conv(s)) {
+        Conv2dShape t = transposed_shape(s);
+        size_t ct = chunk_floats(&t);
+        col = col > ct ? col : ct;
+    }
+    return col;
+}
+
+/* Layout: [reordered weights][one col chunk per thread][a dW partial per
+ * thread but the first]. */
 size_t conv2d_workspace_floats(const Conv2dShape *s)
 {
     if (conv2d_is_depthwise(s)) {
         return conv2d_dw_workspace_floats(s);
     }
-    size_t col = is_pointwise(s) ? 0 : col_floats(s);
-    if (bwd_data_as_conv(s)) {
-        Conv2dShape t = transposed_shape(s);
-        size_t ct = col_floats(&t);
-        col = col > ct ? col : ct;
-    }
-    return weight_floats(s) + col;
+    size_t nt = (size_t)conv2d_threads();
+    size_t dw = (size_t)s->k * s->r * s->s * (s->c / s->groups);
+    return weight_floats(s) + nt * thread_col_floats(s) + (nt - 1) * dw;
 }
 
-/* out = beta*out + conv(in, wr); wr in [k][r][s][cg] order. */
-static void gemm_conv(float *out, float beta, const float *in, const float *wr,
-                      const Conv2dShape *s, float *col)
+/* OpenBLAS runs single-threaded inside our regions (see conv2d_internal.h). */
+static int blas_single_begin(void)
 {
-    const int G = s->groups, cg = s->c / G, kg = s->k / G;
-    const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
-    if (is_pointwise(s)) {
-        int m = s->n * s->h * s->w;
-        for (int g = 0; g < G; g++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, kg, cg,
-                        1.0f, in + (size_t)g * cg, s->c,
-                        wr + (size_t)g * kg * cg, cg, beta,
-                        out + (size_t)g * kg, s->k);
-        }
-        return;
+    int saved = openblas_get_num_threads();
+    if (saved != 1) {
+        openblas_set_num_threads(1);
     }
-    const int rows = s->n * s->p, rpc = conv2d_rows_per_chunk(s);
-    for (int row0 = 0; row0 < rows; row0 += rpc) {
-        int row1 = row0 + rpc < rows ? row0 + rpc : rows;
-        int m = (row1 - row0) * s->q;
-        conv2d_im2col(col, in, s, row0, row1);
-        float *o = out + (size_t)row0 * s->q * s->k;
-        for (int g = 0; g < G; g++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, kg, kdim,
-                        1.0f, col + (size_t)g * kdim, lda,
-                        wr + (size_t)g * kg * kdim, kdim, beta,
-                        o + (size_t)g * kg, s->k);
-        }
+    return saved;
+}
+
+static void blas_single_end(int saved)
+{
+    if (saved != 1) {
+        openblas_set_num_threads(saved);
     }
 }
 
-static void add_bias(float *out, const float *bias, size_t m, int k)
+static void add_bias_rows(float *out, const float *bias, size_t m, int k)
 {
-#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < m; i++) {
         float *o = out + i * k;
         for (int j = 0; j < k; j++) {
             o[j] += bias[j];
         }
     }
+}
+
+/* Pixels per thread chunk of a 1x1 GEMM. */
+static int pointwise_rows(const Conv2dShape *s)
+{
+    int wide = s->c > s->k ? s->c : s->k;
+    size_t m = conv2d_chunk_budget() / (size_t)wide;
+    return m < 64 ? 64 : (int)m;
+}
+
+/* out = beta*out + conv(in, wr) (+ bias); wr in [k][r][s][cg] order.
+ * Each thread takes whole chunks of output rows: its own im2col, its own
+ * GEMMs, so threads never share or wait on a buffer. */
+static void gemm_conv(float *out, float beta, const float *in, const float *wr,
+                      const float *bias, const Conv2dShape *s, float *col,
+                      size_t col_stride)
+{
+    const int G = s->groups, cg = s->c / G, kg = s->k / G;
+    const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
+    const int pw = is_pointwise(s);
+    const int rows = pw ? s->n * s->h * s->w : s->n * s->p;
+    const int rpc = pw ? pointwise_rows(s) : conv2d_rows_per_chunk(s, conv2d_chunk_budget());
+    const int chunks = (rows + rpc - 1) / rpc;
+    const int saved = blas_single_begin();
+#pragma omp parallel num_threads(conv2d_threads())
+    {
+        float *mycol = col + (size_t)omp_get_thread_num() * col_stride;
+#pragma omp for schedule(dynamic, 1)
+        for (int ci = 0; ci < chunks; ci++) {
+            int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
+            int m = pw ? row1 - row0 : (row1 - row0) * s->q;
+            const float *a = in + (size_t)row0 * s->c;
+            int ld = s->c, kd = cg;
+            if (!pw) {
+                conv2d_im2col(mycol, in, s, row0, row1, 0, 1);
+                a = mycol;
+                ld = lda;
+                kd = kdim;
+            }
+            float *o = out + (size_t)row0 * (pw ? 1 : s->q) * s->k;
+            for (int g = 0; g < G; g++) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, kg, kd,
+                            1.0f, a + (size_t)g * kd, ld,
+                            wr + (size_t)g * kg * kd, kd, beta,
+                            o + (size_t)g * kg, s->k);
+            }
+            if (bias) {
+                add_bias_rows(o, bias, (size_t)m, s->k);
+            }
+        }
+    }
+    blas_single_end(saved);
 }
 
 void conv2d_forward(float *out, const float *in, const float *weight,
@@ -153,10 +207,8 @@ void conv2d_forward(float *out, const float *in, const float *weight,
         conv2d_reorder_weight(workspace, weight, s);
         wr = workspace;
     }
-    gemm_conv(out, 0.0f, in, wr, s, workspace + weight_floats(s));
-    if (bias) {
-        add_bias(out, bias, (size_t)s->n * s->p * s->q, s->k);
-    }
+    gemm_conv(out, 0.0f, in, wr, bias, s, workspace + weight_floats(s),
+              chunk_floats(s));
 }
 
 /* dbias[j] += sum over rows of dout[:, j]; rows split over threads, each
@@ -185,62 +237,146 @@ static void bias_grad(float *dbias, const float *dout, size_t m, int k)
     }
 }
 
+/* dweight += the partial dW of every thread. Thread 0's partial is wbuf in
+ * [k][r][s][cg] order, or dweight itself for 1x1 weights; the others sit in
+ * `extra`, one k*kdim block each, in the same order as thread 0's. */
+static void reduce_weight_grad(float *dweight, const float *wbuf,
+                               const float *extra, int nextra,
+                               const Conv2dShape *s)
+{
+    const int cg = s->c / s->groups, ntap = s->r * s->s;
+    const size_t block = (size_t)s->k * ntap * cg;
+#pragma omp parallel for num_threads(conv2d_threads()) schedule(static)
+    for (int k = 0; k < s->k; k++) {
+        for (int j = 0; j < cg; j++) {
+            for (int tap = 0; tap < ntap; tap++) {
+                size_t from = ((size_t)k * ntap + tap) * cg + j;
+                float sum = wbuf ? wbuf[from] : 0.0f;
+                for (int e = 0; e < nextra; e++) {
+                    sum += extra[(size_t)e * block + from];
+                }
+                dweight[((size_t)k * cg + j) * ntap + tap] += sum;
+            }
+        }
+    }
+}
+
+/* dW_g += dout_g^T x col_g. Threads take chunks dynamically (no barriers,
+ * which stall badly when other processes share the cores) and accumulate
+ * into private partials; one reduction at the end. */
 static void weight_grad(float *dweight, const float *dout, const float *in,
-                        const Conv2dShape *s, float *wbuf, float *col)
+                        const Conv2dShape *s, float *wbuf, float *col,
+                        size_t col_stride, float *part)
 {
     const int G = s->groups, cg = s->c / G, kg = s->k / G;
     const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
-    if (is_pointwise(s)) {
-        int m = s->n * s->h * s->w;
-        for (int g = 0; g < G; g++) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, cg, m,
-                        1.0f, dout + (size_t)g * kg, s->k,
-                        in + (size_t)g * cg, s->c, 1.0f,
-                        dweight + (size_t)g * kg * cg, cg);
+    const int pw = is_pointwise(s), nt = conv2d_threads();
+    const size_t block = (size_t)s->k * kdim;
+    /* 1x1 weights share PyTorch's layout: thread 0 adds into dweight. */
+    float *acc0 = weight_floats(s) ? wbuf : dweight;
+    const int rows = pw ? s->n * s->h * s->w : s->n * s->p;
+    const int rpc = pw ? pointwise_rows(s) : conv2d_rows_per_chunk(s, conv2d_chunk_budget());
+    const int chunks = (rows + rpc - 1) / rpc;
+    int used = 1;
+    const int saved = blas_single_begin();
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num();
+        float *mycol = col + (size_t)tid * col_stride;
+        float *acc = tid == 0 ? acc0 : part + (size_t)(tid - 1) * block;
+        if (acc != dweight) {
+            memset(acc, 0, block * sizeof(float));
         }
-        return;
-    }
-    /* 1x1 strided weights share PyTorch's layout: accumulate in place.
-     * Otherwise accumulate [k][r][s][cg] in wbuf, then add once. */
-    float *acc = weight_floats(s) ? wbuf : dweight;
-    const int rows = s->n * s->p, rpc = conv2d_rows_per_chunk(s);
-    for (int row0 = 0; row0 < rows; row0 += rpc) {
-        int row1 = row0 + rpc < rows ? row0 + rpc : rows;
-        int m = (row1 - row0) * s->q;
-        float beta = (acc == wbuf && row0 == 0) ? 0.0f : 1.0f;
-        conv2d_im2col(col, in, s, row0, row1);
-        const float *d = dout + (size_t)row0 * s->q * s->k;
-        for (int g = 0; g < G; g++) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, kdim, m,
-                        1.0f, d + (size_t)g * kg, s->k,
-                        col + (size_t)g * kdim, lda, beta,
-                        acc + (size_t)g * kg * kdim, kdim);
+#pragma omp single nowait
+        used = omp_get_num_threads();
+#pragma omp for schedule(dynamic, 1)
+        for (int ci = 0; ci < chunks; ci++) {
+            int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
+            int m = pw ? row1 - row0 : (row1 - row0) * s->q;
+            const float *b = in + (size_t)row0 * s->c;
+            int ldb = s->c, kd = cg;
+            if (!pw) {
+                conv2d_im2col(mycol, in, s, row0, row1, 0, 1);
+                b = mycol;
+                ldb = lda;
+                kd = kdim;
+            }
+            const float *d = dout + (size_t)row0 * (pw ? 1 : s->q) * s->k;
+            for (int g = 0; g < G; g++) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, kd, m,
+                            1.0f, d + (size_t)g * kg, s->k,
+                            b + (size_t)g * kd, ldb, 1.0f,
+                            acc + (size_t)g * kg * kd, kd);
+            }
         }
     }
-    if (acc == wbuf) {
-        conv2d_unreorder_add(dweight, wbuf, s);
+    blas_single_end(saved);
+    if (acc0 == wbuf || used > 1) {
+        reduce_weight_grad(dweight, acc0 == wbuf ? wbuf : NULL, part, used - 1, s);
     }
+}
+
+/* Strided convs: per chunk dcol = dout x wr, then a gather col2im. Chunks
+ * next to each other may add into the same input rows, so even chunks run
+ * first, then odd ones; chunks are tall enough that i and i+2 never meet. */
+static void data_grad_col2im(float *din, const float *dout, const float *wr,
+                             const Conv2dShape *s, float *col, size_t col_stride)
+{
+    const int G = s->groups, kg = s->k / G;
+    const int kdim = s->r * s->s * (s->c / G), lda = s->r * s->s * s->c;
+    const int rows = s->n * s->p;
+    const int rpc = conv2d_rows_per_chunk(s, conv2d_chunk_budget());
+    const int chunks = (rows + rpc - 1) / rpc;
+    const int saved = blas_single_begin();
+#pragma omp parallel num_threads(conv2d_threads())
+    {
+        float *mycol = col + (size_t)omp_get_thread_num() * col_stride;
+        for (int phase = 0; phase < 2; phase++) {
+#pragma omp for schedule(dynamic, 1)
+            for (int ci = phase; ci < chunks; ci += 2) {
+                int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
+                int m = (row1 - row0) * s->q;
+                const float *d = dout + (size_t)row0 * s->q * s->k;
+                for (int g = 0; g < G; g++) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
+                                kdim, kg, 1.0f, d + (size_t)g * kg, s->k,
+                                wr + (size_t)g * kg * kdim, kdim, 0.0f,
+                                mycol + (size_t)g * kdim, lda);
+                }
+                conv2d_col2im_add(din, mycol, s, row0, row1, 0, 1);
+            }
+        }
+    }
+    blas_single_end(saved);
 }
 
 static void data_grad(float *din, const float *dout, const float *weight,
                       const Conv2dShape *s, float *wbuf, float *col)
 {
-    const int G = s->groups, cg = s->c / G, kg = s->k / G;
-    const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
     if (is_pointwise(s)) {
-        int m = s->n * s->h * s->w;
-        for (int g = 0; g < G; g++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, cg, kg,
-                        1.0f, dout + (size_t)g * kg, s->k,
-                        weight + (size_t)g * kg * cg, cg, 1.0f,
-                        din + (size_t)g * cg, s->c);
+        /* din += dout x W, accumulated by the GEMM itself (beta = 1). */
+        const int G = s->groups, cg = s->c / G, kg = s->k / G;
+        const int rows = s->n * s->h * s->w, rpc = pointwise_rows(s);
+        const int chunks = (rows + rpc - 1) / rpc;
+        const int saved = blas_single_begin();
+#pragma omp parallel for num_threads(conv2d_threads()) schedule(dynamic, 1)
+        for (int ci = 0; ci < chunks; ci++) {
+            int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
+            for (int g = 0; g < G; g++) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            row1 - row0, cg, kg, 1.0f,
+                            dout + (size_t)row0 * s->k + (size_t)g * kg, s->k,
+                            weight + (size_t)g * kg * cg, cg, 1.0f,
+                            din + (size_t)row0 * s->c + (size_t)g * cg, s->c);
+            }
         }
+        blas_single_end(saved);
         return;
     }
     if (bwd_data_as_conv(s)) {
         Conv2dShape t = transposed_shape(s);
         conv2d_flip_weight(wbuf, weight, s);
-        gemm_conv(din, 1.0f, dout, wbuf, &t, col);
+        gemm_conv(din, 1.0f, dout, wbuf, NULL, &t, col, chunk_floats(&t));
         return;
     }
     const float *wr = weight;
@@ -248,19 +384,7 @@ static void data_grad(float *din, const float *dout, const float *weight,
         conv2d_reorder_weight(wbuf, weight, s);
         wr = wbuf;
     }
-    const int rows = s->n * s->p, rpc = conv2d_rows_per_chunk(s);
-    for (int row0 = 0; row0 < rows; row0 += rpc) {
-        int row1 = row0 + rpc < rows ? row0 + rpc : rows;
-        int m = (row1 - row0) * s->q;
-        const float *d = dout + (size_t)row0 * s->q * s->k;
-        for (int g = 0; g < G; g++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kdim, kg,
-                        1.0f, d + (size_t)g * kg, s->k,
-                        wr + (size_t)g * kg * kdim, kdim, 0.0f,
-                        col + (size_t)g * kdim, lda);
-        }
-        conv2d_col2im_add(din, col, s, row0, row1);
-    }
+    data_grad_col2im(din, dout, wr, s, col, chunk_floats(s));
 }
 
 void conv2d_backward(float *din, float *dweight, float *dbias,
@@ -277,8 +401,9 @@ void conv2d_backward(float *din, float *dweight, float *dbias,
     /* Weight grad first: it and the data grad reuse the same weight-sized
      * buffer one after the other. */
     float *wbuf = workspace, *col = workspace + weight_floats(s);
+    float *part = col + (size_t)conv2d_threads() * thread_col_floats(s);
     if (dweight) {
-        weight_grad(dweight, dout, in, s, wbuf, col);
+        weight_grad(dweight, dout, in, s, wbuf, col, chunk_floats(s), part);
     }
     if (din) {
         data_grad(din, dout, weight, s, wbuf, col);

@@ -4,6 +4,8 @@
 
 #include "conv2d_internal.h"
 
+#include <omp.h>
+
 static size_t chunk_budget = CONV2D_COL_BUDGET;
 
 void conv2d_set_chunk_budget(size_t floats)
@@ -11,11 +13,22 @@ void conv2d_set_chunk_budget(size_t floats)
     chunk_budget = floats ? floats : CONV2D_COL_BUDGET;
 }
 
-int conv2d_rows_per_chunk(const Conv2dShape *s)
+size_t conv2d_chunk_budget(void)
+{
+    return chunk_budget;
+}
+
+int conv2d_threads(void)
+{
+    int nt = omp_get_max_threads();
+    return nt < 1 ? 1 : nt;
+}
+
+int conv2d_rows_per_chunk(const Conv2dShape *s, size_t budget)
 {
     size_t row = (size_t)s->q * s->r * s->s * s->c;
     size_t rows = (size_t)s->n * s->p;
-    size_t per = chunk_budget / (row ? row : 1);
+    size_t per = budget / (row ? row : 1);
     if (per < 1) {
         per = 1;
     }
@@ -24,7 +37,11 @@ int conv2d_rows_per_chunk(const Conv2dShape *s)
     }
     /* Even chunks: a tiny last chunk would run the GEMM at poor speed. */
     size_t chunks = (rows + per - 1) / per;
-    return (int)((rows + chunks - 1) / chunks);
+    per = (rows + chunks - 1) / chunks;
+    /* The strided data gradient runs chunks i and i+2 at once: a chunk must
+     * be taller than the input-row overlap of its neighbours. */
+    size_t overlap = (size_t)(s->r - 1) * s->dil_h / s->stride_h;
+    return (int)(per < overlap ? overlap : per);
 }
 
 /* One output pixel's column row when groups == 1: for each kernel row r the
@@ -91,11 +108,12 @@ static void im2col_pixel_grouped(float *d, const float *in,
 }
 
 void conv2d_im2col(float *col, const float *in, const Conv2dShape *s,
-                   int row0, int row1)
+                   int row0, int row1, int part, int nparts)
 {
     const size_t rsc = (size_t)s->r * s->s * s->c;
-#pragma omp parallel for schedule(static)
-    for (int gr = row0; gr < row1; gr++) {
+    int a, b;
+    conv2d_split(row1 - row0, part, nparts, &a, &b);
+    for (int gr = row0 + a; gr < row0 + b; gr++) {
         int n = gr / s->p, p = gr % s->p;
         int ih0 = p * s->stride_h - s->pad_h;
         float *dst = col + (size_t)(gr - row0) * s->q * rsc;
@@ -117,18 +135,47 @@ static inline void add_run(float *restrict d, const float *restrict x, int len)
     }
 }
 
+/* Input rows [lo, hi) of image n that output rows [pa, pb) touch. */
+static void touched_rows(const Conv2dShape *s, int pa, int pb, int *lo, int *hi)
+{
+    int a = pa * s->stride_h - s->pad_h;
+    int b = (pb - 1) * s->stride_h - s->pad_h + (s->r - 1) * s->dil_h + 1;
+    *lo = a < 0 ? 0 : a;
+    *hi = b > s->h ? s->h : b;
+    if (*hi < *lo) {
+        *hi = *lo;
+    }
+}
+
 void conv2d_col2im_add(float *din, const float *dcol, const Conv2dShape *s,
-                       int row0, int row1)
+                       int row0, int row1, int part, int nparts)
 {
     const int c = s->c, cg = s->c / s->groups, ntap = s->r * s->s;
     const size_t rsc = (size_t)ntap * c;
     const int n_first = row0 / s->p, n_last = (row1 - 1) / s->p;
-    const int tasks = (n_last - n_first + 1) * s->h;
-    /* Gather form: each task owns one input row (n, ih) and pulls every
-     * (output pixel, tap) of this chunk that lands on it. */
-#pragma omp parallel for schedule(static)
-    for (int task = 0; task < tasks; task++) {
-        int n = n_first + task / s->h, ih = task % s->h;
+    /* Tasks are the touched input rows, first image, full middle images,
+     * last image, so every share gets real work. */
+    int lo_f, hi_f, lo_l, hi_l;
+    touched_rows(s, row0 - n_first * s->p,
+                 n_first == n_last ? row1 - n_first * s->p : s->p, &lo_f, &hi_f);
+    touched_rows(s, 0, row1 - n_last * s->p, &lo_l, &hi_l);
+    const int first = hi_f - lo_f;
+    const int middle = n_last > n_first + 1 ? (n_last - n_first - 1) * s->h : 0;
+    const int tasks = first + middle + (n_last > n_first ? hi_l - lo_l : 0);
+    int a, b;
+    conv2d_split(tasks, part, nparts, &a, &b);
+    for (int task = a; task < b; task++) {
+        int n, ih;
+        if (task < first) {
+            n = n_first;
+            ih = lo_f + task;
+        } else if (task < first + middle) {
+            n = n_first + 1 + (task - first) / s->h;
+            ih = (task - first) % s->h;
+        } else {
+            n = n_last;
+            ih = lo_l + task - first - middle;
+        }
         int pa = n * s->p < row0 ? row0 - n * s->p : 0;
         int pb = (n + 1) * s->p > row1 ? row1 - n * s->p : s->p;
         float *drow = din + ((size_t)n * s->h + ih) * s->w * c;

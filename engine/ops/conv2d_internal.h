@@ -12,22 +12,38 @@
 
 #include "conv2d.h"
 
-/* Floats of im2col scratch we aim for per chunk: large enough that the GEMM
- * runs at full speed (thousands of rows), small enough to stay in L3. */
-#define CONV2D_COL_BUDGET ((size_t)1 << 21)
+/* Threading: OpenMP owns the cores. Inside our parallel regions OpenBLAS is
+ * set to one thread, and each thread runs its own GEMMs; two thread pools
+ * spinning against each other on few cores halved throughput otherwise.
+ * The workspace is sized for conv2d_threads() threads. */
+int conv2d_threads(void);
 
-/* Output rows (of q pixels) per im2col chunk for shape s. */
-int conv2d_rows_per_chunk(const Conv2dShape *s);
+/* Floats of im2col scratch per thread and chunk: enough rows for the GEMM
+ * to run at full speed, small enough to stay near the core's L2. */
+#define CONV2D_COL_BUDGET ((size_t)1 << 18)
+size_t conv2d_chunk_budget(void);
+
+/* Output rows (of q pixels) per chunk when a chunk may use budget floats. */
+int conv2d_rows_per_chunk(const Conv2dShape *s, size_t budget);
+
+/* Splits [0, total) into nparts near-equal ranges; range part -> [*a, *b). */
+static inline void conv2d_split(int total, int part, int nparts, int *a, int *b)
+{
+    *a = (int)((long long)total * part / nparts);
+    *b = (int)((long long)total * (part + 1) / nparts);
+}
 
 /* col[(rows of chunk) * q][r*s*c] for global output rows [row0, row1) where
- * a global row is n*p + p_index. Out-of-image taps are zero. */
+ * a global row is n*p + p_index. Out-of-image taps are zero. Fills only
+ * the rows of share `part` out of `nparts` (0, 1 for all of them), so the
+ * threads of a region can build one chunk together. */
 void conv2d_im2col(float *col, const float *in, const Conv2dShape *s,
-                   int row0, int row1);
+                   int row0, int row1, int part, int nparts);
 
-/* din += col2im(dcol) for the same rows; parallel over input rows, so no
- * two threads ever add into the same input pixel. */
+/* din += col2im(dcol) for the same rows, gather form: share `part` owns
+ * whole input rows, so threads never add into the same input pixel. */
 void conv2d_col2im_add(float *din, const float *dcol, const Conv2dShape *s,
-                       int row0, int row1);
+                       int row0, int row1, int part, int nparts);
 
 /* wr[k][r][s][cg] = w[k][cg][r][s]. */
 void conv2d_reorder_weight(float *wr, const float *w, const Conv2dShape *s);
