@@ -1,10 +1,31 @@
+/* thaw: the command line. Verbs dispatch to app/cmd_*.c; only app/ exits. */
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: thaw <verb> [options]\n"
+          "\n"
+          "verbs:\n"
+          "  forward   eval-mode forward pass: --arch A --weights W.safetensors\n"
+          "            --input X.safetensors (tensor 'input' [N,3,H,W]) --out Y.safetensors\n"
+          "            (tensor 'logits' [N,C])\n"
+          "\n"
+          "exit status: 0 ok, 2 bad input (one line on stderr), 1 internal error\n",
+          f);
+}
+
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    puts("thaw: transfer-learning workbench (under construction)");
-    return 0;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "forward") == 0) {
+        return cmd_forward(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "thaw: unknown verb '%s' (try thaw --help)\n", argv[1]);
+    return 2;
 }

@@ -1,0 +1,128 @@
+/* thaw forward --arch A --weights W.safetensors --input X.safetensors
+ *              --out Y.safetensors
+ * Eval-mode forward pass for external checks: reads tensor "input"
+ * [N, 3, H, W], writes tensor "logits" [N, C] (C from the head's weight). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "engine/models/model.h"
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "thaw forward: %s\n", msg);
+    fprintf(stderr, "usage: thaw forward --arch {%s} --weights W.safetensors "
+                    "--input X.safetensors --out Y.safetensors\n",
+            model_arch_list());
+    return 2;
+}
+
+static int read_input(const char *path, float **data, int64_t shape[4],
+                      ThawError *err)
+{
+    SafeTensors *st = NULL;
+    int rc = st_open(&st, path, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const StTensorInfo *info = st_find(st, "input");
+    char buf[96];
+    if (!info) {
+        rc = thaw_fail(err, THAW_ERR_MISMATCH, "%s: missing key 'input'", path);
+    } else if (info->ndim != 4 || info->shape[1] != 3) {
+        rc = thaw_fail(err, THAW_ERR_MISMATCH,
+                       "%s: key 'input' has shape %s, expected [N, 3, H, W]",
+                       path, st_shape_str(buf, sizeof buf, info->ndim, info->shape));
+    } else {
+        memcpy(shape, info->shape, 4 * sizeof(int64_t));
+        *data = malloc((size_t)info->numel * sizeof(float) + 1);
+        rc = *data ? st_read_f32(st, info, *data, info->numel, err)
+                   : thaw_fail(err, THAW_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    st_close(st);
+    return rc;
+}
+
+static int run(const char *arch_name, const char *weights, const char *input,
+               const char *out, ThawError *err)
+{
+    const ArchInfo *arch = model_find_arch(arch_name);
+    if (!arch) {
+        return thaw_fail(err, THAW_ERR_ARG, "unknown --arch '%s' (known: %s)",
+                         arch_name, model_arch_list());
+    }
+    int classes = 0;
+    SafeTensors *st = NULL;
+    int rc = st_open(&st, weights, err);
+    if (rc == 0) {
+        rc = model_classes_in_file(st, arch, &classes, err);
+        st_close(st);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    float *x = NULL;
+    int64_t shape[4];
+    Model model;
+    rc = read_input(input, &x, shape, err);
+    if (rc == 0) {
+        rc = model_create(&model, arch_name, classes, 0, err);
+        if (rc == 0) {
+            rc = model_load_safetensors(&model, weights, err);
+        }
+        GraphMode mode = {0};
+        if (rc == 0) {
+            rc = model_plan(&model, (int)shape[0], (int)shape[2], (int)shape[3],
+                            &mode, err);
+        }
+        if (rc == 0) {
+            model_forward(&model, x);
+            StWriteTensor t = {.name = "logits", .dtype = ST_F32, .ndim = 2,
+                               .shape = {shape[0], classes},
+                               .data = model_logits(&model)};
+            StMeta meta = {"arch", arch_name};
+            rc = st_write(out, &t, 1, &meta, 1, err);
+        }
+        model_free(&model);
+    }
+    free(x);
+    return rc;
+}
+
+int cmd_forward(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"arch", required_argument, NULL, 'a'},
+        {"weights", required_argument, NULL, 'w'},
+        {"input", required_argument, NULL, 'i'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *arch = NULL, *weights = NULL, *input = NULL, *out = NULL;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case 'a': arch = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'i': input = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': usage_error("eval-mode forward pass"); return 0;
+        default: return usage_error("unknown or incomplete option");
+        }
+    }
+    if (!arch || !weights || !input || !out) {
+        return usage_error("--arch, --weights, --input and --out are required");
+    }
+    ThawError err = {0};
+    int rc = run(arch, weights, input, out, &err);
+    if (rc != 0) {
+        fprintf(stderr, "thaw forward: %s\n", err.msg);
+        return rc == THAW_ERR_NOMEM ? 1 : 2;
+    }
+    return 0;
+}

@@ -1,0 +1,8 @@
+/* CLI verbs. Each returns the process exit status: 0 ok, 2 bad input
+ * (one line on stderr), 1 internal failure. */
+#ifndef THAW_COMMANDS_H
+#define THAW_COMMANDS_H
+
+int cmd_forward(int argc, char **argv);
+
+#endif

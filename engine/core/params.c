@@ -1,0 +1,154 @@
+#include "params.h"
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+void params_init(ParamTable *t)
+{
+    memset(t, 0, sizeof *t);
+}
+
+void params_free(ParamTable *t)
+{
+    free(t->items);
+    free(t->weights);
+    free(t->grads);
+    free(t->buffers);
+    free(t->counters);
+    memset(t, 0, sizeof *t);
+}
+
+int params_find_group(const ParamTable *t, const char *name)
+{
+    for (int i = 0; i < t->n_groups; i++) {
+        if (strcmp(t->groups[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int params_group(ParamTable *t, const char *name)
+{
+    int g = params_find_group(t, name);
+    if (g >= 0 || t->n_groups == MAX_GROUPS) {
+        return g;
+    }
+    ParamGroup *grp = &t->groups[t->n_groups];
+    memset(grp, 0, sizeof *grp);
+    snprintf(grp->name, sizeof grp->name, "%s", name);
+    return t->n_groups++;
+}
+
+int params_find(const ParamTable *t, const char *name)
+{
+    for (int i = 0; i < t->count; i++) {
+        if (strcmp(t->items[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int params_add(ParamTable *t, const char *name, ParamKind kind, int group,
+               int ndim, const int64_t *shape)
+{
+    if (ndim > PARAM_MAX_DIMS || strlen(name) >= PARAM_NAME_MAX ||
+        params_find(t, name) >= 0 || t->weights) {
+        return -1;
+    }
+    if (t->count == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 64;
+        ParamInfo *items = realloc(t->items, (size_t)cap * sizeof *items);
+        if (!items) {
+            return -1;
+        }
+        t->items = items;
+        t->cap = cap;
+    }
+    ParamInfo *p = &t->items[t->count];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->kind = kind;
+    p->group = group;
+    p->ndim = ndim;
+    p->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        p->shape[i] = shape[i];
+        p->numel *= (size_t)shape[i];
+    }
+    size_t *next = kind == PARAM_WEIGHT   ? &t->n_weights
+                   : kind == PARAM_BUFFER ? &t->n_buffers
+                                          : &t->n_counters;
+    p->offset = *next;
+    *next += p->numel;
+    return t->count++;
+}
+
+int params_allocate(ParamTable *t, ThawError *err)
+{
+    /* +1 keeps calloc from returning NULL for empty arenas. */
+    t->weights = calloc(t->n_weights + 1, sizeof(float));
+    t->grads = calloc(t->n_weights + 1, sizeof(float));
+    t->buffers = calloc(t->n_buffers + 1, sizeof(float));
+    t->counters = calloc(t->n_counters + 1, sizeof(int64_t));
+    if (!t->weights || !t->grads || !t->buffers || !t->counters) {
+        return thaw_fail(err, THAW_ERR_NOMEM,
+                         "out of memory allocating %zu parameters",
+                         t->n_weights);
+    }
+    return 0;
+}
+
+float *params_data(const ParamTable *t, int index)
+{
+    const ParamInfo *p = &t->items[index];
+    switch (p->kind) {
+    case PARAM_WEIGHT:
+        return t->weights + p->offset;
+    case PARAM_BUFFER:
+        return t->buffers + p->offset;
+    default:
+        return NULL;
+    }
+}
+
+float *params_grad(const ParamTable *t, int index)
+{
+    const ParamInfo *p = &t->items[index];
+    return p->kind == PARAM_WEIGHT ? t->grads + p->offset : NULL;
+}
+
+int64_t *params_counter(const ParamTable *t, int index)
+{
+    const ParamInfo *p = &t->items[index];
+    return p->kind == PARAM_COUNTER ? t->counters + p->offset : NULL;
+}
+
+int params_trainable(const ParamTable *t, int index)
+{
+    const ParamInfo *p = &t->items[index];
+    return p->kind == PARAM_WEIGHT && !t->groups[p->group].frozen;
+}
+
+size_t params_count_weights(const ParamTable *t, int group, int only_trainable)
+{
+    size_t n = 0;
+    for (int i = 0; i < t->count; i++) {
+        const ParamInfo *p = &t->items[i];
+        if (p->kind != PARAM_WEIGHT || (group >= 0 && p->group != group)) {
+            continue;
+        }
+        if (only_trainable && t->groups[p->group].frozen) {
+            continue;
+        }
+        n += p->numel;
+    }
+    return n;
+}
+
+void params_zero_grad(ParamTable *t)
+{
+    memset(t->grads, 0, t->n_weights * sizeof(float));
+}
