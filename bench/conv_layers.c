@@ -2,7 +2,9 @@
  * ResNet) for one shape. Driven by bench/conv_layers.py, which runs PyTorch
  * on the same shapes in the same run and prints the comparison.
  *
- * usage: conv_layers n h w c k r s stride pad groups reps
+ * usage: conv_layers n h w c k r s stride pad groups reps [f|b|fb]
+ * (the optional last argument times only forward or only backward, for
+ * profiling one direction with perf)
  * prints: "fwd_ms=<min> bwd_ms=<min> fwd_med=<median> bwd_med=<median>" */
 #include <omp.h>
 #include <stdio.h>
@@ -41,8 +43,8 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 12) {
-        fprintf(stderr, "usage: %s n h w c k r s stride pad groups reps\n", argv[0]);
+    if (argc != 12 && argc != 13) {
+        fprintf(stderr, "usage: %s n h w c k r s stride pad groups reps [f|b|fb]\n", argv[0]);
         return 2;
     }
     int v[11];
@@ -56,6 +58,8 @@ int main(int argc, char **argv)
         return 2;
     }
     int reps = v[10] > 0 ? v[10] : 1;
+    const char *mode = argc == 13 ? argv[12] : "fb";
+    int do_f = strchr(mode, 'f') != NULL, do_b = strchr(mode, 'b') != NULL;
     unsigned seed = 42;
     size_t n_in = (size_t)s.n * s.h * s.w * s.c;
     size_t n_out = (size_t)s.n * s.p * s.q * s.k;
@@ -71,14 +75,18 @@ int main(int argc, char **argv)
     }
     double *tf = calloc((size_t)reps, sizeof(double));
     double *tb = calloc((size_t)reps, sizeof(double));
-    conv2d_forward(out, in, w, NULL, &s, ws);               /* warm-up */
-    conv2d_backward(din, dw, NULL, dout, in, w, &s, ws);
-    for (int i = 0; i < reps; i++) {
+    if (do_f) {
+        conv2d_forward(out, in, w, NULL, &s, ws);           /* warm-up */
+    }
+    if (do_b) {
+        conv2d_backward(din, dw, NULL, dout, in, w, &s, ws);
+    }
+    for (int i = 0; do_f && i < reps; i++) {
         double t0 = now_ms();
         conv2d_forward(out, in, w, NULL, &s, ws);
         tf[i] = now_ms() - t0;
     }
-    for (int i = 0; i < reps; i++) {
+    for (int i = 0; do_b && i < reps; i++) {
         double t0 = now_ms();
         conv2d_backward(din, dw, NULL, dout, in, w, &s, ws);
         tb[i] = now_ms() - t0;

@@ -4,11 +4,12 @@ against PyTorch's CPU path (oneDNN) on the same machine, in one run.
 PyTorch gets 2 threads and is timed in both NCHW and channels_last; the
 faster of the two is reported per direction. Backward is input + weight
 gradient (aten.convolution_backward, no bias), the same work thaw's
-conv2d_backward does. Times are the minimum over reps after a warm-up:
-other jobs share this machine, and the minimum is the least noisy figure.
+conv2d_backward does. Times are the minimum over reps after a warm-up, and
+over --rounds passes of the whole table (thaw and torch interleaved): other
+jobs share this machine, and the minimum is the least noisy figure.
 
 usage: /usr/bin/python3 bench/conv_layers.py --exe build-conv/bench/conv_layers
-       [--batch 32] [--reps 5] [--only NAME,...]"""
+       [--batch 32] [--reps 3] [--rounds 3] [--only NAME,...]"""
 import argparse
 import subprocess
 import time
@@ -79,38 +80,51 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exe", default="build-conv/bench/conv_layers")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", default="")
     args = ap.parse_args()
     torch.set_num_threads(2)
     only = [s for s in args.only.split(",") if s]
+    shapes = [sh for sh in SHAPES
+              if not only or any(o in sh[0] for o in only)]
+    n = args.batch
+    inf = float("inf")
+    # per shape: [thaw fwd, thaw bwd, nchw fwd, nchw bwd, cl fwd, cl bwd], ws
+    best = {sh[0]: [inf] * 6 for sh in shapes}
+    ws_mb = {}
+    for rnd in range(args.rounds):
+        for name, h, c, k, r, stride, pad in shapes:
+            b = best[name]
+            f, bw, ws_mb[name] = thaw_times(args.exe, n, h, c, k, r, stride,
+                                            pad, args.reps)
+            vals = [f, bw]
+            vals += torch_times(n, h, c, k, r, stride, pad, args.reps, False)
+            vals += torch_times(n, h, c, k, r, stride, pad, args.reps, True)
+            best[name] = [min(x, y) for x, y in zip(b, vals)]
+        print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"mkldnn {torch.backends.mkldnn.is_available()}, batch {args.batch}, "
-          f"min of {args.reps}")
+          f"mkldnn {torch.backends.mkldnn.is_available()}, batch {n}, "
+          f"min of {args.reps} reps x {args.rounds} rounds")
     print(f"{'shape':28s} {'GF':>6s} | {'thaw fwd':>9s} {'torch fwd':>9s} "
           f"{'ratio':>5s} | {'thaw bwd':>9s} {'torch bwd':>9s} {'ratio':>5s} | "
-          f"torch layout f/b  ws MB")
+          f"torch f/b  ws MB")
     tot = [0.0, 0.0, 0.0, 0.0]
-    for name, h, c, k, r, stride, pad in SHAPES:
-        if only and not any(o in name for o in only):
-            continue
-        n = args.batch
+    for name, h, c, k, r, stride, pad in shapes:
+        of, ob, f_nchw, b_nchw, f_cl, b_cl = best[name]
         p = (h + 2 * pad - r) // stride + 1
         gflop = 2.0 * n * p * p * k * c * r * r / 1e9
-        f_nchw, b_nchw = torch_times(n, h, c, k, r, stride, pad, args.reps, False)
-        f_cl, b_cl = torch_times(n, h, c, k, r, stride, pad, args.reps, True)
         tf, tb = min(f_nchw, f_cl), min(b_nchw, b_cl)
         lay = ("cl" if f_cl < f_nchw else "nchw") + "/" + \
               ("cl" if b_cl < b_nchw else "nchw")
-        of, ob, ws = thaw_times(args.exe, n, h, c, k, r, stride, pad, args.reps)
         tot = [tot[0] + of, tot[1] + tf, tot[2] + ob, tot[3] + tb]
         print(f"{name:28s} {gflop:6.2f} | {of:9.1f} {tf:9.1f} {tf / of:5.2f} | "
-              f"{ob:9.1f} {tb:9.1f} {tb / ob:5.2f} | {lay:9s} {ws:6.1f}",
-              flush=True)
+              f"{ob:9.1f} {tb:9.1f} {tb / ob:5.2f} | {lay:9s} {ws_mb[name]:6.1f}")
     print(f"{'total':28s} {'':6s} | {tot[0]:9.1f} {tot[1]:9.1f} "
           f"{tot[1] / tot[0]:5.2f} | {tot[2]:9.1f} {tot[3]:9.1f} "
           f"{tot[3] / tot[2]:5.2f} |")
-    print("ratio = torch ms / thaw ms (> 1: thaw faster)")
+    print("ratio = torch ms / thaw ms (> 1: thaw faster); GF = forward GFLOP")
 
 
 if __name__ == "__main__":

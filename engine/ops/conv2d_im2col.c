@@ -192,6 +192,17 @@ void conv2d_col2im_add(float *din, const float *dcol, const Conv2dShape *s,
             for (int q = 0; q < s->q; q++) {
                 int iw0 = q * s->stride_w - s->pad_w;
                 const float *x = src + q * rsc;
+                if (s->groups == 1 && s->dil_w == 1) {
+                    /* The taps of kernel row r cover consecutive pixels:
+                     * one run of (valid taps) * c floats. */
+                    int lo = iw0 < 0 ? -iw0 : 0;
+                    int hi = s->w - iw0 < s->s ? s->w - iw0 : s->s;
+                    if (hi > lo) {
+                        add_run(drow + (size_t)(iw0 + lo) * c,
+                                x + ((size_t)r * s->s + lo) * c, (hi - lo) * c);
+                    }
+                    continue;
+                }
                 for (int g = 0; g < s->groups; g++) {
                     for (int u = 0; u < s->s; u++) {
                         int iw = iw0 + u * s->dil_w;
