@@ -57,6 +57,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "invalid shape\n");
         return 2;
     }
+    const char *budget = getenv("THAW_CONV_CHUNK_FLOATS");   /* tuning */
+    if (budget) {
+        conv2d_set_chunk_budget((size_t)atol(budget));
+    }
     int reps = v[10] > 0 ? v[10] : 1;
     const char *mode = argc == 13 ? argv[12] : "fb";
     int do_f = strchr(mode, 'f') != NULL, do_b = strchr(mode, 'b') != NULL;

@@ -29,6 +29,12 @@ int conv2d_rows_per_chunk(const Conv2dShape *s, size_t budget)
     size_t row = (size_t)s->q * s->r * s->s * s->c;
     size_t rows = (size_t)s->n * s->p;
     size_t per = budget / (row ? row : 1);
+    /* Each GEMM call packs the whole weight matrix again: give it enough
+     * rows (M for the forward, the reduction for dW) to pay for that. */
+    size_t min_rows = (CONV2D_MIN_GEMM_ROWS + s->q - 1) / s->q;
+    if (budget >= CONV2D_COL_BUDGET / 4 && per < min_rows) {
+        per = min_rows;
+    }
     if (per < 1) {
         per = 1;
     }

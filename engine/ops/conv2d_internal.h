@@ -23,6 +23,9 @@ int conv2d_threads(void);
 #define CONV2D_COL_BUDGET ((size_t)1 << 18)
 size_t conv2d_chunk_budget(void);
 
+/* Fewest GEMM rows per chunk (output pixels) with the default budget. */
+#define CONV2D_MIN_GEMM_ROWS 512
+
 /* Output rows (of q pixels) per chunk when a chunk may use budget floats. */
 int conv2d_rows_per_chunk(const Conv2dShape *s, size_t budget);
 
