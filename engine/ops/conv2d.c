@@ -143,12 +143,16 @@ static void add_bias_rows(float *out, const float *bias, size_t m, int k)
     }
 }
 
-/* Pixels per thread chunk of a 1x1 GEMM. */
+/* Pixels per thread chunk of a 1x1 GEMM (no im2col, so no buffer to bound:
+ * only enough rows to pay for repacking the weights on every call). */
 static int pointwise_rows(const Conv2dShape *s)
 {
-    int wide = s->c > s->k ? s->c : s->k;
-    size_t m = conv2d_chunk_budget() / (size_t)wide;
-    return m < 64 ? 64 : (int)m;
+    long long wide = s->c > s->k ? s->c : s->k;
+    long long m = (long long)(conv2d_chunk_budget() / (size_t)wide);
+    if (conv2d_chunk_budget() >= CONV2D_COL_BUDGET / 4 && m < 2 * CONV2D_MIN_GEMM_ROWS) {
+        m = 2 * CONV2D_MIN_GEMM_ROWS;
+    }
+    return conv2d_balance_chunk((long long)s->n * s->h * s->w, m);
 }
 
 /* out = beta*out + conv(in, wr) (+ bias); wr in [k][r][s][cg] order.
@@ -263,8 +267,11 @@ static void reduce_weight_grad(float *dweight, const float *wbuf,
 
 /* dW_g += dout_g^T x col_g. Threads take chunks dynamically (no barriers,
  * which stall badly when other processes share the cores) and accumulate
- * into private partials; one reduction at the end. */
-static void weight_grad(float *dweight, const float *dout, const float *in,
+ * into private partials; one reduction at the end. For 1x1 stride-1 convs
+ * din (when not NULL) is done in the same pass, din_chunk += dout_chunk x W,
+ * while the dout chunk is still in cache: dout is read from memory once. */
+static void weight_grad(float *dweight, float *din, const float *dout,
+                        const float *in, const float *weight,
                         const Conv2dShape *s, float *wbuf, float *col,
                         size_t col_stride, float *part)
 {
@@ -307,6 +314,12 @@ static void weight_grad(float *dweight, const float *dout, const float *in,
                             1.0f, d + (size_t)g * kg, s->k,
                             b + (size_t)g * kd, ldb, 1.0f,
                             acc + (size_t)g * kg * kd, kd);
+                if (pw && din) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
+                                cg, kg, 1.0f, d + (size_t)g * kg, s->k,
+                                weight + (size_t)g * kg * cg, cg, 1.0f,
+                                din + (size_t)row0 * s->c + (size_t)g * cg, s->c);
+                }
             }
         }
     }
@@ -403,7 +416,12 @@ void conv2d_backward(float *din, float *dweight, float *dbias,
     float *wbuf = workspace, *col = workspace + weight_floats(s);
     float *part = col + (size_t)conv2d_threads() * thread_col_floats(s);
     if (dweight) {
-        weight_grad(dweight, dout, in, s, wbuf, col, chunk_floats(s), part);
+        float *fused = is_pointwise(s) ? din : NULL;
+        weight_grad(dweight, fused, dout, in, weight, s, wbuf, col,
+                    chunk_floats(s), part);
+        if (fused) {
+            return;
+        }
     }
     if (din) {
         data_grad(din, dout, weight, s, wbuf, col);

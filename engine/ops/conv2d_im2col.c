@@ -24,10 +24,27 @@ int conv2d_threads(void)
     return nt < 1 ? 1 : nt;
 }
 
+int conv2d_balance_chunk(long long rows, long long per)
+{
+    long long nt = conv2d_threads();
+    if (per < 1) {
+        per = 1;
+    }
+    long long chunks = (rows + per - 1) / per;
+    /* Equal chunks, a multiple of the thread count of them: a short last
+     * chunk would leave a thread idle at the end. */
+    if (rows >= nt) {
+        chunks = (chunks + nt - 1) / nt * nt;
+    }
+    if (chunks > rows) {
+        chunks = rows;
+    }
+    return (int)((rows + chunks - 1) / chunks);
+}
+
 int conv2d_rows_per_chunk(const Conv2dShape *s, size_t budget)
 {
     size_t row = (size_t)s->q * s->r * s->s * s->c;
-    size_t rows = (size_t)s->n * s->p;
     size_t per = budget / (row ? row : 1);
     /* Each GEMM call packs the whole weight matrix again: give it enough
      * rows (M for the forward, the reduction for dW) to pay for that. */
@@ -35,19 +52,11 @@ int conv2d_rows_per_chunk(const Conv2dShape *s, size_t budget)
     if (budget >= CONV2D_COL_BUDGET / 4 && per < min_rows) {
         per = min_rows;
     }
-    if (per < 1) {
-        per = 1;
-    }
-    if (per >= rows) {
-        return (int)rows;
-    }
-    /* Even chunks: a tiny last chunk would run the GEMM at poor speed. */
-    size_t chunks = (rows + per - 1) / per;
-    per = (rows + chunks - 1) / chunks;
+    int rows = conv2d_balance_chunk((long long)s->n * s->p, (long long)per);
     /* The strided data gradient runs chunks i and i+2 at once: a chunk must
      * be taller than the input-row overlap of its neighbours. */
-    size_t overlap = (size_t)(s->r - 1) * s->dil_h / s->stride_h;
-    return (int)(per < overlap ? overlap : per);
+    int overlap = (s->r - 1) * s->dil_h / s->stride_h;
+    return rows < overlap ? overlap : rows;
 }
 
 /* One output pixel's column row when groups == 1: for each kernel row r the

@@ -26,6 +26,10 @@ size_t conv2d_chunk_budget(void);
 /* Fewest GEMM rows per chunk (output pixels) with the default budget. */
 #define CONV2D_MIN_GEMM_ROWS 512
 
+/* Rows per chunk near `per` that split `rows` into equal chunks, a multiple
+ * of conv2d_threads() of them where possible. */
+int conv2d_balance_chunk(long long rows, long long per);
+
 /* Output rows (of q pixels) per chunk when a chunk may use budget floats. */
 int conv2d_rows_per_chunk(const Conv2dShape *s, size_t budget);
 
