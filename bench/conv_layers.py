@@ -16,7 +16,8 @@ import time
 
 import torch
 
-# name: (h, c, k, r, stride, pad)
+# name: (h, c, k, r, stride, pad[, groups]); the last rows are EfficientNet
+# depthwise layers (direct kernel, not GEMM), for information.
 SHAPES = [
     ("stem 7x7/2 3->64 @224",     224, 3, 64, 7, 2, 3),
     ("3x3 64->64 @56",            56, 64, 64, 3, 1, 1),
@@ -31,6 +32,9 @@ SHAPES = [
     ("1x1 1024->256 @14",         14, 1024, 256, 1, 1, 0),
     ("3x3 512->512 @7",           7, 512, 512, 3, 1, 1),
     ("1x1 512->2048 @7",          7, 512, 2048, 1, 1, 0),
+    ("dw 3x3 96 @112 (effnet)",   112, 96, 96, 3, 1, 1, 96),
+    ("dw 3x3/2 144 @56 (effnet)", 56, 144, 144, 3, 2, 1, 144),
+    ("dw 5x5 240 @28 (effnet)",   28, 240, 240, 5, 1, 2, 240),
 ]
 
 
@@ -44,33 +48,33 @@ def time_min(fn, reps):
     return best * 1e3
 
 
-def torch_times(n, h, c, k, r, stride, pad, reps, channels_last):
+def torch_times(n, h, c, k, r, stride, pad, g, reps, channels_last):
     x = torch.randn(n, c, h, h)
-    w = torch.randn(k, c, r, r)
+    w = torch.randn(k, c // g, r, r)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
         w = w.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        y = torch.nn.functional.conv2d(x, w, None, stride, pad)
+        y = torch.nn.functional.conv2d(x, w, None, stride, pad, 1, g)
     dy = torch.randn_like(y)
     if channels_last:
         dy = dy.contiguous(memory_format=torch.channels_last)
 
     def fwd():
         with torch.no_grad():
-            torch.nn.functional.conv2d(x, w, None, stride, pad)
+            torch.nn.functional.conv2d(x, w, None, stride, pad, 1, g)
 
     def bwd():
         torch.ops.aten.convolution_backward(
             dy, x, w, None, [stride, stride], [pad, pad], [1, 1], False,
-            [0, 0], 1, [True, True, False])
+            [0, 0], g, [True, True, False])
 
     return time_min(fwd, reps), time_min(bwd, reps)
 
 
-def thaw_times(exe, n, h, c, k, r, stride, pad, reps):
+def thaw_times(exe, n, h, c, k, r, stride, pad, g, reps):
     cmd = [exe, str(n), str(h), str(h), str(c), str(k), str(r), str(r),
-           str(stride), str(pad), "1", str(reps)]
+           str(stride), str(pad), str(g), str(reps)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     vals = dict(kv.split("=") for kv in out.split())
     return float(vals["fwd_ms"]), float(vals["bwd_ms"]), float(vals["ws_mb"])
@@ -94,13 +98,14 @@ def main():
     best = {sh[0]: [inf] * 6 for sh in shapes}
     ws_mb = {}
     for rnd in range(args.rounds):
-        for name, h, c, k, r, stride, pad in shapes:
+        for name, h, c, k, r, stride, pad, *g in shapes:
+            g = g[0] if g else 1
             b = best[name]
             f, bw, ws_mb[name] = thaw_times(args.exe, n, h, c, k, r, stride,
-                                            pad, args.reps)
+                                            pad, g, args.reps)
             vals = [f, bw]
-            vals += torch_times(n, h, c, k, r, stride, pad, args.reps, False)
-            vals += torch_times(n, h, c, k, r, stride, pad, args.reps, True)
+            vals += torch_times(n, h, c, k, r, stride, pad, g, args.reps, False)
+            vals += torch_times(n, h, c, k, r, stride, pad, g, args.reps, True)
             best[name] = [min(x, y) for x, y in zip(b, vals)]
         print(f"round {rnd + 1}/{args.rounds} done", flush=True)
 
@@ -111,10 +116,11 @@ def main():
           f"{'ratio':>5s} | {'thaw bwd':>9s} {'torch bwd':>9s} {'ratio':>5s} | "
           f"torch f/b  ws MB")
     tot = [0.0, 0.0, 0.0, 0.0]
-    for name, h, c, k, r, stride, pad in shapes:
+    for name, h, c, k, r, stride, pad, *g in shapes:
+        g = g[0] if g else 1
         of, ob, f_nchw, b_nchw, f_cl, b_cl = best[name]
         p = (h + 2 * pad - r) // stride + 1
-        gflop = 2.0 * n * p * p * k * c * r * r / 1e9
+        gflop = 2.0 * n * p * p * k * (c // g) * r * r / 1e9
         tf, tb = min(f_nchw, f_cl), min(b_nchw, b_cl)
         lay = ("cl" if f_cl < f_nchw else "nchw") + "/" + \
               ("cl" if b_cl < b_nchw else "nchw")
