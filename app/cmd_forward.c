@@ -3,6 +3,7 @@
  * Eval-mode forward pass for external checks: reads tensor "input"
  * [N, 3, H, W], writes tensor "logits" [N, C] (C from the head's weight). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,37 @@
 #include "commands.h"
 #include "engine/models/model.h"
 
-static int usage_error(const char *msg)
+#define FORWARD_USAGE "thaw forward --arch {%s} --weights W.safetensors " \
+                      "--input X.safetensors --out Y.safetensors"
+
+/* One line whatever the message holds: a key or path read from a file may
+ * contain control characters (a newline would make two lines). */
+static void print_error_line(const char *msg)
 {
-    fprintf(stderr, "thaw forward: %s\n", msg);
-    fprintf(stderr, "usage: thaw forward --arch {%s} --weights W.safetensors "
-                    "--input X.safetensors --out Y.safetensors\n",
-            model_arch_list());
+    fputs("thaw forward: ", stderr);
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            fprintf(stderr, "\\x%02x", *p);
+        } else {
+            fputc(*p, stderr);
+        }
+    }
+    fputc('\n', stderr);
+}
+
+/* Bad command lines are bad input too: one line on stderr, exit 2. */
+static int usage_error(const char *msg, const char *what)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "%s%s%s%s (usage: " FORWARD_USAGE ")", msg,
+             what ? " '" : "", what ? what : "", what ? "'" : "",
+             model_arch_list());
+    print_error_line(line);
     return 2;
 }
 
-static int read_input(const char *path, float **data, int64_t shape[4],
-                      ThawError *err)
+static int read_input(const char *path, const ArchInfo *arch, float **data,
+                      int64_t shape[4], ThawError *err)
 {
     SafeTensors *st = NULL;
     int rc = st_open(&st, path, err);
@@ -35,6 +56,14 @@ static int read_input(const char *path, float **data, int64_t shape[4],
         rc = thaw_fail(err, THAW_ERR_MISMATCH,
                        "%s: key 'input' has shape %s, expected [N, 3, H, W]",
                        path, st_shape_str(buf, sizeof buf, info->ndim, info->shape));
+    } else if (info->shape[0] < 1 || info->shape[0] > INT_MAX ||
+               info->shape[2] < arch->min_input || info->shape[2] > INT_MAX ||
+               info->shape[3] < arch->min_input || info->shape[3] > INT_MAX) {
+        rc = thaw_fail(err, THAW_ERR_MISMATCH,
+                       "%s: key 'input' has shape %s; %s needs N >= 1 and "
+                       "H, W >= %d", path,
+                       st_shape_str(buf, sizeof buf, info->ndim, info->shape),
+                       arch->name, arch->min_input);
     } else {
         memcpy(shape, info->shape, 4 * sizeof(int64_t));
         *data = malloc((size_t)info->numel * sizeof(float) + 1);
@@ -66,7 +95,7 @@ static int run(const char *arch_name, const char *weights, const char *input,
     float *x = NULL;
     int64_t shape[4];
     Model model;
-    rc = read_input(input, &x, shape, err);
+    rc = read_input(input, arch, &x, shape, err);
     if (rc == 0) {
         rc = model_create(&model, arch_name, classes, 0, err);
         if (rc == 0) {
@@ -102,26 +131,42 @@ int cmd_forward(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *arch = NULL, *weights = NULL, *input = NULL, *out = NULL;
+    char shortopt[3];
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
         switch (c) {
         case 'a': arch = optarg; break;
         case 'w': weights = optarg; break;
         case 'i': input = optarg; break;
         case 'o': out = optarg; break;
-        case 'h': usage_error("eval-mode forward pass"); return 0;
-        default: return usage_error("unknown or incomplete option");
+        case 'h':
+            printf("usage: " FORWARD_USAGE "\n", model_arch_list());
+            return 0;
+        case ':':
+            return usage_error("option needs a value", argv[optind - 1]);
+        default:
+            /* A long option is the whole argument; a short one is optopt
+             * (getopt may still be inside a "-xy" cluster). */
+            if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0) {
+                return usage_error("unknown option", argv[optind - 1]);
+            }
+            snprintf(shortopt, sizeof shortopt, "-%c", optopt ? optopt : '?');
+            return usage_error("unknown option", shortopt);
         }
     }
+    if (optind < argc) {
+        return usage_error("unexpected argument", argv[optind]);
+    }
     if (!arch || !weights || !input || !out) {
-        return usage_error("--arch, --weights, --input and --out are required");
+        return usage_error("--arch, --weights, --input and --out are required",
+                           NULL);
     }
     ThawError err = {0};
     int rc = run(arch, weights, input, out, &err);
     if (rc != 0) {
-        fprintf(stderr, "thaw forward: %s\n", err.msg);
+        print_error_line(err.msg);
         return rc == THAW_ERR_NOMEM ? 1 : 2;
     }
     return 0;

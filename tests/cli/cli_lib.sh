@@ -1,0 +1,28 @@
+# shellcheck shell=bash
+# Shared by tests/cli/test_*.sh (sourced, not a test itself).
+# Environment, set by tests/CMakeLists.txt for ctest:
+#   THAW_BINARY      the thaw executable under test (required)
+#   THAW_SOURCE_DIR  the source tree (default: two levels above this file)
+#   THAW_PYTHON      python with torch/torchvision (default /usr/bin/python3)
+#   THAW_WORK_DIR    scratch space; each test uses its own subdirectory
+#                    (default: a fresh mktemp -d)
+
+if [ -z "${THAW_BINARY:-}" ] || [ ! -x "$THAW_BINARY" ]; then
+    echo "FAIL: THAW_BINARY must name the thaw executable (got '${THAW_BINARY:-}')" >&2
+    exit 1
+fi
+THAW_SOURCE_DIR=${THAW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+THAW_PYTHON=${THAW_PYTHON:-/usr/bin/python3}
+THAW_WORK_DIR=${THAW_WORK_DIR:-$(mktemp -d)}
+# shellcheck disable=SC2034  # used by the scripts that source this file
+CLI_DIR=$THAW_SOURCE_DIR/tests/cli
+
+# fresh_dir NAME: empties and creates $THAW_WORK_DIR/NAME, prints its path.
+fresh_dir() {
+    local dir=$THAW_WORK_DIR/$1
+    if ! rm -rf "$dir" || ! mkdir -p "$dir"; then
+        echo "FAIL: cannot create $dir" >&2
+        exit 1
+    fi
+    printf '%s\n' "$dir"
+}
