@@ -1,18 +1,23 @@
-/* 2-D convolution on the CPU: im2col + OpenBLAS GEMM over the whole batch.
+/* 2-D convolution on the CPU: im2col + OpenBLAS GEMM.
  *
  * With NHWC activations the output of a group is one row-major matrix
- * out[n*p*q, k] (ldc = k), so each group is a single GEMM per im2col chunk:
+ * out[n*p*q, k] (ldc = k), so each chunk of output rows is one GEMM per group:
  *   out[m, kg] = col[m, r*s*cg] x wr_g^T        (wr: [k][r][s][cg])
- * 1x1 stride-1 unpadded convs need no im2col: col is the input itself.
+ * im2col in (r, s, c) order copies contiguous runs of channels. 1x1
+ * stride-1 unpadded convs need no im2col: col is the input itself.
  * Backward:
- *   dW_g  += dout_g^T x col_g   (chunk by chunk, GEMM beta=1 across chunks)
+ *   dW_g  += dout_g^T x col_g, col recomputed chunk by chunk, summed in a
+ *            private partial per thread (GEMM beta=1), reduced once;
  *   din   += for stride 1: a stride-1 convolution of dout with flipped,
  *            transposed weights, accumulated by the GEMM itself (beta=1);
+ *            for 1x1 stride 1: dout x W in the same pass as dW;
  *            otherwise dcol = dout x wr, then a gather col2im.
- * im2col is chunked over output rows (CONV2D_COL_BUDGET) so the workspace
- * stays a few MB whatever the batch. Depthwise convs take a direct NHWC
- * kernel (conv2d_depthwise.c). BLAS calls sit outside OpenMP regions:
- * OpenBLAS threads itself. */
+ * Threads: one OpenMP region per pass; each thread takes whole chunks
+ * (dynamic schedule) and runs its own im2col and single-threaded GEMMs, so
+ * OpenBLAS's pool and OpenMP's never spin against each other on the same
+ * cores. The im2col chunk is ~1 MB per thread (at least 512 GEMM rows), so
+ * the workspace does not grow with the batch. Depthwise convs take a direct
+ * NHWC kernel (conv2d_depthwise.c). */
 #include "conv2d.h"
 
 #include <cblas.h>

@@ -28,9 +28,15 @@ int conv2d_shape_init(Conv2dShape *s, int n, int h, int w, int c, int k,
                       int r, int kernel_s, int stride, int pad, int dilation,
                       int groups);
 
-/* Scratch floats forward/backward need (im2col chunk, reordered weights). */
+/* Scratch floats forward/backward need (reordered weights, an im2col chunk
+ * per thread, a dW partial per extra thread). Sized for the OpenMP thread
+ * count at the time of the call; do not raise omp_set_num_threads between
+ * sizing and use. Independent of the batch size beyond the first chunk. */
 size_t conv2d_workspace_floats(const Conv2dShape *s);
 
+/* Both run OpenMP regions and, inside them, single-threaded OpenBLAS calls
+ * (openblas_set_num_threads(1) for the duration, restored after): call them
+ * from one thread at a time, as the engine thread does. */
 void conv2d_forward(float *out, const float *in, const float *weight,
                     const float *bias, const Conv2dShape *s, float *workspace);
 
@@ -38,9 +44,10 @@ void conv2d_backward(float *din, float *dweight, float *dbias,
                      const float *dout, const float *in, const float *weight,
                      const Conv2dShape *s, float *workspace);
 
-/* Tests and benchmarks only: floats of im2col scratch per chunk (0 restores
- * the default, about 8 MB). Changes conv2d_workspace_floats(), so size the
- * workspace after calling it. Not thread-safe. */
+/* Tests and benchmarks only: floats of im2col scratch per thread chunk (0
+ * restores the default, 1 MB; below a quarter of that the 512-row minimum is
+ * dropped too, so tests can force one output row per chunk). Changes
+ * conv2d_workspace_floats(), so size the workspace after calling it. */
 void conv2d_set_chunk_budget(size_t floats);
 
 #endif
