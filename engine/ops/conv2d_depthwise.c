@@ -171,18 +171,19 @@ void conv2d_dw_forward(float *out, const float *in, const float *weight,
     }
     /* The 4-pixel tile paid off for 5x5 kernels only; 3x3 depthwise is
      * bound by memory traffic, where it measured slower (stride 2: 2x). */
-    const int quad = C % 16 == 0 && s->r * s->s >= 25;
+    const int quad = DW_HAVE_QUAD && C % 16 == 0 && s->r * s->s >= 25 &&
+                     q_hi - q_lo >= 4;
     float *wr = ws;
     dw_reorder(wr, weight, s);
 #pragma omp parallel for schedule(static)
     for (int row = 0; row < rows; row++) {
         int n = row / s->p, p = row % s->p;
         float *orow = out + (size_t)row * s->q * C;
-        int qa = s->q, qb = s->q;   /* [qa, qb): pixels done four at a time */
+        /* [qa, qb): pixels done four at a time */
+        int qa = quad ? q_lo : s->q;
+        int qb = quad ? q_lo + (q_hi - q_lo) / 4 * 4 : s->q;
 #if DW_HAVE_QUAD
-        if (quad && q_hi - q_lo >= 4) {
-            qa = q_lo;
-            qb = q_lo + (q_hi - q_lo) / 4 * 4;
+        if (quad) {
             for (int q = qa; q < qb; q += 4) {
                 for (int c0 = 0; c0 < C; c0 += 16) {
                     dw_quad(orow + (size_t)q * C, in, wr, bias, s, n, p, q, c0);
