@@ -150,5 +150,11 @@ size_t params_count_weights(const ParamTable *t, int group, int only_trainable)
 
 void params_zero_grad(ParamTable *t)
 {
-    memset(t->grads, 0, t->n_weights * sizeof(float));
+    /* Only trainable parameters: frozen gradients are never written, and
+     * leaving their pages untouched keeps them out of resident memory. */
+    for (int i = 0; i < t->count; i++) {
+        if (params_trainable(t, i)) {
+            memset(params_grad(t, i), 0, t->items[i].numel * sizeof(float));
+        }
+    }
 }

@@ -74,6 +74,7 @@ int64_t *params_counter(const ParamTable *t, int index);
 int params_trainable(const ParamTable *t, int index);
 size_t params_count_weights(const ParamTable *t, int group, int only_trainable);
 
+/* Zeroes the gradients of trainable parameters (frozen ones stay untouched). */
 void params_zero_grad(ParamTable *t);
 
 #endif
