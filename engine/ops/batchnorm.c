@@ -153,7 +153,7 @@ static void bn_apply_affine(float *y, const float *x, const float *k,
 static void bn_train_fwd_tile(const BnArgs *a, int c0, int ct, int nt)
 {
     const int m = a->m;
-    float shift[BN_TILE], k[BN_TILE], b[BN_TILE];
+    float shift[BN_TILE] = {0}, k[BN_TILE], b[BN_TILE];
     double s1[BN_TILE], s2[BN_TILE];
     for (int j = 0; j < ct; j++) {
         shift[j] = a->x[c0 + j];
@@ -232,7 +232,7 @@ void batchnorm_forward_eval(float *y, const float *x, const float *gamma,
 static void bn_train_bwd_tile(const BnArgs *a, int c0, int ct, int nt)
 {
     const int m = a->m, c = a->c;
-    float zero[BN_TILE], k[BN_TILE], sub[BN_TILE], q[BN_TILE], mf[BN_TILE];
+    float zero[BN_TILE] = {0}, k[BN_TILE], sub[BN_TILE], q[BN_TILE], mf[BN_TILE] = {0};
     double s1[BN_TILE], s2[BN_TILE];
     for (int j = 0; j < ct; j++) {
         zero[j] = 0.0f;
@@ -297,7 +297,7 @@ static void bn_eval_bwd_tile(const BnArgs *a, int c0, int ct, int nt)
         k[j] = (float)(a->gamma[ch] * rs[j]);
     }
     if (a->dgamma || a->dbeta) {
-        float zero[BN_TILE], mf[BN_TILE];
+        float zero[BN_TILE] = {0}, mf[BN_TILE] = {0};
         double s1[BN_TILE], s2[BN_TILE];
         for (int j = 0; j < ct; j++) {
             zero[j] = 0.0f;
