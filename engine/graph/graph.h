@@ -95,6 +95,8 @@ int graph_plan(Graph *g, const ParamTable *params, const GraphMode *mode,
 
 /* Forward over the graph; the input value must be filled first. */
 void graph_forward(Graph *g, ParamTable *params);
+/* Forward of op i alone (tests, per-op profiling). */
+void graph_forward_op(Graph *g, ParamTable *params, int i);
 /* Backward from the output gradient (filled by the caller after
  * graph_zero_output_grad); accumulates parameter gradients. */
 void graph_backward(Graph *g, ParamTable *params);

@@ -93,6 +93,11 @@ void graph_forward(Graph *g, ParamTable *params)
     }
 }
 
+void graph_forward_op(Graph *g, ParamTable *params, int i)
+{
+    forward_op(g, params, &g->ops[i]);
+}
+
 void graph_zero_output_grad(Graph *g)
 {
     Value *out = &g->values[g->output];

@@ -107,10 +107,15 @@ int model_plan(Model *m, int n, int h, int w, const GraphMode *mode,
     return 0;
 }
 
-void model_forward(Model *m, const float *input_nchw)
+void model_set_input(Model *m, const float *input_nchw)
 {
     Value *in = &m->graph.values[m->graph.input];
     nchw_to_nhwc(in->data, input_nchw, in->n, in->c, in->h, in->w);
+}
+
+void model_forward(Model *m, const float *input_nchw)
+{
+    model_set_input(m, input_nchw);
     graph_forward(&m->graph, &m->params);
 }
 

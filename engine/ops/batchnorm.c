@@ -134,10 +134,13 @@ static void bn_run(BnTileFn fn, const BnArgs *a)
     }
 }
 
-/* y[:, c0:c0+ct] = x * k + b */
-static void bn_apply_affine(float *y, const float *x, const float *k,
-                            const float *b, int m, int c, int c0, int ct,
-                            int nt)
+/* y[:, c0:c0+ct] = (x - mu) * k + b. Subtracting the mean first (as
+ * PyTorch does) keeps the rounding error at the scale of x - mu; folding it
+ * into b = beta - mu*k loses digits whenever |mu| >> std, which is common in
+ * a residual stream and flips ReLU masks downstream. */
+static void bn_apply_affine(float *y, const float *x, const float *mu,
+                            const float *k, const float *b, int m, int c,
+                            int c0, int ct, int nt)
 {
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (long i = 0; i < m; i++) {
@@ -145,7 +148,7 @@ static void bn_apply_affine(float *y, const float *x, const float *k,
         float *ry = y + i * c + c0;
 #pragma omp simd
         for (int j = 0; j < ct; j++) {
-            ry[j] = rx[j] * k[j] + b[j];
+            ry[j] = (rx[j] - mu[j]) * k[j] + b[j];
         }
     }
 }
@@ -153,7 +156,7 @@ static void bn_apply_affine(float *y, const float *x, const float *k,
 static void bn_train_fwd_tile(const BnArgs *a, int c0, int ct, int nt)
 {
     const int m = a->m;
-    float shift[BN_TILE] = {0}, k[BN_TILE], b[BN_TILE];
+    float shift[BN_TILE] = {0}, mu_f[BN_TILE] = {0}, k[BN_TILE], b[BN_TILE];
     double s1[BN_TILE], s2[BN_TILE];
     for (int j = 0; j < ct; j++) {
         shift[j] = a->x[c0 + j];
@@ -170,9 +173,9 @@ static void bn_train_fwd_tile(const BnArgs *a, int c0, int ct, int nt)
         double rs = 1.0 / sqrt(var + (double)a->eps);
         a->mean[ch] = (float)mu;
         a->rstd[ch] = (float)rs;
-        double kk = rs * a->gamma[ch];
-        k[j] = (float)kk;
-        b[j] = (float)(a->beta[ch] - mu * kk);
+        mu_f[j] = (float)mu;
+        k[j] = (float)(rs * a->gamma[ch]);
+        b[j] = a->beta[ch];
         double mom = a->momentum;
         if (a->running_mean) {
             a->running_mean[ch] =
@@ -186,7 +189,7 @@ static void bn_train_fwd_tile(const BnArgs *a, int c0, int ct, int nt)
                 (float)((1.0 - mom) * a->running_var[ch] + mom * unb);
         }
     }
-    bn_apply_affine(a->y, a->x, k, b, m, a->c, c0, ct, nt);
+    bn_apply_affine(a->y, a->x, mu_f, k, b, m, a->c, c0, ct, nt);
 }
 
 void batchnorm_forward_train(float *y, float *mean, float *rstd,
@@ -207,11 +210,10 @@ static void bn_eval_fwd_tile(const BnArgs *a, int c0, int ct, int nt)
     float k[BN_TILE], b[BN_TILE];
     for (int j = 0; j < ct; j++) {
         int ch = c0 + j;
-        double kk = a->gamma[ch] / sqrt((double)a->rvar[ch] + a->eps);
-        k[j] = (float)kk;
-        b[j] = (float)(a->beta[ch] - a->rmean[ch] * kk);
+        k[j] = (float)(a->gamma[ch] / sqrt((double)a->rvar[ch] + a->eps));
+        b[j] = a->beta[ch];
     }
-    bn_apply_affine(a->y, a->x, k, b, a->m, a->c, c0, ct, nt);
+    bn_apply_affine(a->y, a->x, a->rmean + c0, k, b, a->m, a->c, c0, ct, nt);
 }
 
 void batchnorm_forward_eval(float *y, const float *x, const float *gamma,

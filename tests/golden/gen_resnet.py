@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import golden_io  # noqa: E402
 
 BATCH, SIZE, CLASSES, SMOOTHING = 4, 64, 10, 0.1
+KINK_REL = 1e-5
 FROZEN = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.")
 OPTIMIZERS = {
     "sgd": dict(layer4=dict(lr=0.01, weight_decay=5e-4),
@@ -86,45 +87,98 @@ def batch(seed):
     return x, y
 
 
-def train_grads(model):
-    x, y = batch(1)
-    model.train()
-    dtype = next(model.parameters()).dtype
-    F.cross_entropy(model(x.to(dtype)), y, label_smoothing=SMOOTHING).backward()
-    return {n: p.grad.double() for n, p in model.named_parameters()}
+def deviation(ref, other):
+    """Worst max|a - b| / max|b| over the float tensors two runs share."""
+    worst = 0.0
+    for key, b in ref.items():
+        if (key == "input" or key.startswith(("input.", "kink."))
+                or not b.is_floating_point()):
+            continue
+        scale = b.double().abs().max().item()
+        if scale > 0:
+            diff = (other[key].double() - b.double()).abs().max().item()
+            worst = max(worst, diff / scale)
+    return worst
 
 
-def float32_deviation(arch, seed):
-    """Worst max|g32 - g64| / max|g64| over PyTorch's own float32 gradients:
-    how well-conditioned this random case is."""
-    g32 = train_grads(make_model(arch, seed))
-    g64 = train_grads(make_model(arch, seed).double())
-    return max(((g32[k] - g64[k]).abs().max() / g64[k].abs().max()).item()
-               for k in g64)
+def run_all(arch, seed, dtype, channels_last=False):
+    """Every golden of one architecture, computed in dtype."""
+    def model():
+        m = make_model(arch, seed).to(dtype)
+        return m.to(memory_format=torch.channels_last) if channels_last else m
+    out = {"fwdbwd": fwdbwd(model())}
+    for opt_name in OPTIMIZERS:
+        out[opt_name] = train_steps(model(), opt_name)
+    return out
 
 
-def pick_seed(arch):
-    """Random ResNets at init are sometimes ill-conditioned in train-mode BN
-    (a channel with almost no batch variance); then even PyTorch float32 is
-    far from float64 and a 1e-4 comparison tests luck. Use the first seed
-    where PyTorch float32 itself is within 2e-5."""
+def pick_case(arch):
+    """A random case whose results do not hinge on float32 rounding.
+
+    Random ResNets at init can be ill-conditioned in train-mode BN (a channel
+    with almost no batch variance), and a ReLU pre-activation that lies
+    within rounding of zero flips its mask under another summation order,
+    which moves a gradient of a small late layer by tens of percent. Either
+    way a 1e-4 comparison would test luck, not code. So: use the first seed
+    on which PyTorch's own float32, in NCHW and in channels_last (two
+    summation orders), stays within 2e-5 of float64 on every golden tensor."""
     for seed in range(1, 40):
-        dev = float32_deviation(arch, seed)
+        ref = run_all(arch, seed, torch.float64)
+        dev = max(deviation(ref[k], run(k))
+                  for run in (lambda k, r=run_all(arch, seed, torch.float32): r[k],
+                              lambda k, r=run_all(arch, seed, torch.float32, True): r[k])
+                  for k in ref)
         if dev < 2e-5:
-            print(f"{arch}: seed {seed}, PyTorch float32 deviation {dev:.1e}")
-            return seed
+            print(f"{arch}: seed {seed}, PyTorch float32 deviation {dev:.1e}", flush=True)
+            return seed, ref
+        print(f"{arch}: seed {seed} rejected (PyTorch float32 deviation {dev:.1e})", flush=True)
     raise SystemExit(f"{arch}: no well-conditioned seed found")
 
 
-def fwdbwd(model, out):
+class KinkRecorder:
+    """ReLU is not differentiable at 0: an input within float32 rounding of
+    zero may get the other mask under another summation order, which moves
+    a gradient of a late layer by whole percent. Per ReLU call (execution
+    order, as thaw's graph runs them) this records the elements with
+    |x| <= KINK_REL * max|x| as [k, 2] int64 rows (NHWC index, x > 0), so the
+    C test can take the reference's side on exactly those elements."""
+
+    def __init__(self, model):
+        self.calls = []
+        self.handles = [m.register_forward_pre_hook(self.hook)
+                        for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+
+    def hook(self, module, inputs):
+        x = inputs[0].detach()
+        flat = x.permute(0, 2, 3, 1).reshape(-1)
+        idx = (flat.abs() <= KINK_REL * flat.abs().max()).nonzero().flatten()
+        self.calls.append(torch.stack([idx, (flat[idx] > 0).long()], dim=1))
+
+    def save_into(self, ref, tag):
+        for i, rows in enumerate(self.calls):
+            if len(rows):
+                ref[f"kink.{tag}.{i}"] = rows
+        self.calls = []
+
+    def close(self):
+        for h in self.handles:
+            h.remove()
+
+
+def fwdbwd(model):
     x, y = batch(1)
     ref = {"input": x, "labels": y}
+    dtype = next(model.parameters()).dtype
+    x = x.to(dtype)
     model.eval()
     with torch.no_grad():
         ref["logits_eval"] = model(x)
     model.train()
     xg = x.clone().requires_grad_(True)
+    kinks = KinkRecorder(model)
     logits = model(xg)
+    kinks.save_into(ref, "train")
+    kinks.close()
     loss = F.cross_entropy(logits, y, label_smoothing=SMOOTHING)
     loss.backward()
     ref["logits_train"] = logits.detach()
@@ -134,8 +188,8 @@ def fwdbwd(model, out):
         ref["grad." + name] = p.grad
     for name, b in model.named_buffers():
         if b.is_floating_point():
-            ref["running." + name] = b
-    golden_io.save(out, ref)
+            ref["running." + name] = b.clone()
+    return ref
 
 
 def is_frozen(name):
@@ -162,15 +216,18 @@ def train_steps(model, opt_name):
             m.eval()  # frozen groups keep BN in eval mode (no train_bn)
     dtype = next(model.parameters()).dtype
     ref = {}
+    kinks = KinkRecorder(model)
     for step in range(3):
         x, y = batch(100 + step)
         ref[f"input.{step}"] = x
         ref[f"labels.{step}"] = y
         opt.zero_grad()
         loss = F.cross_entropy(model(x.to(dtype)), y, label_smoothing=SMOOTHING)
+        kinks.save_into(ref, str(step))
         loss.backward()
         opt.step()
         ref[f"loss.{step}"] = loss.detach().reshape(1)
+    kinks.close()
     for name, t in model.state_dict().items():
         if t.is_floating_point():
             ref["after." + name] = t
@@ -179,24 +236,17 @@ def train_steps(model, opt_name):
     return ref
 
 
-def optimizer_golden(arch, seed, opt_name, out):
-    ref = train_steps(make_model(arch, seed).double(), opt_name)
-    golden_io.save(out, ref, {"optimizer": opt_name})
-
-
 def main():
     out = golden_io.out_dir_from_argv()
     torch.set_num_threads(2)
     for arch in ("resnet18", "resnet34", "resnet50"):
-        seed = pick_seed(arch)
-        model = make_model(arch, seed)
+        seed, ref = pick_case(arch)
         golden_io.save(os.path.join(out, f"{arch}_weights.safetensors"),
-                       state_dict_f32(model), {"arch": arch})
-        fwdbwd(make_model(arch, seed).double(),
-               os.path.join(out, f"{arch}_fwdbwd.safetensors"))
+                       state_dict_f32(make_model(arch, seed)), {"arch": arch})
+        golden_io.save(os.path.join(out, f"{arch}_fwdbwd.safetensors"), ref["fwdbwd"])
         for opt_name in OPTIMIZERS:
-            optimizer_golden(arch, seed, opt_name,
-                             os.path.join(out, f"{arch}_{opt_name}.safetensors"))
+            golden_io.save(os.path.join(out, f"{arch}_{opt_name}.safetensors"),
+                           ref[opt_name], {"optimizer": opt_name})
         print(f"wrote goldens for {arch}", flush=True)
 
 

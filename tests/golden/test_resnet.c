@@ -75,6 +75,49 @@ static int check_state(const Model *m, const SafeTensors *ref,
     return ok;
 }
 
+/* Train-mode forward that takes the float64 reference's side on the ReLU
+ * inputs gen_resnet.py found within rounding of zero ("kink.<tag>.<call>",
+ * rows of [NHWC index, reference input > 0]): there the mask is decided by
+ * summation order, not by our code. Everywhere else our own results stand.
+ * Returns how many masks differed. */
+static int forward_with_kinks(Model *m, const float *x, const SafeTensors *ref,
+                              const char *tag)
+{
+    Graph *g = &m->graph;
+    int call = 0, flipped = 0, ambiguous = 0;
+    model_set_input(m, x);
+    for (int i = 0; i < g->n_ops; i++) {
+        graph_forward_op(g, &m->params, i);
+        if (g->ops[i].type != OP_RELU) {
+            continue;
+        }
+        char key[64];
+        snprintf(key, sizeof key, "kink.%s.%d", tag, call++);
+        if (!st_find(ref, key)) {
+            continue;
+        }
+        int64_t n = 0;
+        int32_t *rows = golden_load_i32(ref, key, &n);
+        float *y = g->values[g->ops[i].out].data;
+        for (int64_t r = 0; r < n / 2; r++) {
+            int32_t at = rows[2 * r];
+            int positive = rows[2 * r + 1];
+            ambiguous++;
+            if (positive && y[at] <= 0.0f) {
+                y[at] = 1e-30f;
+                flipped++;
+            } else if (!positive && y[at] > 0.0f) {
+                y[at] = 0.0f;
+                flipped++;
+            }
+        }
+        free(rows);
+    }
+    printf("     %s: %d ReLU inputs within rounding of zero, %d masks taken from the reference\n",
+           tag, ambiguous, flipped);
+    return flipped;
+}
+
 static int check_forward_backward(const char *arch)
 {
     char file[128];
@@ -92,7 +135,7 @@ static int check_forward_backward(const char *arch)
 
     plan(&m, 1, 1);
     params_zero_grad(&m.params);
-    model_forward(&m, x);
+    forward_with_kinks(&m, x, ref, "train");
     ok &= golden_check(ref, "logits_train", model_logits(&m), BATCH * CLASSES, GOLDEN_REL_TOL);
     ok &= check_loss(ref, "loss", model_loss(&m, labels, SMOOTHING));
     model_backward(&m, labels, SMOOTHING);
@@ -180,7 +223,8 @@ static int check_optimizer(const char *arch, OptimizerKind kind)
         snprintf(key, sizeof key, "labels.%d", step);
         int32_t *labels = golden_load_i32(ref, key, NULL);
         params_zero_grad(&m.params);
-        model_forward(&m, x);
+        snprintf(key, sizeof key, "%d", step);
+        forward_with_kinks(&m, x, ref, key);
         snprintf(key, sizeof key, "loss.%d", step);
         ok &= check_loss(ref, key, model_loss(&m, labels, SMOOTHING));
         model_backward(&m, labels, SMOOTHING);
