@@ -15,6 +15,9 @@
 #             names look like "resnet50 224 full"
 #   --out     directory for results.jsonl (default: a fresh mktemp dir)
 #   --threads threads for both sides (default 2)
+#   --rounds  run the whole list N times (default 1); the table keeps each
+#             side's best step (bench/resnet_table.py, which also combines
+#             the results.jsonl of separate runs)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +27,7 @@ EXE=""
 ONLY=""
 OUT_DIR=""
 THREADS=2
+ROUNDS=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,7 +36,8 @@ while [ $# -gt 0 ]; do
         --only) ONLY="$2"; shift 2 ;;
         --out) OUT_DIR="$2"; shift 2 ;;
         --threads) THREADS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --rounds) ROUNDS="$2"; shift 2 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "run_resnet.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -93,6 +98,7 @@ fi
 echo "# thaw: $EXE" >&2
 echo "# results: $RESULTS" >&2
 START=$(date +%s)
+for ((round = 1; round <= ROUNDS; round++)); do
 while read -r arch size mode warmup iters; do
     [ -z "$arch" ] && continue
     name="$arch $size $mode"
@@ -110,39 +116,7 @@ while read -r arch size mode warmup iters; do
     echo "$torch_line" >> "$RESULTS"
     echo "# $name: thaw $((t1 - t0)) s, torch $((t2 - t1)) s (both formats)" >&2
 done <<< "$CONFIGS"
+done
 echo "# total $(( $(date +%s) - START )) s" >&2
 
-"$PY" - "$RESULTS" <<'EOF'
-import json
-import sys
-
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-thaw = {}
-torch = {}
-order = []
-for r in rows:
-    key = (r["arch"], r["size"], r["mode"], r["batch"])
-    if key not in order:
-        order.append(key)
-    (thaw if r["impl"] == "thaw" else torch)[key] = r
-
-print("| config | thaw img/s | torch img/s | ratio (thaw/torch) "
-      "| thaw peak RSS MB | torch peak RSS MB | RSS ratio (thaw/torch) |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for key in order:
-    a, b = thaw.get(key), torch.get(key)
-    if not a or not b:
-        continue
-    arch, size, mode, batch = key
-    print("| %s %dx%d b%d %s | %.1f | %.1f (%s) | %.2f | %.0f | %.0f | %.2f |" % (
-        arch, size, size, batch, mode, a["img_s"], b["img_s"],
-        "CL" if b["format"] == "channels_last" else "NCHW",
-        a["img_s"] / b["img_s"], a["peak_rss_mb"], b["peak_rss_mb"],
-        a["peak_rss_mb"] / b["peak_rss_mb"]))
-print()
-print("img/s = batch / fastest timed step (full training step, or eval forward). "
-      "torch: faster of NCHW and channels_last (CL), each in its own process; "
-      "torch %s, %d threads each side." % (
-          next(iter(torch.values()))["torch"] if torch else "?",
-          next(iter(thaw.values()))["threads"] if thaw else 0))
-EOF
+"$PY" "$ROOT/bench/resnet_table.py" "$RESULTS"

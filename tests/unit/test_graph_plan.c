@@ -84,6 +84,32 @@ static void freezing_shrinks_backward_and_memory(void **state)
     model_free(&m);
 }
 
+/* train_bn: frozen groups keep their weights but BN uses (and updates)
+ * batch statistics, like a model left in train() mode in PyTorch. */
+static void train_bn_uses_batch_stats_in_frozen_groups(void **state)
+{
+    (void)state;
+    Model m;
+    ThawError err = {0};
+    assert_int_equal(model_create(&m, "resnet18", 5, 1, &err), 0);
+    static const char *const head[] = {"head"};
+    freeze_all_but(&m, head, 1);
+    GraphMode mode = {.training = 1, .train_bn = 1};
+    assert_int_equal(model_plan(&m, 2, 64, 64, &mode, &err), 0);
+    int bn = 0;
+    for (int i = 0; i < m.graph.n_ops; i++) {
+        const Op *op = &m.graph.ops[i];
+        if (op->type == OP_BATCHNORM) {
+            assert_true(op->bn_batch_stats);
+            assert_false(op->trainable);
+            assert_false(op->runs_backward);
+            bn++;
+        }
+    }
+    assert_int_equal(bn, 20);
+    model_free(&m);
+}
+
 static void bad_sizes_are_refused(void **state)
 {
     (void)state;
@@ -124,6 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(freezing_shrinks_backward_and_memory),
+        cmocka_unit_test(train_bn_uses_batch_stats_in_frozen_groups),
         cmocka_unit_test(bad_sizes_are_refused),
         cmocka_unit_test(parameter_names_follow_torchvision),
     };
