@@ -11,6 +11,7 @@ JOBS=$(nproc)
 PACKAGES=(build-essential cmake pkg-config libopenblas-dev libuv1-dev
           libncurses-dev libcjson-dev libstb-dev zlib1g-dev libcmocka-dev
           python3-torch python3-torchvision python3-numpy tmux
+          dataset-fashion-mnist python3-skimage
           clang libclang-rt-14-dev)
 
 install_packages() {
