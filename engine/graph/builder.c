@@ -248,6 +248,21 @@ int gb_dropout(GraphBuilder *b, int x, float p)
     return add_op(b, &op, in->n, in->h, in->w, in->c);
 }
 
+int gb_pad(GraphBuilder *b, int x, int top, int bottom, int left, int right)
+{
+    if (b->failed || x < 0) {
+        return -1;
+    }
+    if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+        return fail(b, THAW_ERR_ARG, "negative padding%s%s", "", "");
+    }
+    const Value *in = val(b, x);
+    Op op = new_op(OP_PAD, x);
+    op.u.pad = (Pad2dShape){in->n, in->h, in->w, in->c, top, bottom, left, right};
+    return add_op(b, &op, in->n, in->h + top + bottom, in->w + left + right,
+                  in->c);
+}
+
 void gb_output(GraphBuilder *b, int x)
 {
     if (!b->failed && x >= 0) {

@@ -37,6 +37,8 @@ int gb_flatten(GraphBuilder *b, int x);
 int gb_linear(GraphBuilder *b, int x, const char *name, int out_features,
               int bias);
 int gb_dropout(GraphBuilder *b, int x, float p);
+/* Zero padding with its own amount on each side (TF "same" padding). */
+int gb_pad(GraphBuilder *b, int x, int top, int bottom, int left, int right);
 void gb_output(GraphBuilder *b, int x);
 
 #endif

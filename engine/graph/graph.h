@@ -13,11 +13,12 @@
 #include "engine/core/error.h"
 #include "engine/core/params.h"
 #include "engine/ops/conv2d.h"
+#include "engine/ops/pad.h"
 #include "engine/ops/pool.h"
 
 typedef enum {
     OP_CONV, OP_BATCHNORM, OP_RELU, OP_RELU6, OP_MAXPOOL, OP_AVGPOOL,
-    OP_ADD, OP_FLATTEN, OP_LINEAR, OP_DROPOUT,
+    OP_ADD, OP_FLATTEN, OP_LINEAR, OP_DROPOUT, OP_PAD,
 } OpType;
 
 typedef struct {
@@ -46,6 +47,7 @@ typedef struct {
         struct { float eps, momentum; } bn;
         struct { int in_features, out_features; } linear;
         float dropout_p;
+        Pad2dShape pad;
     } u;
     /* decided by graph_plan */
     int trainable;                     /* weight gradients computed */

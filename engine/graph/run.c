@@ -83,6 +83,9 @@ static void forward_op(Graph *g, ParamTable *p, Op *op)
             memcpy(y->data, x->data, y->numel * sizeof(float));
         }
         break;
+    case OP_PAD:
+        pad2d_forward(y->data, x->data, &op->u.pad);
+        break;
     }
 }
 
@@ -195,6 +198,11 @@ static void backward_op(Graph *g, ParamTable *p, int i)
             } else {
                 add_backward(dx, NULL, y->grad, y->numel);
             }
+        }
+        break;
+    case OP_PAD:
+        if (dx) {
+            pad2d_backward(dx, y->grad, &op->u.pad);
         }
         break;
     }

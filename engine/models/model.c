@@ -5,6 +5,7 @@
 
 #include "engine/ops/cross_entropy.h"
 #include "engine/ops/elementwise.h"
+#include "efficientnet_lite.h"
 #include "init.h"
 #include "resnet.h"
 
@@ -12,6 +13,9 @@ static const ArchInfo ARCHS[] = {
     {"resnet18", "fc", 32, 18, resnet_emit},
     {"resnet34", "fc", 32, 34, resnet_emit},
     {"resnet50", "fc", 32, 50, resnet_emit},
+    {"efficientnet_lite0", "_fc", 32, 0, efficientnet_lite_emit},
+    {"efficientnet_lite1", "_fc", 32, 1, efficientnet_lite_emit},
+    {"efficientnet_lite2", "_fc", 32, 2, efficientnet_lite_emit},
 };
 
 const ArchInfo *model_find_arch(const char *name)
@@ -26,7 +30,8 @@ const ArchInfo *model_find_arch(const char *name)
 
 const char *model_arch_list(void)
 {
-    return "resnet18, resnet34, resnet50";
+    return "resnet18, resnet34, resnet50, efficientnet_lite0, "
+           "efficientnet_lite1, efficientnet_lite2";
 }
 
 static int build(Model *m, int n, int h, int w, ThawError *err)
