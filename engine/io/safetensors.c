@@ -33,6 +33,7 @@ struct SafeTensors {
     uint64_t data_len;
     void *map;             /* NULL for st_open_memory */
     size_t map_len;
+    void *owned;           /* st_open_memory_owned: freed by st_close */
     int n;
     StTensorInfo *t;       /* header order */
     const StTensorInfo **by_name;  /* t sorted by name, for st_find */
@@ -116,6 +117,7 @@ void st_close(SafeTensors *st)
     if (st->map) {
         munmap(st->map, st->map_len);
     }
+    free(st->owned);
     free(st->path);
     free(st);
 }
@@ -473,6 +475,18 @@ int st_open_memory(SafeTensors **out, const void *buf, size_t len,
         return thaw_fail(err, THAW_ERR_ARG, "st_open_memory: bad argument");
     }
     return open_image(out, buf ? buf : "", len, name, NULL, err);
+}
+
+int st_open_memory_owned(SafeTensors **out, void *buf, size_t len,
+                         const char *name, ThawError *err)
+{
+    int rc = st_open_memory(out, buf, len, name, err);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    (*out)->owned = buf;
+    return 0;
 }
 
 int st_open(SafeTensors **out, const char *path, ThawError *err)

@@ -40,6 +40,11 @@ void st_close(SafeTensors *st);
 int st_open_memory(SafeTensors **out, const void *buf, size_t len,
                    const char *name, ThawError *err);
 
+/* Like st_open_memory, but takes ownership of buf (from malloc) in every
+ * case: st_close frees it, and it is freed at once when opening fails. */
+int st_open_memory_owned(SafeTensors **out, void *buf, size_t len,
+                         const char *name, ThawError *err);
+
 const char *st_path(const SafeTensors *st);
 int st_count(const SafeTensors *st);
 const StTensorInfo *st_info(const SafeTensors *st, int index);

@@ -2,6 +2,8 @@
  * strict=True) and saving with PyTorch names and dtypes. */
 #include "model.h"
 
+#include "../io/weights.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,7 @@ static int load_counter(const SafeTensors *st, const ParamInfo *p,
 int model_load_safetensors(Model *m, const char *path, ThawError *err)
 {
     SafeTensors *st = NULL;
-    int rc = st_open(&st, path, err);
+    int rc = weights_open(&st, path, err);
     if (rc != 0) {
         return rc;
     }
