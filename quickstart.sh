@@ -72,10 +72,10 @@ run_tests() {
     THAW_ASAN_BINARY="$ROOT/build-asan/thaw" \
         ctest --test-dir "$ROOT/build-asan" --output-on-failure -L 'unit|cli' -j"$JOBS"
 
-    echo "quickstart: libFuzzer build, safetensors parser (60 s)"
+    echo "quickstart: libFuzzer build, safetensors (60 s) and .pth (30 s) parsers"
     cmake -S "$ROOT" -B "$ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_COMPILER=clang -DTHAW_FUZZ=ON >/dev/null
-    cmake --build "$ROOT/build-fuzz" -j"$JOBS" --target fuzz_safetensors >/dev/null
+    cmake --build "$ROOT/build-fuzz" -j"$JOBS" --target fuzz_safetensors fuzz_pth >/dev/null
     ctest --test-dir "$ROOT/build-fuzz" --output-on-failure -L fuzz
 }
 

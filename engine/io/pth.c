@@ -610,7 +610,8 @@ static int unpickle(Machine *m, Reader *r, Value **result)
             if (pop_mark(m, &from)) {
                 goto bad;
             }
-            v = make_tuple(m, m->stack + from, m->sp - from);
+            v = make_tuple(m, m->sp > from ? m->stack + from : NULL,
+                           m->sp - from);
             m->sp = from;
             rc = push(m, v);
             break;
