@@ -3,7 +3,8 @@
  * variant's native size, with the top-1 class of each photo equal to the
  * reference's; for Lite0 also a train-mode step (batch 2 at 96x96, dropout
  * off): logits, loss, every parameter gradient, the input gradient and the
- * BatchNorm running statistics. */
+ * BatchNorm running statistics. The photo logits are also checked when the
+ * model loads the cached PyTorch .pth directly (native reader). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,22 @@ static void load_model(Model *m, const char *arch)
         model_load_safetensors(m, golden_path(path, sizeof path, file), &err) != 0) {
         fail_msg("%s", err.msg);
     }
+}
+
+/* The checkpoint gen_efficientnet.py fetched: $THAW_CACHE/weights/
+ * efficientnet-liteN.pth (THAW_CACHE defaults to ~/.cache/thaw). */
+static const char *pth_path(char *buf, size_t cap, const char *arch)
+{
+    const char *cache = getenv("THAW_CACHE");
+    const char *home = getenv("HOME");
+    const char *variant = arch + strlen("efficientnet_");
+    if (cache && *cache) {
+        snprintf(buf, cap, "%s/weights/efficientnet-%s.pth", cache, variant);
+    } else {
+        snprintf(buf, cap, "%s/.cache/thaw/weights/efficientnet-%s.pth",
+                 home ? home : ".", variant);
+    }
+    return buf;
 }
 
 static void plan(Model *m, int n, int size, int training)
@@ -74,6 +91,27 @@ static int check_photos(const char *arch)
         ok &= got == top1[i];
     }
     model_free(&m);
+
+    /* The same logits straight from the PyTorch .pth (native reader). */
+    char pth[1024];
+    ThawError err = {0};
+    FILE *f = fopen(pth_path(pth, sizeof pth, arch), "rb");
+    if (f) {
+        fclose(f);
+        if (model_create(&m, arch, CLASSES, 0, &err) != 0 ||
+            model_load_safetensors(&m, pth, &err) != 0) {
+            fail_msg("%s", err.msg);
+        }
+        plan(&m, n, size, 0);
+        model_forward(&m, x);
+        char key[64];
+        snprintf(key, sizeof key, "logits");
+        printf("     from %s:\n", pth);
+        ok &= golden_check(ref, key, model_logits(&m), (size_t)n * CLASSES, GOLDEN_REL_TOL);
+        model_free(&m);
+    } else {
+        printf("SKIP %s not found (loading the .pth directly)\n", pth);
+    }
     free(x);
     free(top1);
     st_close(ref);
