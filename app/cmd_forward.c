@@ -12,7 +12,7 @@
 #include "engine/io/weights.h"
 #include "engine/models/model.h"
 
-#define FORWARD_USAGE "thaw forward --arch {%s} --weights W.safetensors " \
+#define FORWARD_USAGE "thaw forward --arch {%s} --weights W.safetensors|W.pth " \
                       "--input X.safetensors --out Y.safetensors"
 
 /* One line whatever the message holds: a key or path read from a file may

@@ -27,6 +27,10 @@ typedef struct {
 struct Model {
     const ArchInfo *arch;
     int num_classes;
+    /* 0: the classifier is one Linear (<head>.weight/.bias); > 0: a new
+     * transfer head nn.Sequential(Linear(features, head_hidden), ReLU,
+     * Dropout(0.5), Linear(head_hidden, classes)) named <head>.0 / <head>.3. */
+    int head_hidden;
     ParamTable params;
     Graph graph;
     GraphMode mode;
@@ -36,13 +40,20 @@ struct Model {
 };
 
 const ArchInfo *model_find_arch(const char *name);
-/* "resnet18, resnet34, resnet50" */
+/* Comma-separated names of every architecture model_create accepts. */
 const char *model_arch_list(void);
 
 /* Registers parameters and initialises them like torchvision (seeded). */
 int model_create(Model *m, const char *arch, int num_classes, uint64_t seed,
                  ThawError *err);
+/* Same with a transfer head (head_hidden as in Model; 0 = one Linear). */
+int model_create_with_head(Model *m, const char *arch, int num_classes,
+                           int head_hidden, uint64_t seed, ThawError *err);
 void model_free(Model *m);
+
+/* Emits the classifier on pooled features x ([n, features]) in the current
+ * group, as m->head_hidden says; returns the logits value (arch emitters). */
+int model_emit_head(GraphBuilder *b, const Model *m, int x);
 
 /* Builds and plans the graph for batch n at h x w. Call again after any
  * freeze change (it keeps weights and optimizer state untouched). */
@@ -64,6 +75,13 @@ const float *model_input_grad(Model *m);
 /* Loads every parameter and buffer from a safetensors state_dict, strictly:
  * missing, extra or misshapen keys are errors naming file, key and shapes. */
 int model_load_safetensors(Model *m, const char *path, ThawError *err);
+/* Loads a pretrained backbone: every parameter and buffer outside the
+ * "head" group strictly (missing or misshapen keys are errors); keys of the
+ * file under the old classifier prefix (<head>.) are ignored and counted in
+ * *n_ignored (may be NULL), the first ones listed in ignored (may be NULL,
+ * comma separated, truncated to cap). The head keeps its initialisation. */
+int model_load_backbone(Model *m, const char *path, int *n_ignored,
+                        char *ignored, size_t cap, ThawError *err);
 /* Writes the state_dict (PyTorch names, num_batches_tracked as I64). */
 int model_save_safetensors(const Model *m, const char *path, const StMeta *meta,
                            int n_meta, ThawError *err);
