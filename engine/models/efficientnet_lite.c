@@ -149,7 +149,7 @@ int efficientnet_lite_emit(GraphBuilder *b, const Model *m, int n, int h, int w)
     x = gb_adaptive_avgpool(b, x, 1, 1);
     x = gb_flatten(b, x);
     x = gb_dropout(b, x, var->dropout);
-    x = gb_linear(b, x, "_fc", m->num_classes, 1);
+    x = model_emit_head(b, m, x);
     gb_output(b, x);
     return b->failed ? -1 : 0;
 }

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,8 +46,29 @@ static int build(Model *m, int n, int h, int w, ThawError *err)
     return 0;
 }
 
+int model_emit_head(GraphBuilder *b, const Model *m, int x)
+{
+    const char *head = m->arch->head;
+    if (m->head_hidden <= 0) {
+        return gb_linear(b, x, head, m->num_classes, 1);
+    }
+    char name[PARAM_NAME_MAX];
+    snprintf(name, sizeof name, "%s.0", head);
+    x = gb_linear(b, x, name, m->head_hidden, 1);
+    x = gb_relu(b, x, 1);
+    x = gb_dropout(b, x, 0.5f);
+    snprintf(name, sizeof name, "%s.3", head);
+    return gb_linear(b, x, name, m->num_classes, 1);
+}
+
 int model_create(Model *m, const char *arch, int num_classes, uint64_t seed,
                  ThawError *err)
+{
+    return model_create_with_head(m, arch, num_classes, 0, seed, err);
+}
+
+int model_create_with_head(Model *m, const char *arch, int num_classes,
+                           int head_hidden, uint64_t seed, ThawError *err)
 {
     memset(m, 0, sizeof *m);
     params_init(&m->params);
@@ -61,6 +83,7 @@ int model_create(Model *m, const char *arch, int num_classes, uint64_t seed,
                          num_classes);
     }
     m->num_classes = num_classes;
+    m->head_hidden = head_hidden > 0 ? head_hidden : 0;
     int size = m->arch->min_input;
     int rc = build(m, 1, size, size, err);
     if (rc == 0) {

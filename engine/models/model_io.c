@@ -113,3 +113,55 @@ int model_save_safetensors(const Model *m, const char *path, const StMeta *meta,
     free(out);
     return rc;
 }
+
+int model_load_backbone(Model *m, const char *path, int *n_ignored,
+                        char *ignored, size_t cap, ThawError *err)
+{
+    SafeTensors *st = NULL;
+    int rc = weights_open(&st, path, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const ParamTable *t = &m->params;
+    int head = params_find_group(t, "head");
+    for (int i = 0; i < t->count && rc == 0; i++) {
+        const ParamInfo *p = &t->items[i];
+        if (p->group == head) {
+            continue;
+        }
+        if (p->kind == PARAM_COUNTER) {
+            rc = load_counter(st, p, params_counter(t, i), err);
+        } else {
+            rc = st_load_f32(st, p->name, p->ndim, p->shape, params_data(t, i), err);
+        }
+    }
+    size_t prefix = strlen(m->arch->head);
+    int count = 0;
+    size_t used = 0;
+    if (ignored && cap) {
+        ignored[0] = '\0';
+    }
+    for (int i = 0; i < st_count(st) && rc == 0; i++) {
+        const char *name = st_info(st, i)->name;
+        int idx = params_find(t, name);
+        if (idx >= 0 && t->items[idx].group != head) {
+            continue;
+        }
+        if (strncmp(name, m->arch->head, prefix) == 0 && name[prefix] == '.') {
+            count++;
+            if (ignored && cap && used + strlen(name) + 3 < cap) {
+                used += (size_t)snprintf(ignored + used, cap - used, "%s%s",
+                                         used ? ", " : "", name);
+            }
+            continue;
+        }
+        rc = thaw_fail(err, THAW_ERR_MISMATCH,
+                       "%s: unexpected key '%s' (not a parameter of %s)",
+                       path, name, m->arch->name);
+    }
+    if (n_ignored) {
+        *n_ignored = count;
+    }
+    st_close(st);
+    return rc;
+}

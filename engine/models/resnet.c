@@ -83,7 +83,7 @@ int resnet_emit(GraphBuilder *b, const Model *m, int n, int h, int w)
     gb_group(b, "head");
     x = gb_adaptive_avgpool(b, x, 1, 1);
     x = gb_flatten(b, x);
-    x = gb_linear(b, x, "fc", m->num_classes, 1);
+    x = model_emit_head(b, m, x);
     gb_output(b, x);
     return b->failed ? -1 : 0;
 }
