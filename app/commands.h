@@ -4,5 +4,6 @@
 #define THAW_COMMANDS_H
 
 int cmd_forward(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ static void usage(FILE *f)
           "  forward   eval-mode forward pass: --arch A --weights W.safetensors\n"
           "            --input X.safetensors (tensor 'input' [N,3,H,W]) --out Y.safetensors\n"
           "            (tensor 'logits' [N,C])\n"
+          "  predict   classify photos: --arch A --weights W.pth|W.safetensors\n"
+          "            --image P [P2 ...] [--top K (5)] [--size S (native)]\n"
           "\n"
           "exit status: 0 ok, 2 bad input (one line on stderr), 1 internal error\n",
           f);
@@ -25,6 +27,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "forward") == 0) {
         return cmd_forward(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "predict") == 0) {
+        return cmd_predict(argc - 1, argv + 1);
     }
     fprintf(stderr, "thaw: unknown verb '%s' (try thaw --help)\n", argv[1]);
     return 2;
