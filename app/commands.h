@@ -5,5 +5,6 @@
 
 int cmd_forward(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static void usage(FILE *f)
           "            (tensor 'logits' [N,C])\n"
           "  predict   classify photos: --arch A --weights W.pth|W.safetensors\n"
           "            --image P [P2 ...] [--top K (5)] [--size S (native)]\n"
+          "  train     train from a run file: RUN.json [--json] [--resume CKPT]\n"
+          "            [--out DIR (runs/<name>)]; see README, Training runs\n"
           "\n"
           "exit status: 0 ok, 2 bad input (one line on stderr), 1 internal error\n",
           f);
@@ -30,6 +32,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "predict") == 0) {
         return cmd_predict(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "train") == 0) {
+        return cmd_train(argc - 1, argv + 1);
     }
     fprintf(stderr, "thaw: unknown verb '%s' (try thaw --help)\n", argv[1]);
     return 2;

@@ -1,0 +1,712 @@
+#include "train_job.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "engine/data/dataset.h"
+#include "engine/data/loader.h"
+#include "engine/io/safetensors.h"
+#include "engine/models/model.h"
+#include "engine/optim/optimizer.h"
+
+#define CKPT_FORMAT "thaw-checkpoint-1"
+
+typedef struct {
+    const RunConfig *cfg;
+    const TrainOptions *opt;
+    ThawError *err;
+    Model model;
+    Optimizer optim;
+    Schedule sched;
+    double base_lr[MAX_GROUPS];
+    ThawDataset *source, *subset, *train, *val;
+    ThawLoader *train_loader, *val_loader;
+    int classes;
+    int train_batch;
+    int64_t steps_per_epoch, total_steps;
+    /* progress, saved in checkpoints */
+    int epoch;                 /* 0-based epoch in progress */
+    int64_t epoch_step;        /* batches done in this epoch */
+    int64_t global_step;
+    double loss_sum;
+    int64_t correct, seen;
+    double best;
+    int bad_epochs;
+    int64_t *confusion;
+    float *eval_buf;
+} Job;
+
+static void emit(Job *j, TrainEvent *ev)
+{
+    if (j->opt->on_event) {
+        ev->epochs = j->cfg->epochs;
+        ev->total_steps = j->total_steps;
+        j->opt->on_event(ev, j->opt->user);
+    }
+}
+
+static void logf_event(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_event(Job *j, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    TrainEvent ev = {.kind = TRAIN_EV_LOG, .msg = line};
+    emit(j, &ev);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- data ---- */
+
+static int open_data(Job *j)
+{
+    const RunConfig *c = j->cfg;
+    int rc;
+    switch (c->data_kind) {
+    case DATA_FASHION_MNIST:
+        rc = thaw_dataset_open_fashion_mnist(c->data_path, 1, &j->source, j->err);
+        break;
+    case DATA_IMAGE_FOLDER:
+        rc = thaw_dataset_open_folder(c->data_path, THAW_VERIFY_HEADER, &j->source, j->err);
+        break;
+    default:
+        rc = thaw_dataset_open_csv(c->data_path, c->num_classes, THAW_VERIFY_HEADER,
+                                   &j->source, j->err);
+        break;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    const ThawDataset *base = j->source;
+    if (c->subset_per_class > 0) {
+        rc = thaw_dataset_subset_per_class(j->source, c->subset_per_class, c->data_seed,
+                                           &j->subset, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        base = j->subset;
+    }
+    rc = thaw_dataset_split(base, c->val_fraction, c->data_seed, &j->train, &j->val,
+                            j->err);
+    if (rc != 0) {
+        return rc;
+    }
+    j->classes = thaw_dataset_num_classes(j->source);
+    int64_t n_train = thaw_dataset_count(j->train);
+    if (n_train < 1) {
+        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset': no training items",
+                         c->path);
+    }
+    j->train_batch = n_train >= c->batch ? c->batch : (int)n_train;
+
+    ThawLoaderConfig lc = {0};
+    lc.batch_size = j->train_batch;
+    lc.workers = c->workers;
+    lc.shuffle = 1;
+    lc.drop_last = 1;
+    lc.seed = c->seed;
+    int size = c->image_size;
+    int short_side = c->data_kind == DATA_FASHION_MNIST ? 0 : size * 256 / 224;
+    lc.transform = c->augment ? thaw_transform_train(size)
+                              : thaw_transform_eval(short_side, size);
+    rc = thaw_loader_create(j->train, &lc, &j->train_loader, j->err);
+    if (rc == 0 && thaw_dataset_count(j->val) > 0) {
+        lc.shuffle = 0;
+        lc.drop_last = 0;
+        lc.batch_size = c->batch;
+        lc.transform = thaw_transform_eval(short_side, size);
+        rc = thaw_loader_create(j->val, &lc, &j->val_loader, j->err);
+    }
+    if (rc == 0) {
+        j->steps_per_epoch = thaw_loader_num_batches(j->train_loader);
+        j->total_steps = j->steps_per_epoch * c->epochs;
+    }
+    return rc;
+}
+
+/* ---- model, strategy, optimizer ---- */
+
+static int in_list(const char (*names)[RUN_NAME_MAX], int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int unknown_group(Job *j, const char *key, const char *name)
+{
+    const ParamTable *t = &j->model.params;
+    char list[512] = "";
+    size_t used = 0;
+    for (int g = 0; g < t->n_groups && used < sizeof list; g++) {
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                                 g ? ", " : "", t->groups[g].name);
+    }
+    return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s' names no group of %s: '%s' (groups: %s)",
+                     j->cfg->path, key, j->cfg->arch, name, list);
+}
+
+static int setup_model(Job *j)
+{
+    const RunConfig *c = j->cfg;
+    Model *m = &j->model;
+    int rc = model_create_with_head(m, c->arch, j->classes, c->head_hidden, c->seed, j->err);
+    if (rc != 0) {
+        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'model.arch': %s", c->path,
+                         j->err->msg);
+    }
+    if (c->image_size < m->arch->min_input) {
+        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset.image_size' must be >= %d for %s",
+                         c->path, m->arch->min_input, c->arch);
+    }
+    if (c->weights[0]) {
+        int ignored = 0;
+        char list[256];
+        rc = model_load_backbone(m, c->weights, &ignored, list, sizeof list, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        logf_event(j, "loaded backbone from %s; %d classifier keys replaced by the new head (%s)",
+                   c->weights, ignored, ignored ? list : "none");
+    }
+    ParamTable *t = &m->params;
+    int head = params_find_group(t, "head");
+    for (int i = 0; i < c->n_trainable; i++) {
+        if (params_find_group(t, c->trainable[i]) < 0) {
+            char key[64];
+            snprintf(key, sizeof key, "trainable[%d]", i);
+            return unknown_group(j, key, c->trainable[i]);
+        }
+    }
+    for (int i = 0; i < c->n_groups; i++) {
+        if (params_find_group(t, c->groups[i].name) < 0) {
+            char key[64];
+            snprintf(key, sizeof key, "groups.%s", c->groups[i].name);
+            return unknown_group(j, key, c->groups[i].name);
+        }
+    }
+    for (int g = 0; g < t->n_groups; g++) {
+        ParamGroup *pg = &t->groups[g];
+        int trainable = g == head || c->strategy == STRATEGY_FULL;
+        if (c->strategy == STRATEGY_FINE_TUNE) {
+            if (c->n_trainable > 0) {
+                trainable |= in_list(c->trainable, c->n_trainable, pg->name);
+            } else {
+                trainable |= g == head - 1;   /* the last backbone group */
+            }
+        }
+        pg->frozen = !trainable;
+        j->base_lr[g] = c->lr;
+        pg->weight_decay = (float)c->weight_decay;
+        for (int i = 0; i < c->n_groups; i++) {
+            const RunGroup *o = &c->groups[i];
+            if (strcmp(o->name, pg->name) != 0) {
+                continue;
+            }
+            if (o->has_frozen) {
+                pg->frozen = o->frozen;
+            }
+            if (o->has_lr) {
+                j->base_lr[g] = o->lr;
+            }
+            if (o->has_weight_decay) {
+                pg->weight_decay = (float)o->weight_decay;
+            }
+        }
+        pg->lr = (float)j->base_lr[g];
+    }
+    rc = optimizer_init(&j->optim, c->optimizer, t, j->err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (c->optimizer == OPT_SGD) {
+        j->optim.momentum = (float)c->momentum;
+        j->optim.nesterov = c->nesterov;
+    }
+    m->graph.dropout_rng = c->seed ^ 0x5DEECE66Dull;
+    j->sched = c->schedule;
+    j->sched.total_steps = j->total_steps;
+    j->sched.warmup_steps = (int64_t)llround(c->warmup_ratio * (double)j->total_steps);
+    j->sched.step_steps = (int64_t)c->step_size * j->steps_per_epoch;
+
+    char line[768];
+    size_t used = (size_t)snprintf(line, sizeof line, "%s, %s, %d classes; trainable:",
+                                   c->arch, run_strategy_name(c->strategy), j->classes);
+    for (int g = 0; g < t->n_groups && used < sizeof line; g++) {
+        if (!t->groups[g].frozen && params_count_weights(t, g, 0) > 0) {
+            used += (size_t)snprintf(line + used, sizeof line - used, " %s(lr %g)",
+                                     t->groups[g].name, j->base_lr[g]);
+        }
+    }
+    TrainEvent ev = {.kind = TRAIN_EV_START, .msg = line, .num_classes = j->classes};
+    emit(j, &ev);
+    return 0;
+}
+
+static int plan(Job *j, int training, int n)
+{
+    GraphMode mode = {.training = training, .train_bn = training && j->cfg->train_bn,
+                      .want_input_grad = 0};
+    int s = j->cfg->image_size;
+    return model_plan(&j->model, n, s, s, &mode, j->err);
+}
+
+/* ---- checkpoints ---- */
+
+static int save_checkpoint(Job *j, const char *path)
+{
+    const ParamTable *t = &j->model.params;
+    const Optimizer *o = &j->optim;
+    int cap = t->count * 4 + 1;
+    StWriteTensor *out = calloc((size_t)cap, sizeof *out);
+    char (*names)[PARAM_NAME_MAX + 16] = calloc((size_t)cap, sizeof *names);
+    if (!out || !names) {
+        free(out);
+        free(names);
+        return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory saving %s", path);
+    }
+    int n = 0;
+    for (int i = 0; i < t->count; i++) {
+        const ParamInfo *p = &t->items[i];
+        StWriteTensor *w = &out[n++];
+        w->name = p->name;
+        w->ndim = p->ndim;
+        memcpy(w->shape, p->shape, sizeof p->shape);
+        w->dtype = p->kind == PARAM_COUNTER ? ST_I64 : ST_F32;
+        w->data = p->kind == PARAM_COUNTER ? (const void *)params_counter(t, i)
+                                           : (const void *)params_data(t, i);
+        if (p->kind != PARAM_WEIGHT) {
+            continue;
+        }
+        for (int k = 0; k < 3; k++) {
+            if (k == 1 && !o->exp_avg_sq) {
+                continue;
+            }
+            static const char *const pre[] = {"opt.exp_avg.", "opt.exp_avg_sq.", "opt.step."};
+            snprintf(names[n], sizeof names[n], "%s%s", pre[k], p->name);
+            StWriteTensor *s = &out[n];
+            s->name = names[n];
+            n++;
+            if (k == 2) {
+                s->dtype = ST_I64;
+                s->ndim = 0;
+                s->data = &o->steps[i];
+            } else {
+                s->dtype = ST_F32;
+                s->ndim = p->ndim;
+                memcpy(s->shape, p->shape, sizeof p->shape);
+                s->data = (k == 0 ? o->exp_avg : o->exp_avg_sq) + p->offset;
+            }
+        }
+    }
+    char v[9][64];
+    snprintf(v[0], sizeof v[0], "%d", j->epoch);
+    snprintf(v[1], sizeof v[1], "%" PRId64, j->epoch_step);
+    snprintf(v[2], sizeof v[2], "%" PRId64, j->global_step);
+    snprintf(v[3], sizeof v[3], "%" PRIu64, j->model.graph.dropout_rng);
+    snprintf(v[4], sizeof v[4], "%.17g", j->loss_sum);
+    snprintf(v[5], sizeof v[5], "%" PRId64, j->correct);
+    snprintf(v[6], sizeof v[6], "%" PRId64, j->seen);
+    snprintf(v[7], sizeof v[7], "%.17g", j->best);
+    snprintf(v[8], sizeof v[8], "%d", j->bad_epochs);
+    StMeta meta[] = {
+        {"format", CKPT_FORMAT}, {"run", j->cfg->json ? j->cfg->json : "{}"},
+        {"epoch", v[0]}, {"epoch_step", v[1]}, {"global_step", v[2]},
+        {"scheduler_step", v[2]}, {"rng.dropout", v[3]}, {"train.loss_sum", v[4]},
+        {"train.correct", v[5]}, {"train.seen", v[6]}, {"early.best", v[7]},
+        {"early.bad_epochs", v[8]}, {"optimizer", optimizer_name(o->kind)},
+    };
+    int rc = st_write(path, out, n, meta, (int)(sizeof meta / sizeof meta[0]), j->err);
+    free(out);
+    free(names);
+    return rc;
+}
+
+static int meta_i64(const SafeTensors *st, const char *path, const char *key, int64_t *out,
+                    ThawError *err)
+{
+    const char *s = st_metadata(st, key);
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end) {
+        return thaw_fail(err, THAW_ERR_FORMAT, "%s: metadata key '%s' missing or not an integer",
+                         path, key);
+    }
+    *out = v;
+    return 0;
+}
+
+static int meta_double(const SafeTensors *st, const char *path, const char *key,
+                       double *out, ThawError *err)
+{
+    const char *s = st_metadata(st, key);
+    char *end = NULL;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || *end) {
+        return thaw_fail(err, THAW_ERR_FORMAT, "%s: metadata key '%s' missing or not a number",
+                         path, key);
+    }
+    *out = v;
+    return 0;
+}
+
+static int read_i64(const SafeTensors *st, const char *path, const char *key, int64_t *out,
+                    ThawError *err)
+{
+    const StTensorInfo *info = st_find(st, key);
+    if (!info || info->dtype != ST_I64 || info->numel != 1) {
+        return thaw_fail(err, THAW_ERR_MISMATCH, "%s: key '%s' missing or not one int64",
+                         path, key);
+    }
+    memcpy(out, st_data(st, info), sizeof *out);
+    return 0;
+}
+
+static int load_checkpoint(Job *j, const char *path)
+{
+    SafeTensors *st = NULL;
+    int rc = st_open(&st, path, j->err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *fmt = st_metadata(st, "format");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) {
+        st_close(st);
+        return thaw_fail(j->err, THAW_ERR_FORMAT, "%s: not a thaw checkpoint (metadata 'format')",
+                         path);
+    }
+    const char *optname = st_metadata(st, "optimizer");
+    if (!optname || strcmp(optname, optimizer_name(j->optim.kind)) != 0) {
+        st_close(st);
+        return thaw_fail(j->err, THAW_ERR_MISMATCH,
+                         "%s: metadata 'optimizer' is %s, the run file says %s", path,
+                         optname ? optname : "missing", optimizer_name(j->optim.kind));
+    }
+    const ParamTable *t = &j->model.params;
+    Optimizer *o = &j->optim;
+    char key[PARAM_NAME_MAX + 16];
+    for (int i = 0; i < t->count && rc == 0; i++) {
+        const ParamInfo *p = &t->items[i];
+        if (p->kind == PARAM_COUNTER) {
+            rc = read_i64(st, path, p->name, params_counter(t, i), j->err);
+            continue;
+        }
+        rc = st_load_f32(st, p->name, p->ndim, p->shape, params_data(t, i), j->err);
+        if (rc != 0 || p->kind != PARAM_WEIGHT) {
+            continue;
+        }
+        snprintf(key, sizeof key, "opt.exp_avg.%s", p->name);
+        rc = st_load_f32(st, key, p->ndim, p->shape, o->exp_avg + p->offset, j->err);
+        if (rc == 0 && o->exp_avg_sq) {
+            snprintf(key, sizeof key, "opt.exp_avg_sq.%s", p->name);
+            rc = st_load_f32(st, key, p->ndim, p->shape, o->exp_avg_sq + p->offset, j->err);
+        }
+        if (rc == 0) {
+            snprintf(key, sizeof key, "opt.step.%s", p->name);
+            rc = read_i64(st, path, key, &o->steps[i], j->err);
+        }
+    }
+    int64_t epoch = 0, rng = 0, bad = 0;
+    rc = rc ? rc : meta_i64(st, path, "epoch", &epoch, j->err);
+    rc = rc ? rc : meta_i64(st, path, "epoch_step", &j->epoch_step, j->err);
+    rc = rc ? rc : meta_i64(st, path, "global_step", &j->global_step, j->err);
+    rc = rc ? rc : meta_i64(st, path, "train.correct", &j->correct, j->err);
+    rc = rc ? rc : meta_i64(st, path, "train.seen", &j->seen, j->err);
+    rc = rc ? rc : meta_i64(st, path, "early.bad_epochs", &bad, j->err);
+    rc = rc ? rc : meta_double(st, path, "train.loss_sum", &j->loss_sum, j->err);
+    rc = rc ? rc : meta_double(st, path, "early.best", &j->best, j->err);
+    const char *r = st_metadata(st, "rng.dropout");
+    if (rc == 0) {
+        char *end = NULL;
+        unsigned long long u = r ? strtoull(r, &end, 10) : 0;
+        if (!r || end == r || *end) {
+            rc = thaw_fail(j->err, THAW_ERR_FORMAT, "%s: metadata key 'rng.dropout' missing", path);
+        }
+        rng = (int64_t)u;
+    }
+    if (rc == 0 && (j->epoch_step > j->steps_per_epoch ||
+                    j->global_step != epoch * j->steps_per_epoch + j->epoch_step)) {
+        rc = thaw_fail(j->err, THAW_ERR_MISMATCH,
+                       "%s: epoch %" PRId64 " step %" PRId64 " does not fit this run's %" PRId64
+                       " steps per epoch (different dataset or batch?)",
+                       path, epoch, j->epoch_step, j->steps_per_epoch);
+    }
+    st_close(st);
+    if (rc == 0) {
+        j->epoch = (int)epoch;
+        j->bad_epochs = (int)bad;
+        j->model.graph.dropout_rng = (uint64_t)rng;
+        logf_event(j, "resumed from %s at epoch %d, step %" PRId64, path, j->epoch + 1,
+                   j->global_step);
+    }
+    return rc;
+}
+
+static int checkpoint(Job *j, TrainResult *res, const char *name)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", j->opt->out_dir, name);
+    int rc = save_checkpoint(j, path);
+    if (rc == 0) {
+        snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
+    }
+    return rc;
+}
+
+/* ---- steps ---- */
+
+static int argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int k = 1; k < n; k++) {
+        if (x[k] > x[best]) {
+            best = k;
+        }
+    }
+    return best;
+}
+
+static int validate(Job *j, double *loss, double *acc)
+{
+    *loss = 0;
+    *acc = 0;
+    if (!j->val_loader) {
+        return 0;
+    }
+    int n = j->cfg->batch, k = j->classes;
+    int rc = plan(j, 0, n);
+    rc = rc ? rc : thaw_loader_start_epoch(j->val_loader, 0, j->err);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t per = (size_t)3 * j->cfg->image_size * j->cfg->image_size;
+    memset(j->confusion, 0, (size_t)k * k * sizeof *j->confusion);
+    double sum = 0;
+    int64_t seen = 0, correct = 0;
+    const ThawBatch *b;
+    while ((rc = thaw_loader_next(j->val_loader, &b, j->err)) == 1) {
+        memset(j->eval_buf, 0, per * n * sizeof(float));
+        memcpy(j->eval_buf, b->images, per * b->count * sizeof(float));
+        model_forward(&j->model, j->eval_buf);
+        const float *logits = model_logits(&j->model);
+        for (int i = 0; i < b->count; i++) {
+            const float *z = logits + (size_t)i * k;
+            int p = argmax(z, k);
+            double lse = 0;
+            for (int c = 0; c < k; c++) {
+                lse += exp((double)z[c] - z[p]);
+            }
+            sum += log(lse) + z[p] - z[b->labels[i]];
+            correct += p == b->labels[i];
+            j->confusion[(size_t)b->labels[i] * k + p]++;
+        }
+        seen += b->count;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    *loss = seen ? sum / (double)seen : 0;
+    *acc = seen ? (double)correct / (double)seen : 0;
+    return 0;
+}
+
+static void set_lrs(Job *j)
+{
+    double f = schedule_factor(&j->sched, j->global_step);
+    ParamTable *t = &j->model.params;
+    for (int g = 0; g < t->n_groups; g++) {
+        t->groups[g].lr = (float)(j->base_lr[g] * f);
+    }
+}
+
+static int run_epochs(Job *j, TrainResult *res)
+{
+    const RunConfig *c = j->cfg;
+    Model *m = &j->model;
+    float ls = (float)c->label_smoothing;
+    int head = params_find_group(&m->params, "head");
+    double t_start = now_s();
+    int64_t steps_timed = 0;
+    for (; j->epoch < c->epochs; j->epoch++) {
+        int rc = plan(j, 1, j->train_batch);
+        rc = rc ? rc : thaw_loader_start_epoch(j->train_loader, j->epoch, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        double t_epoch = now_s();
+        int64_t samples_epoch = 0;
+        int64_t b_index = 0;
+        const ThawBatch *b;
+        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1) {
+            if (b_index++ < j->epoch_step) {
+                continue;      /* resumed mid-epoch: these were trained */
+            }
+            set_lrs(j);
+            model_forward(m, b->images);
+            float loss = model_loss(m, b->labels, ls);
+            if (!isfinite(loss)) {
+                return thaw_fail(j->err, THAW_ERR_ARG,
+                                 "step %" PRId64 " (epoch %d): loss is %s; stopped, the last "
+                                 "good checkpoint is %s",
+                                 j->global_step + 1, j->epoch + 1, isnan(loss) ? "nan" : "inf",
+                                 res->checkpoint[0] ? res->checkpoint : "(none yet)");
+            }
+            params_zero_grad(&m->params);
+            model_backward(m, b->labels, ls);
+            optimizer_step(&j->optim, &m->params);
+            const float *logits = model_logits(m);
+            for (int i = 0; i < b->count; i++) {
+                j->correct += argmax(logits + (size_t)i * j->classes, j->classes) == b->labels[i];
+            }
+            j->loss_sum += (double)loss * b->count;
+            j->seen += b->count;
+            samples_epoch += b->count;
+            j->epoch_step++;
+            j->global_step++;
+            steps_timed++;
+            double el = now_s() - t_start;
+            TrainEvent ev = {.kind = TRAIN_EV_STEP, .epoch = j->epoch + 1,
+                             .step = j->global_step, .loss = loss,
+                             .lr = head >= 0 ? m->params.groups[head].lr : 0,
+                             .eta_s = el / (double)steps_timed *
+                                      (double)(j->total_steps - j->global_step)};
+            emit(j, &ev);
+            if (j->opt->stop && *j->opt->stop) {
+                rc = checkpoint(j, res, "interrupted.safetensors");
+                res->interrupted = 1;
+                res->steps_done = j->global_step;
+                return rc;
+            }
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        double train_time = now_s() - t_epoch;
+        double val_loss, val_acc;
+        rc = validate(j, &val_loss, &val_acc);
+        if (rc != 0) {
+            return rc;
+        }
+        res->train_loss = j->seen ? j->loss_sum / (double)j->seen : 0;
+        res->train_acc = j->seen ? (double)j->correct / (double)j->seen : 0;
+        res->val_loss = val_loss;
+        res->val_acc = val_acc;
+        double el = now_s() - t_start;
+        TrainEvent ev = {.kind = TRAIN_EV_EPOCH, .epoch = j->epoch + 1,
+                         .step = j->global_step, .train_loss = res->train_loss,
+                         .train_acc = res->train_acc, .val_loss = val_loss,
+                         .val_acc = val_acc, .has_val = j->val_loader != NULL,
+                         .samples_per_s = train_time > 0 ? samples_epoch / train_time : 0,
+                         .eta_s = steps_timed ? el / (double)steps_timed *
+                                  (double)(j->total_steps - j->global_step) : 0};
+        /* the epoch is complete: the checkpoint resumes at the next one */
+        double monitor = j->val_loader ? val_loss : res->train_loss;
+        int improved = monitor < j->best - c->min_delta;
+        if (improved) {
+            j->best = monitor;
+            j->bad_epochs = 0;
+        } else {
+            j->bad_epochs++;
+        }
+        j->epoch++;
+        j->epoch_step = 0;
+        j->loss_sum = 0;
+        j->correct = j->seen = 0;
+        char name[64];
+        snprintf(name, sizeof name, "epoch-%03d.safetensors", j->epoch);
+        rc = checkpoint(j, res, name);
+        j->epoch--;
+        if (rc != 0) {
+            return rc;
+        }
+        emit(j, &ev);
+        res->epochs_done = j->epoch + 1;
+        res->steps_done = j->global_step;
+        if (c->patience > 0 && j->bad_epochs >= c->patience) {
+            res->stopped_early = 1;
+            logf_event(j, "early stopping after epoch %d: no improvement over %g for %d epochs",
+                       j->epoch + 1, j->best, c->patience);
+            j->epoch++;
+            break;
+        }
+    }
+    return 0;
+}
+
+int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
+              ThawError *err)
+{
+    memset(res, 0, sizeof *res);
+    Job j;
+    memset(&j, 0, sizeof j);
+    j.cfg = cfg;
+    j.opt = opt;
+    j.err = err;
+    j.best = INFINITY;
+    if (cfg->threads > 0) {
+        omp_set_num_threads(cfg->threads);
+    }
+    if (mkdir(opt->out_dir, 0777) != 0 && errno != EEXIST) {
+        return thaw_fail(err, THAW_ERR_IO, "%s: cannot create output folder: %s", opt->out_dir,
+                         strerror(errno));
+    }
+    int rc = open_data(&j);
+    rc = rc ? rc : setup_model(&j);
+    if (rc == 0) {
+        j.confusion = calloc((size_t)j.classes * j.classes, sizeof *j.confusion);
+        size_t per = (size_t)3 * cfg->image_size * cfg->image_size;
+        j.eval_buf = malloc(per * cfg->batch * sizeof(float));
+        if (!j.confusion || !j.eval_buf) {
+            rc = thaw_fail(err, THAW_ERR_NOMEM, "out of memory");
+        }
+    }
+    if (rc == 0 && opt->resume) {
+        rc = load_checkpoint(&j, opt->resume);
+    }
+    rc = rc ? rc : run_epochs(&j, res);
+    if (rc == 0 && !res->interrupted) {
+        const char *names[1024];
+        int nk = j.classes < 1024 ? j.classes : 1024;
+        for (int k = 0; k < nk; k++) {
+            names[k] = thaw_dataset_class_name(j.source, k);
+        }
+        TrainEvent ev = {.kind = TRAIN_EV_DONE, .epoch = j.epoch, .step = j.global_step,
+                         .msg = res->checkpoint, .num_classes = nk,
+                         .confusion = j.val_loader ? j.confusion : NULL, .class_names = names,
+                         .train_loss = res->train_loss, .train_acc = res->train_acc,
+                         .val_loss = res->val_loss, .val_acc = res->val_acc,
+                         .has_val = j.val_loader != NULL};
+        emit(&j, &ev);
+    }
+    thaw_loader_destroy(j.train_loader);
+    thaw_loader_destroy(j.val_loader);
+    thaw_dataset_free(j.train);
+    thaw_dataset_free(j.val);
+    thaw_dataset_free(j.subset);
+    thaw_dataset_free(j.source);
+    optimizer_free(&j.optim);
+    model_free(&j.model);
+    free(j.confusion);
+    free(j.eval_buf);
+    return rc;
+}
