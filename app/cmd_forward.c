@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_error.h"
 #include "commands.h"
 #include "engine/io/weights.h"
 #include "engine/models/model.h"
@@ -19,15 +20,7 @@
  * contain control characters (a newline would make two lines). */
 static void print_error_line(const char *msg)
 {
-    fputs("thaw forward: ", stderr);
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            fprintf(stderr, "\\x%02x", *p);
-        } else {
-            fputc(*p, stderr);
-        }
-    }
-    fputc('\n', stderr);
+    cli_error_line("forward", msg);
 }
 
 /* Bad command lines are bad input too: one line on stderr, exit 2. */

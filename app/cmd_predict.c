@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_error.h"
 #include "commands.h"
 #include "engine/data/image.h"
 #include "engine/data/transforms.h"
@@ -40,15 +41,7 @@
 
 static void print_error_line(const char *msg)
 {
-    fputs("thaw predict: ", stderr);
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            fprintf(stderr, "\\x%02x", *p);
-        } else {
-            fputc(*p, stderr);
-        }
-    }
-    fputc('\n', stderr);
+    cli_error_line("predict", msg);
 }
 
 static int usage_error(const char *msg, const char *what)
