@@ -68,6 +68,39 @@ static int read_input(const char *path, const ArchInfo *arch, float **data,
     return rc;
 }
 
+/* The classifier from the file's keys: one Linear (<head>.weight) or the
+ * transfer head thaw train writes (<head>.0 = Linear(features, hidden),
+ * <head>.3 = Linear(hidden, classes)). */
+static int head_in_file(const SafeTensors *st, const ArchInfo *arch, int *classes,
+                        int *head_hidden, ThawError *err)
+{
+    char key[PARAM_NAME_MAX];
+    snprintf(key, sizeof key, "%s.weight", arch->head);
+    *head_hidden = 0;
+    if (st_find(st, key)) {
+        return model_classes_in_file(st, arch, classes, err);
+    }
+    snprintf(key, sizeof key, "%s.0.weight", arch->head);
+    const StTensorInfo *hidden = st_find(st, key);
+    snprintf(key, sizeof key, "%s.3.weight", arch->head);
+    const StTensorInfo *last = st_find(st, key);
+    if (!hidden || !last) {
+        return model_classes_in_file(st, arch, classes, err);  /* names fc.weight */
+    }
+    if (hidden->ndim != 2 || last->ndim != 2 || hidden->shape[0] < 1 ||
+        hidden->shape[0] > 1000000 || last->shape[0] < 1 || last->shape[0] > 1000000) {
+        char a[64], b[64];
+        return thaw_fail(err, THAW_ERR_MISMATCH,
+                         "%s: keys '%s.0.weight' %s and '%s' %s are not a "
+                         "Linear, ReLU, Dropout, Linear head", st_path(st), arch->head,
+                         st_shape_str(a, sizeof a, hidden->ndim, hidden->shape), key,
+                         st_shape_str(b, sizeof b, last->ndim, last->shape));
+    }
+    *head_hidden = (int)hidden->shape[0];
+    *classes = (int)last->shape[0];
+    return 0;
+}
+
 static int run(const char *arch_name, const char *weights, const char *input,
                const char *out, ThawError *err)
 {
@@ -76,11 +109,11 @@ static int run(const char *arch_name, const char *weights, const char *input,
         return thaw_fail(err, THAW_ERR_ARG, "unknown --arch '%s' (known: %s)",
                          arch_name, model_arch_list());
     }
-    int classes = 0;
+    int classes = 0, head_hidden = 0;
     SafeTensors *st = NULL;
     int rc = weights_open(&st, weights, err);
     if (rc == 0) {
-        rc = model_classes_in_file(st, arch, &classes, err);
+        rc = head_in_file(st, arch, &classes, &head_hidden, err);
         st_close(st);
     }
     if (rc != 0) {
@@ -91,7 +124,7 @@ static int run(const char *arch_name, const char *weights, const char *input,
     Model model;
     rc = read_input(input, arch, &x, shape, err);
     if (rc == 0) {
-        rc = model_create(&model, arch_name, classes, 0, err);
+        rc = model_create_with_head(&model, arch_name, classes, head_hidden, 0, err);
         if (rc == 0) {
             rc = model_load_safetensors(&model, weights, err);
         }

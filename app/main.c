@@ -9,6 +9,8 @@ static void usage(FILE *f)
     fputs("usage: thaw <verb> [options]\n"
           "\n"
           "verbs:\n"
+          "  export    model only from a training checkpoint: CKPT --out MODEL.safetensors\n"
+          "            (PyTorch names, for load_state_dict; arch/head/classes in metadata)\n"
           "  forward   eval-mode forward pass: --arch A --weights W.safetensors\n"
           "            --input X.safetensors (tensor 'input' [N,3,H,W]) --out Y.safetensors\n"
           "            (tensor 'logits' [N,C])\n"
@@ -26,6 +28,9 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "export") == 0) {
+        return cmd_export(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "forward") == 0) {
         return cmd_forward(argc - 1, argv + 1);
