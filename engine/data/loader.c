@@ -51,6 +51,7 @@ static void fill_batch(ThawLoader *l, int64_t b, Slot *s)
         int64_t pos = first + i;
         int64_t item = l->order[pos];
         s->batch.labels[i] = thaw_dataset_label(l->ds, item);
+        s->batch.items[i] = item;
         int rc = thaw_dataset_load(l->ds, item, &c->transform,
                                    thaw_seed_mix(l->epoch_seed, (uint64_t)pos),
                                    s->batch.images + (size_t)i * per, &s->err);
@@ -95,6 +96,7 @@ static void free_slots(ThawLoader *l)
         for (int i = 0; i < l->depth; i++) {
             free(l->slots[i].batch.images);
             free(l->slots[i].batch.labels);
+            free(l->slots[i].batch.items);
         }
     free(l->slots);
 }
@@ -136,9 +138,12 @@ int thaw_loader_create(const ThawDataset *ds, const ThawLoaderConfig *cfg,
             malloc(per * (size_t)cfg->batch_size * sizeof(float));
         l->slots[i].batch.labels =
             malloc((size_t)cfg->batch_size * sizeof(int32_t));
+        l->slots[i].batch.items =
+            malloc((size_t)cfg->batch_size * sizeof(int64_t));
         l->slots[i].batch.h = cfg->transform.out_h;
         l->slots[i].batch.w = cfg->transform.out_w;
-        ok = l->slots[i].batch.images && l->slots[i].batch.labels;
+        ok = l->slots[i].batch.images && l->slots[i].batch.labels &&
+             l->slots[i].batch.items;
     }
     if (!ok) {
         free(l->order);

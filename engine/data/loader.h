@@ -38,6 +38,7 @@ typedef struct ThawBatch {
     int h, w;
     float *images;   /* [count, 3, h, w] */
     int32_t *labels; /* [count] */
+    int64_t *items;  /* [count] dataset item index of each sample */
 } ThawBatch;
 
 typedef struct ThawLoader ThawLoader;

@@ -96,6 +96,18 @@ void graph_forward(Graph *g, ParamTable *params)
     }
 }
 
+void graph_forward_range(Graph *g, ParamTable *params, int first, int end)
+{
+    for (int i = first; i < end && i < g->n_ops; i++) {
+        forward_op(g, params, &g->ops[i]);
+    }
+}
+
+void graph_forward_from(Graph *g, ParamTable *params, int first)
+{
+    graph_forward_range(g, params, first, g->n_ops);
+}
+
 void graph_forward_op(Graph *g, ParamTable *params, int i)
 {
     forward_op(g, params, &g->ops[i]);

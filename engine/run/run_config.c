@@ -34,6 +34,7 @@ void run_config_defaults(RunConfig *cfg)
     cfg->val_fraction = 0.1;
     cfg->image_size = 224;
     cfg->augment = 1;
+    cfg->feature_cache = 1;
     cfg->strategy = STRATEGY_FEATURE_EXTRACTION;
     cfg->optimizer = OPT_ADAMW;
     cfg->lr = 1e-3;
@@ -407,7 +408,7 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
     static const char *const keys[] = {
         "model", "dataset", "strategy", "trainable", "groups", "optimizer",
         "schedule", "epochs", "batch", "seed", "label_smoothing",
-        "early_stopping", "train_bn", "threads", "workers", NULL};
+        "early_stopping", "train_bn", "threads", "workers", "feature_cache", NULL};
     if (!cJSON_IsObject(root)) {
         return thaw_fail(c->err, THAW_ERR_ARG, "%s: a run file must be a JSON object",
                          c->path);
@@ -469,6 +470,7 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
     rc = rc ? rc : get_bool(c, root, "", "train_bn", &cfg->train_bn);
     rc = rc ? rc : get_int32(c, root, "", "threads", 0, 1024, &cfg->threads);
     rc = rc ? rc : get_int32(c, root, "", "workers", 1, 64, &cfg->workers);
+    rc = rc ? rc : get_bool(c, root, "", "feature_cache", &cfg->feature_cache);
     return rc;
 }
 

@@ -68,6 +68,7 @@ typedef struct {
     int train_bn;                   /* false */
     int threads;                    /* 0 = OpenMP default */
     int workers;                    /* loader threads (2) */
+    int feature_cache;              /* cache frozen-boundary activations (true) */
 } RunConfig;
 
 /* Fills cfg with every default (no model, no dataset). */

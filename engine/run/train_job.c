@@ -13,6 +13,7 @@
 
 #include "engine/data/dataset.h"
 #include "engine/data/loader.h"
+#include "engine/graph/feature_cache.h"
 #include "engine/io/safetensors.h"
 #include "engine/models/model.h"
 #include "engine/optim/optimizer.h"
@@ -42,6 +43,8 @@ typedef struct {
     int bad_epochs;
     int64_t *confusion;
     float *eval_buf;
+    FeatureCache cache;        /* frozen-boundary activations per train item */
+    char cache_note[320];      /* the last cache on/off line logged */
 } Job;
 
 static void emit(Job *j, TrainEvent *ev)
@@ -530,6 +533,97 @@ static int validate(Job *j, double *loss, double *acc)
     return 0;
 }
 
+/* Binds the feature cache to the training plan and says when its state
+ * changes. Only a deterministic train transform (dataset.augment false)
+ * makes a stored boundary row valid for later epochs. */
+static void bind_cache(Job *j)
+{
+    const RunConfig *c = j->cfg;
+    char why[256] = "", note[sizeof j->cache_note];
+    int on = 0;
+    if (!c->feature_cache) {
+        snprintf(why, sizeof why, "feature_cache is false");
+    } else if (c->augment) {
+        snprintf(why, sizeof why, "dataset.augment is on (the train transform is random); "
+                 "set it to false to cache the frozen features");
+    } else {
+        on = feature_cache_bind(&j->cache, &j->model.graph, thaw_dataset_count(j->train),
+                                0, why, sizeof why);
+    }
+    if (!on) {
+        feature_cache_free(&j->cache);
+        snprintf(note, sizeof note, "feature cache off: %s", why);
+    } else {
+        const FeatureCache *fc = &j->cache;
+        snprintf(note, sizeof note, "feature cache on: boundary before op %d (%dx%dx%d per "
+                 "sample, %.1f MB for %lld items)", fc->b.first_op, fc->h, fc->w, fc->c,
+                 (double)fc->items * (double)fc->b.row * sizeof(float) / 1048576.0,
+                 (long long)fc->items);
+    }
+    if (strcmp(note, j->cache_note) != 0) {
+        snprintf(j->cache_note, sizeof j->cache_note, "%s", note);
+        logf_event(j, "%s", note);
+    }
+}
+
+/* Boundary rows of one batch, as the filling forward stores them. */
+static void fill_rows(Job *j, const ThawBatch *b)
+{
+    Model *m = &j->model;
+    FeatureCache *fc = &j->cache;
+    if (fc->active && !feature_cache_has_all(fc, b->items, b->count)) {
+        model_set_input(m, b->images);
+        graph_forward_range(&m->graph, &m->params, 0, fc->b.first_op);
+        feature_cache_store(fc, &m->graph, b->items, b->count);
+    }
+}
+
+/* After a resume, refills the cache as the uninterrupted run filled it:
+ * the batches of the epochs before this one, in their order, so every row
+ * comes from the same batch as there (a backbone forward is not bitwise
+ * independent of the batch it runs in) and resuming stays bit-identical.
+ * The trained batches of the epoch in progress are filled where they are
+ * skipped. */
+static int replay_cache(Job *j)
+{
+    for (int e = 0; e < j->epoch && j->cache.active; e++) {
+        int rc = thaw_loader_start_epoch(j->train_loader, e, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        const ThawBatch *b;
+        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1) {
+            fill_rows(j, b);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Training forward of one batch, from the cache when every sample of it has
+ * a stored boundary row; returns 1 for a cache hit. */
+static int train_forward(Job *j, const ThawBatch *b)
+{
+    Model *m = &j->model;
+    FeatureCache *fc = &j->cache;
+    if (!fc->active) {
+        model_forward(m, b->images);
+        return 0;
+    }
+    if (feature_cache_has_all(fc, b->items, b->count)) {
+        feature_cache_load(fc, &m->graph, b->items, b->count);
+        graph_forward_from(&m->graph, &m->params, fc->b.first_op);
+        return 1;
+    }
+    model_set_input(m, b->images);
+    graph_forward_range(&m->graph, &m->params, 0, fc->b.first_op);
+    feature_cache_store(fc, &m->graph, b->items, b->count);
+    graph_forward_from(&m->graph, &m->params, fc->b.first_op);
+    return 0;
+}
+
 static void set_lrs(Job *j)
 {
     double f = schedule_factor(&j->sched, j->global_step);
@@ -547,22 +641,34 @@ static int run_epochs(Job *j, TrainResult *res)
     int head = params_find_group(&m->params, "head");
     double t_start = now_s();
     int64_t steps_timed = 0;
+    int replayed = 0;
     for (; j->epoch < c->epochs; j->epoch++) {
         int rc = plan(j, 1, j->train_batch);
+        if (rc != 0) {
+            return rc;
+        }
+        bind_cache(j);
+        if (!replayed && j->opt->resume) {
+            rc = replay_cache(j);
+        }
+        replayed = 1;
         rc = rc ? rc : thaw_loader_start_epoch(j->train_loader, j->epoch, j->err);
         if (rc != 0) {
             return rc;
         }
         double t_epoch = now_s();
-        int64_t samples_epoch = 0;
+        int64_t samples_epoch = 0, samples_cached = 0;
         int64_t b_index = 0;
         const ThawBatch *b;
         while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1) {
             if (b_index++ < j->epoch_step) {
+                fill_rows(j, b);
                 continue;      /* resumed mid-epoch: these were trained */
             }
             set_lrs(j);
-            model_forward(m, b->images);
+            if (train_forward(j, b)) {
+                samples_cached += b->count;
+            }
             float loss = model_loss(m, b->labels, ls);
             if (!isfinite(loss)) {
                 return thaw_fail(j->err, THAW_ERR_ARG,
@@ -602,6 +708,12 @@ static int run_epochs(Job *j, TrainResult *res)
             return rc;
         }
         double train_time = now_s() - t_epoch;
+        if (j->cache.active) {
+            logf_event(j, "epoch %d: feature cache %d%% (%lld of %lld samples from the cache), "
+                       "train %.2f s", j->epoch + 1,
+                       samples_epoch ? (int)(100 * samples_cached / samples_epoch) : 0,
+                       (long long)samples_cached, (long long)samples_epoch, train_time);
+        }
         double val_loss, val_acc;
         rc = validate(j, &val_loss, &val_acc);
         if (rc != 0) {
@@ -663,6 +775,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     j.opt = opt;
     j.err = err;
     j.best = INFINITY;
+    feature_cache_init(&j.cache);
     if (cfg->threads > 0) {
         omp_set_num_threads(cfg->threads);
     }
@@ -706,6 +819,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     thaw_dataset_free(j.source);
     optimizer_free(&j.optim);
     model_free(&j.model);
+    feature_cache_free(&j.cache);
     free(j.confusion);
     free(j.eval_buf);
     return rc;
