@@ -63,6 +63,8 @@ int model_plan(Model *m, int n, int h, int w, const GraphMode *mode,
 void model_forward(Model *m, const float *input_nchw);
 /* The input step of model_forward alone (then graph_forward_op per op). */
 void model_set_input(Model *m, const float *input_nchw);
+/* Valid after model_forward until model_backward: backward may reuse the
+ * logits' memory for gradients (the planner ends their life at the loss). */
 const float *model_logits(const Model *m);
 /* Mean softmax cross-entropy of the last forward (label smoothing eps). */
 float model_loss(Model *m, const int32_t *labels, float smoothing);

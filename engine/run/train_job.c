@@ -677,13 +677,15 @@ static int run_epochs(Job *j, TrainResult *res)
                                  j->global_step + 1, j->epoch + 1, isnan(loss) ? "nan" : "inf",
                                  res->checkpoint[0] ? res->checkpoint : "(none yet)");
             }
-            params_zero_grad(&m->params);
-            model_backward(m, b->labels, ls);
-            optimizer_step(&j->optim, &m->params);
+            /* Before backward: the planner lets gradients reuse the logits'
+             * memory once the loss has read them. */
             const float *logits = model_logits(m);
             for (int i = 0; i < b->count; i++) {
                 j->correct += argmax(logits + (size_t)i * j->classes, j->classes) == b->labels[i];
             }
+            params_zero_grad(&m->params);
+            model_backward(m, b->labels, ls);
+            optimizer_step(&j->optim, &m->params);
             j->loss_sum += (double)loss * b->count;
             j->seen += b->count;
             samples_epoch += b->count;
