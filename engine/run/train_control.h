@@ -1,0 +1,72 @@
+/* Live control of a running training job: the seam the workbench uses.
+ * The job calls TrainOptions.on_boundary at every step boundary (after the
+ * model is built and before the first step, then after every optimizer
+ * step) on the engine thread; inside that call, and only there, the caller
+ * may read a snapshot of the job and change it through the train_ctl_*
+ * functions. Changes are "live surgery": a freeze change re-plans the
+ * graph, keeps the optimizer state of every parameter (a group that thaws
+ * again continues from its state; one never trained starts at zero, as in
+ * torch.optim), rebinds the feature cache (dropped when its boundary
+ * moves), is logged as a TRAIN_EV_LOG event and appended to the journal
+ * that checkpoints store, so --resume reproduces it. */
+#ifndef THAW_RUN_TRAIN_CONTROL_H
+#define THAW_RUN_TRAIN_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/core/error.h"
+
+typedef struct TrainCtl TrainCtl;   /* the job, seen at a step boundary */
+
+/* What on_boundary returns. */
+typedef enum {
+    TRAIN_CONTINUE = 0,   /* go on with the next step */
+    TRAIN_STOP_SAVE,      /* write interrupted.safetensors and return */
+    TRAIN_ABANDON,        /* return at once, nothing written (run rebuilt) */
+} TrainBoundaryAction;
+
+/* May block (a paused workbench waits here for its next command). */
+typedef TrainBoundaryAction (*TrainBoundaryFn)(TrainCtl *ctl, void *user);
+
+#define TRAIN_SNAP_NAME 96
+
+typedef struct {
+    char name[TRAIN_SNAP_NAME];
+    int frozen;
+    double base_lr;        /* what set_lr sets; the schedule multiplies it */
+    double lr;             /* the lr of the next step */
+    double weight_decay;
+    int64_t params;        /* weights in the group */
+    int bn_batch_stats;    /* its BatchNorm layers use batch statistics */
+} TrainSnapGroup;
+
+typedef struct {
+    char name[TRAIN_SNAP_NAME];  /* module name: "layer4.1.conv2", "fc.0" */
+    int group;             /* index into groups */
+    int out_h, out_w, out_c;     /* output shape per sample (NHWC) */
+    int64_t params;
+    int frozen;
+} TrainSnapLayer;
+
+typedef struct {
+    int epoch, epochs;     /* 1-based epoch in progress */
+    int64_t step, total_steps;
+    int n_groups, n_layers;
+    TrainSnapGroup *groups;      /* owned: train_snapshot_free */
+    TrainSnapLayer *layers;
+    char cache[320];       /* the feature cache's state line */
+} TrainSnapshot;
+
+/* Fills snap with the job's current state (allocates its arrays). */
+int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err);
+void train_snapshot_free(TrainSnapshot *snap);
+
+/* Freezes or thaws a group by name; an unknown name is an error naming it. */
+int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err);
+/* Sets a group's base lr (> 0); the schedule still applies on top. */
+int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err);
+/* Writes a checkpoint now (DIR/step-NNNNNN.safetensors), path into path_out. */
+int train_ctl_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err);
+
+#endif
