@@ -3,6 +3,7 @@
 #ifndef THAW_COMMANDS_H
 #define THAW_COMMANDS_H
 
+int cmd_eval(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

@@ -9,6 +9,8 @@ static void usage(FILE *f)
     fputs("usage: thaw <verb> [options]\n"
           "\n"
           "verbs:\n"
+          "  eval      accuracy of a checkpoint on a dataset: CKPT [--split test|val|all]\n"
+          "            [--data PATH] [--batch N] [--json]; see README, thaw eval\n"
           "  export    model only from a training checkpoint: CKPT --out MODEL.safetensors\n"
           "            (PyTorch names, for load_state_dict; arch/head/classes in metadata)\n"
           "  forward   eval-mode forward pass: --arch A --weights W.safetensors\n"
@@ -28,6 +30,9 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "eval") == 0) {
+        return cmd_eval(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "export") == 0) {
         return cmd_export(argc - 1, argv + 1);
