@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "report_print.h"
 #include "engine/run/run_config.h"
 #include "engine/run/train_job.h"
 
@@ -36,21 +37,6 @@ static void print_error_line(const char *msg)
     fputc('\n', stderr);
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            printf("\\%c", *p);
-        } else if (*p < 0x20) {
-            printf("\\u%04x", *p);
-        } else {
-            putchar(*p);
-        }
-    }
-    putchar('"');
-}
-
 static void fmt_eta(char *buf, size_t cap, double s)
 {
     long t = (long)(s + 0.5);
@@ -67,7 +53,7 @@ static void on_event(const TrainEvent *ev, void *user)
     case TRAIN_EV_LOG:
         if (json) {
             printf("{\"event\":\"%s\",\"message\":", ev->kind == TRAIN_EV_START ? "start" : "log");
-            json_string(ev->msg);
+            print_json_string(ev->msg);
             printf("}\n");
         } else {
             printf("%s\n", ev->msg);
@@ -110,34 +96,14 @@ static void on_event(const TrainEvent *ev, void *user)
                 printf("\"val_loss\":%.6f,\"val_acc\":%.4f,", ev->val_loss, ev->val_acc);
             }
             printf("\"checkpoint\":");
-            json_string(ev->msg);
+            print_json_string(ev->msg);
             if (ev->confusion) {
-                printf(",\"classes\":[");
-                for (int a = 0; a < k; a++) {
-                    printf(a ? "," : "");
-                    json_string(ev->class_names[a] ? ev->class_names[a] : "");
-                }
-                printf("],\"confusion\":[");
-                for (int a = 0; a < k; a++) {
-                    printf(a ? ",[" : "[");
-                    for (int b = 0; b < k; b++) {
-                        printf(b ? ",%lld" : "%lld", (long long)ev->confusion[a * k + b]);
-                    }
-                    printf("]");
-                }
-                printf("]");
+                print_confusion_json(k, ev->class_names, ev->confusion);
             }
             printf("}\n");
         } else {
             if (ev->confusion) {
-                printf("confusion matrix (validation; rows true, columns predicted):\n");
-                for (int a = 0; a < k; a++) {
-                    printf("  %-14.14s", ev->class_names[a] ? ev->class_names[a] : "");
-                    for (int b = 0; b < k; b++) {
-                        printf(" %4lld", (long long)ev->confusion[a * k + b]);
-                    }
-                    printf("\n");
-                }
+                print_confusion_table("validation", k, ev->class_names, ev->confusion);
             }
             printf("checkpoint: %s\n", ev->msg);
         }
@@ -230,7 +196,7 @@ int cmd_train(int argc, char **argv)
         if (json) {
             printf("{\"event\":\"interrupted\",\"signal\":%d,\"step\":%lld,\"checkpoint\":", sig,
                    (long long)res.steps_done);
-            json_string(res.checkpoint);
+            print_json_string(res.checkpoint);
             printf("}\n");
         } else {
             printf("interrupted at step %lld; checkpoint: %s\n", (long long)res.steps_done,
