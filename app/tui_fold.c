@@ -1,0 +1,206 @@
+/* Folding engine events into the workbench state: the screen shows what
+ * the engine reports, never what the UI hoped for. */
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app/tui_app.h"
+
+static WbJobState job_of(BusState st)
+{
+    switch (st) {
+    case BUS_STATE_LOADING: return WB_JOB_LOADING;
+    case BUS_STATE_READY: return WB_JOB_READY;
+    case BUS_STATE_RUNNING: return WB_JOB_RUNNING;
+    case BUS_STATE_PAUSED: return WB_JOB_PAUSED;
+    case BUS_STATE_STOPPING: return WB_JOB_STOPPING;
+    case BUS_STATE_DONE: return WB_JOB_DONE;
+    case BUS_STATE_ERROR: return WB_JOB_ERROR;
+    case BUS_STATE_EXITED: return WB_JOB_DONE;
+    }
+    return WB_JOB_IDLE;
+}
+
+static void status(TuiApp *app, const char *fmt, const char *a, const char *b)
+{
+    snprintf(app->wb.status_msg, sizeof app->wb.status_msg, fmt, a, b);
+}
+
+static void fold_snapshot(TuiApp *app, const BusSnapshot *snap)
+{
+    WbGroup groups[WB_MAX_GROUPS];
+    int n = snap->n_groups < WB_MAX_GROUPS ? snap->n_groups : WB_MAX_GROUPS;
+    memset(groups, 0, sizeof groups);
+    for (int g = 0; g < n; g++) {
+        const BusSnapGroup *src = &snap->groups[g];
+        WbGroup *dst = &groups[g];
+        snprintf(dst->name, sizeof dst->name, "%s", src->name);
+        dst->frozen = src->frozen;
+        dst->base_lr = src->base_lr;
+        dst->lr = src->lr;
+        dst->weight_decay = src->weight_decay;
+        dst->total_params = src->params;
+        dst->trainable_params = src->frozen ? 0 : src->params;
+        snprintf(dst->bn_mode, sizeof dst->bn_mode, "%s", src->bn_batch_stats ? "train" : "eval");
+    }
+    WbLayer *layers = snap->n_layers > 0 ? calloc((size_t)snap->n_layers, sizeof *layers) : NULL;
+    int n_layers = layers ? snap->n_layers : 0;
+    for (int i = 0; i < n_layers; i++) {
+        const BusSnapLayer *src = &snap->layers[i];
+        WbLayer *dst = &layers[i];
+        snprintf(dst->name, sizeof dst->name, "%s", src->name);
+        dst->group = src->group < n ? src->group : -1;
+        snprintf(dst->shape, sizeof dst->shape, "%dx%dx%d", src->out_h, src->out_w, src->out_c);
+        dst->params = src->params;
+        dst->frozen = src->frozen;
+    }
+    if (wb_set_groups(&app->wb, groups, n) != 0 || wb_set_layers(&app->wb, layers, n_layers) != 0) {
+        wb_log(&app->wb, "out of memory taking the engine's layer table");
+    }
+    free(layers);
+    if (snap->epochs > 0) {
+        app->wb.epoch = snap->epoch;
+        app->wb.epochs = snap->epochs;
+        app->wb.step = snap->step;
+        app->wb.total_steps = snap->total_steps;
+    }
+    tui_refresh_pending(app);
+    wb_clamp(&app->wb);
+}
+
+static void fold_ack(TuiApp *app, const BusEvent *ev)
+{
+    TuiPending p;
+    int known = tui_take_pending(app, ev->cmd_id, &p) >= 0;
+    const char *name = bus_command_name(ev->cmd_kind);
+    if (ev->cmd_id == app->state_cmd) {
+        app->state_cmd = 0;
+        app->wb.status_msg[0] = '\0';
+    }
+    if (!ev->ok) {
+        status(app, "%s refused: %s", name, ev->msg);
+        wb_log(&app->wb, "%s refused: %s", name, ev->msg);
+        if (ev->cmd_kind == BUS_CMD_STOP_SAVE && app->quit == TUI_QUIT_SAVING) {
+            app->quit = TUI_QUIT_NOW;
+        }
+        tui_refresh_pending(app);
+        return;
+    }
+    int g = -1;
+    for (int i = 0; known && i < app->wb.n_groups; i++) {
+        if (strcmp(app->wb.groups[i].name, p.group) == 0) {
+            g = i;
+        }
+    }
+    switch (ev->cmd_kind) {
+    case BUS_CMD_SET_FROZEN:
+        if (g >= 0) {
+            WbGroup *grp = &app->wb.groups[g];
+            grp->frozen = p.frozen;
+            grp->trainable_params = p.frozen ? 0 : grp->total_params;
+            for (int i = 0; i < app->wb.n_layers; i++) {
+                if (app->wb.layers[i].group == g) {
+                    app->wb.layers[i].frozen = p.frozen;
+                }
+            }
+        }
+        wb_add_mark(&app->wb, app->wb.step, p.frozen ? WB_MARK_FREEZE : WB_MARK_UNFREEZE);
+        break;
+    case BUS_CMD_SET_LR:
+        if (g >= 0) {
+            app->wb.groups[g].base_lr = p.lr;
+        }
+        wb_add_mark(&app->wb, app->wb.step, WB_MARK_LR);
+        break;
+    case BUS_CMD_SAVE:
+    case BUS_CMD_STOP_SAVE:
+        if (ev->msg && ev->msg[0]) {
+            snprintf(app->checkpoint, sizeof app->checkpoint, "%s", ev->msg);
+            status(app, "saved %s%s", ev->msg, "");
+            wb_log(&app->wb, "checkpoint saved: %s", ev->msg);
+        }
+        break;
+    default:
+        break;
+    }
+    tui_refresh_pending(app);
+}
+
+static void fold_state(TuiApp *app, const BusEvent *ev)
+{
+    app->wb.job = job_of(ev->state);
+    if (ev->msg && ev->msg[0]) {
+        status(app, "%s%s", ev->msg, "");
+        wb_log(&app->wb, "%s: %s", bus_state_name(ev->state), ev->msg);
+    }
+    if (ev->state == BUS_STATE_EXITED) {
+        app->engine_exited = 1;
+    }
+    if (app->quit == TUI_QUIT_SAVING &&
+        (ev->state == BUS_STATE_DONE || ev->state == BUS_STATE_ERROR ||
+         ev->state == BUS_STATE_EXITED)) {
+        app->quit = TUI_QUIT_NOW;
+    }
+}
+
+void tui_fold_event(TuiApp *app, const BusEvent *ev)
+{
+    WbState *s = &app->wb;
+    app->dirty = 1;
+    switch (ev->kind) {
+    case BUS_EV_START:
+    case BUS_EV_LOG:
+        wb_log(s, "%s", ev->msg ? ev->msg : "");
+        break;
+    case BUS_EV_STEP:
+        for (int i = 0; i < ev->n_losses; i++) {
+            wb_push_train_loss(s, ev->steps[i], ev->losses[i]);
+        }
+        s->epoch = ev->epoch;
+        s->epochs = ev->epochs;
+        s->step = ev->step;
+        s->total_steps = ev->total_steps;
+        s->eta_s = ev->eta_s;
+        if (ev->samples_per_s > 0) {
+            s->samples_per_s = ev->samples_per_s;
+        }
+        break;
+    case BUS_EV_EPOCH:
+        wb_push_epoch(s, ev->step, ev->train_loss, ev->has_val ? ev->val_loss : NAN,
+                      ev->has_val ? ev->val_acc : NAN);
+        s->epoch = ev->epoch;
+        s->epochs = ev->epochs;
+        s->step = ev->step;
+        s->samples_per_s = ev->samples_per_s;
+        s->eta_s = ev->eta_s;
+        if (ev->has_val) {
+            wb_log(s, "epoch %d/%d  train loss %.4f acc %.3f  val loss %.4f acc %.3f",
+                   ev->epoch, ev->epochs, ev->train_loss, ev->train_acc, ev->val_loss,
+                   ev->val_acc);
+        } else {
+            wb_log(s, "epoch %d/%d  train loss %.4f acc %.3f", ev->epoch, ev->epochs,
+                   ev->train_loss, ev->train_acc);
+        }
+        break;
+    case BUS_EV_DONE:
+        if (ev->msg && ev->msg[0]) {
+            snprintf(app->checkpoint, sizeof app->checkpoint, "%s", ev->msg);
+            wb_log(s, "run ended; checkpoint: %s", ev->msg);
+        }
+        break;
+    case BUS_EV_SNAPSHOT:
+        fold_snapshot(app, &ev->snapshot);
+        break;
+    case BUS_EV_ACK:
+        fold_ack(app, ev);
+        break;
+    case BUS_EV_STATE:
+        fold_state(app, ev);
+        break;
+    case BUS_EV_ERROR:
+        status(app, "error: %s%s", ev->msg ? ev->msg : "", "");
+        wb_log(s, "error: %s", ev->msg ? ev->msg : "");
+        break;
+    }
+}
