@@ -126,34 +126,51 @@ int feature_cache_bind(FeatureCache *c, const Graph *g, int64_t items,
                        size_t limit_bytes, char *why, size_t cap)
 {
     FeatureBoundary b;
-    if (feature_boundary_find(g, &b, why, cap) != 0 || items < 1) {
-        if (items < 1) {
-            say(why, cap, "no items");
-        }
+    if (feature_boundary_find(g, &b, why, cap) != 0) {
+        release(c);
+        c->kept = 0;
+        return 0;
+    }
+    return feature_cache_bind_at(c, g, &b, items, limit_bytes, why, cap);
+}
+
+int feature_cache_bind_at(FeatureCache *c, const Graph *g, const FeatureBoundary *b,
+                          int64_t items, size_t limit_bytes, char *why, size_t cap)
+{
+    c->kept = 0;
+    if (items < 1 || b->value < 0 || b->value >= g->n_values || b->first_op < 1 ||
+        b->first_op >= g->n_ops) {
+        say(why, cap, items < 1 ? "no items" : "the boundary is not in this graph");
         release(c);
         return 0;
     }
-    const Value *val = &g->values[b.value];
+    const Value *val = &g->values[b->value];
     const Value *in = &g->values[g->input];
-    if (c->active && c->b.first_op == b.first_op && c->b.value == b.value &&
-        c->b.row == b.row && c->h == val->h && c->w == val->w && c->c == val->c &&
+    if ((size_t)val->h * (size_t)val->w * (size_t)val->c != b->row) {
+        say(why, cap, "the boundary value has another shape in this graph");
+        release(c);
+        return 0;
+    }
+    if (c->active && c->b.first_op == b->first_op && c->b.value == b->value &&
+        c->b.row == b->row && c->h == val->h && c->w == val->w && c->c == val->c &&
         c->in_h == in->h && c->in_w == in->w && c->items == items) {
+        c->kept = 1;
         return 1;
     }
     release(c);
     if (limit_bytes == 0) {
         limit_bytes = FEATURE_CACHE_LIMIT_BYTES;
     }
-    double bytes = (double)items * (double)b.row * sizeof(float);
+    double bytes = (double)items * (double)b->row * sizeof(float);
     if (bytes > (double)limit_bytes) {
         if (why && cap) {
             snprintf(why, cap, "it would need %.1f MB for %lld items x %zu floats, over "
-                     "the %.1f MB limit", bytes / 1048576.0, (long long)items, b.row,
+                     "the %.1f MB limit", bytes / 1048576.0, (long long)items, b->row,
                      (double)limit_bytes / 1048576.0);
         }
         return 0;
     }
-    c->rows = malloc((size_t)items * b.row * sizeof(float));
+    c->rows = malloc((size_t)items * b->row * sizeof(float));
     c->filled = calloc((size_t)items, 1);
     if (!c->rows || !c->filled) {
         free(c->rows);
@@ -163,7 +180,7 @@ int feature_cache_bind(FeatureCache *c, const Graph *g, int64_t items,
         say(why, cap, "out of memory for the cache");
         return 0;
     }
-    c->b = b;
+    c->b = *b;
     c->h = val->h;
     c->w = val->w;
     c->c = val->c;

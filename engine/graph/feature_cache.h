@@ -49,6 +49,7 @@ typedef struct {
     uint8_t *filled;         /* [items] */
     int64_t n_filled;
     int64_t dropped;         /* times stored rows were invalidated */
+    int kept;                /* the last bind kept the stored rows */
 } FeatureCache;
 
 void feature_cache_init(FeatureCache *c);
@@ -61,6 +62,12 @@ void feature_cache_free(FeatureCache *c);
  * limit_bytes 0 means FEATURE_CACHE_LIMIT_BYTES. */
 int feature_cache_bind(FeatureCache *c, const Graph *g, int64_t items,
                        size_t limit_bytes, char *why, size_t cap);
+/* Binds the cache to a boundary found on another plan of the same graph
+ * (the validation cache: the eval plan has the ops and values of the
+ * training plan, so the train boundary holds there too); checks the value's
+ * shape. Keeps or drops rows and returns as feature_cache_bind. */
+int feature_cache_bind_at(FeatureCache *c, const Graph *g, const FeatureBoundary *b,
+                          int64_t items, size_t limit_bytes, char *why, size_t cap);
 /* 1 when every item of the batch has a stored row. */
 int feature_cache_has_all(const FeatureCache *c, const int64_t *items, int count);
 /* Copies the boundary rows of samples 0..count-1 of the current forward

@@ -74,7 +74,28 @@ int train_save_checkpoint(Job *j, const char *path)
         {"train.correct", v[5]}, {"train.seen", v[6]}, {"early.best", v[7]},
         {"early.bad_epochs", v[8]}, {"optimizer", optimizer_name(o->kind)},
     };
-    int rc = st_write(path, out, n, meta, (int)(sizeof meta / sizeof meta[0]), j->err);
+    int n_meta = (int)(sizeof meta / sizeof meta[0]);
+    /* the journal only when there were live changes: a run without them
+     * writes the bytes it always did */
+    char *journal = journal_to_json(j);
+    if (j->n_journal > 0 && !journal) {
+        free(out);
+        free(names);
+        return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory saving %s", path);
+    }
+    StMeta *all = calloc((size_t)n_meta + 1, sizeof *all);
+    int rc = all ? 0 : thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory saving %s", path);
+    if (rc == 0) {
+        memcpy(all, meta, sizeof meta);
+        if (journal) {
+            all[n_meta].key = "journal";
+            all[n_meta].value = journal;
+            n_meta++;
+        }
+        rc = st_write(path, out, n, all, n_meta, j->err);
+    }
+    free(all);
+    free(journal);
     free(out);
     free(names);
     return rc;
@@ -189,6 +210,10 @@ int train_load_checkpoint(Job *j, const char *path)
                        "%s: epoch %" PRId64 " step %" PRId64 " does not fit this run's %" PRId64
                        " steps per epoch (different dataset or batch?)",
                        path, epoch, j->epoch_step, j->steps_per_epoch);
+    }
+    const char *journal = st_metadata(st, "journal");
+    if (rc == 0 && journal) {
+        rc = journal_from_json(j, path, journal, j->global_step);
     }
     st_close(st);
     if (rc == 0) {

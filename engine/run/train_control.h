@@ -8,7 +8,12 @@
  * again continues from its state; one never trained starts at zero, as in
  * torch.optim), rebinds the feature cache (dropped when its boundary
  * moves), is logged as a TRAIN_EV_LOG event and appended to the journal
- * that checkpoints store, so --resume reproduces it. */
+ * that checkpoints store, so --resume reproduces it.
+ *
+ * Freezing every group (the head included) is allowed: steps then run the
+ * forward and the loss only (no backward, no optimizer update, the
+ * schedule still advances) until a group thaws; the log line says so.
+ * Per-layer freezing is not offered: a group is the unit. */
 #ifndef THAW_RUN_TRAIN_CONTROL_H
 #define THAW_RUN_TRAIN_CONTROL_H
 
@@ -56,6 +61,8 @@ typedef struct {
     TrainSnapGroup *groups;      /* owned: train_snapshot_free */
     TrainSnapLayer *layers;
     char cache[320];       /* the feature cache's state line */
+    int at_start;          /* the call before this run's first step */
+    int64_t trainable_params;    /* weights that train now (0: none) */
 } TrainSnapshot;
 
 /* Fills snap with the job's current state (allocates its arrays). */
@@ -68,5 +75,16 @@ int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError
 int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err);
 /* Writes a checkpoint now (DIR/step-NNNNNN.safetensors), path into path_out. */
 int train_ctl_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err);
+
+/* Global optimizer steps done. */
+int64_t train_ctl_step(const TrainCtl *ctl);
+/* 1 in the call before this run's first step (also after --resume, where
+ * the step is the checkpoint's and its journal is already re-applied). */
+int train_ctl_at_start(const TrainCtl *ctl);
+/* The values of a parameter or buffer by PyTorch name, or of its optimizer
+ * state ("opt.exp_avg.<name>", "opt.exp_avg_sq.<name>"): a view into the
+ * job, valid until on_boundary returns (tests, diagnostics). */
+int train_ctl_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
+                     ThawError *err);
 
 #endif

@@ -238,12 +238,22 @@ static int setup_model(Job *j)
     return 0;
 }
 
-static int plan(Job *j, int training, int n)
+int job_plan(Job *j, int training)
 {
     GraphMode mode = {.training = training, .train_bn = training && j->cfg->train_bn,
                       .want_input_grad = 0};
     int s = j->cfg->image_size;
-    return model_plan(&j->model, n, s, s, &mode, j->err);
+    return model_plan(&j->model, training ? j->train_batch : j->cfg->batch, s, s, &mode,
+                      j->err);
+}
+
+size_t job_trainable_weights(const Job *j)
+{
+    size_t n = 0;
+    for (int g = 0; g < j->model.params.n_groups; g++) {
+        n += params_count_weights(&j->model.params, g, 1);
+    }
+    return n;
 }
 
 /* ---- checkpoints ---- */
@@ -280,20 +290,22 @@ static int validate(Job *j, double *loss, double *acc)
         return 0;
     }
     int n = j->cfg->batch, k = j->classes;
-    int rc = plan(j, 0, n);
+    int rc = job_plan(j, 0);
     rc = rc ? rc : thaw_loader_start_epoch(j->val_loader, 0, j->err);
     if (rc != 0) {
         return rc;
     }
+    val_cache_begin(j);
     size_t per = (size_t)3 * j->cfg->image_size * j->cfg->image_size;
     memset(j->confusion, 0, (size_t)k * k * sizeof *j->confusion);
     double sum = 0;
     int64_t seen = 0, correct = 0;
-    const ThawBatch *b;
-    while ((rc = thaw_loader_next(j->val_loader, &b, j->err)) == 1) {
+    const ThawBatch *b = NULL;
+    /* (next returns THAW_ERR_IO, 1, with no batch for a read error) */
+    while ((rc = thaw_loader_next(j->val_loader, &b, j->err)) == 1 && b) {
         memset(j->eval_buf, 0, per * n * sizeof(float));
         memcpy(j->eval_buf, b->images, per * b->count * sizeof(float));
-        model_forward(&j->model, j->eval_buf);
+        val_cache_forward(j, b, j->eval_buf);
         const float *logits = model_logits(&j->model);
         for (int i = 0; i < b->count; i++) {
             const float *z = logits + (size_t)i * k;
@@ -316,97 +328,6 @@ static int validate(Job *j, double *loss, double *acc)
     return 0;
 }
 
-/* Binds the feature cache to the training plan and says when its state
- * changes. Only a deterministic train transform (dataset.augment false)
- * makes a stored boundary row valid for later epochs. */
-static void bind_cache(Job *j)
-{
-    const RunConfig *c = j->cfg;
-    char why[256] = "", note[sizeof j->cache_note];
-    int on = 0;
-    if (!c->feature_cache) {
-        snprintf(why, sizeof why, "feature_cache is false");
-    } else if (c->augment) {
-        snprintf(why, sizeof why, "dataset.augment is on (the train transform is random); "
-                 "set it to false to cache the frozen features");
-    } else {
-        on = feature_cache_bind(&j->cache, &j->model.graph, thaw_dataset_count(j->train),
-                                0, why, sizeof why);
-    }
-    if (!on) {
-        feature_cache_free(&j->cache);
-        snprintf(note, sizeof note, "feature cache off: %s", why);
-    } else {
-        const FeatureCache *fc = &j->cache;
-        snprintf(note, sizeof note, "feature cache on: boundary before op %d (%dx%dx%d per "
-                 "sample, %.1f MB for %lld items)", fc->b.first_op, fc->h, fc->w, fc->c,
-                 (double)fc->items * (double)fc->b.row * sizeof(float) / 1048576.0,
-                 (long long)fc->items);
-    }
-    if (strcmp(note, j->cache_note) != 0) {
-        snprintf(j->cache_note, sizeof j->cache_note, "%s", note);
-        logf_event(j, "%s", note);
-    }
-}
-
-/* Boundary rows of one batch, as the filling forward stores them. */
-static void fill_rows(Job *j, const ThawBatch *b)
-{
-    Model *m = &j->model;
-    FeatureCache *fc = &j->cache;
-    if (fc->active && !feature_cache_has_all(fc, b->items, b->count)) {
-        model_set_input(m, b->images);
-        graph_forward_range(&m->graph, &m->params, 0, fc->b.first_op);
-        feature_cache_store(fc, &m->graph, b->items, b->count);
-    }
-}
-
-/* After a resume, refills the cache as the uninterrupted run filled it:
- * the batches of the epochs before this one, in their order, so every row
- * comes from the same batch as there (a backbone forward is not bitwise
- * independent of the batch it runs in) and resuming stays bit-identical.
- * The trained batches of the epoch in progress are filled where they are
- * skipped. */
-static int replay_cache(Job *j)
-{
-    for (int e = 0; e < j->epoch && j->cache.active; e++) {
-        int rc = thaw_loader_start_epoch(j->train_loader, e, j->err);
-        if (rc != 0) {
-            return rc;
-        }
-        const ThawBatch *b;
-        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1) {
-            fill_rows(j, b);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* Training forward of one batch, from the cache when every sample of it has
- * a stored boundary row; returns 1 for a cache hit. */
-static int train_forward(Job *j, const ThawBatch *b)
-{
-    Model *m = &j->model;
-    FeatureCache *fc = &j->cache;
-    if (!fc->active) {
-        model_forward(m, b->images);
-        return 0;
-    }
-    if (feature_cache_has_all(fc, b->items, b->count)) {
-        feature_cache_load(fc, &m->graph, b->items, b->count);
-        graph_forward_from(&m->graph, &m->params, fc->b.first_op);
-        return 1;
-    }
-    model_set_input(m, b->images);
-    graph_forward_range(&m->graph, &m->params, 0, fc->b.first_op);
-    feature_cache_store(fc, &m->graph, b->items, b->count);
-    graph_forward_from(&m->graph, &m->params, fc->b.first_op);
-    return 0;
-}
-
 static void set_lrs(Job *j)
 {
     double f = schedule_factor(&j->sched, j->global_step);
@@ -416,64 +337,124 @@ static void set_lrs(Job *j)
     }
 }
 
+/* One step boundary: on_boundary decides, then the stop flag. 1 when the
+ * run ends here (res says how), 0 to go on, else an error code. */
+static int boundary(Job *j, TrainResult *res, int at_start)
+{
+    TrainBoundaryAction act = TRAIN_CONTINUE;
+    if (j->opt->on_boundary) {
+        TrainCtl ctl = {.job = j, .at_start = at_start};
+        act = j->opt->on_boundary(&ctl, j->opt->user);
+    }
+    if (act == TRAIN_CONTINUE && j->opt->stop && *j->opt->stop) {
+        act = TRAIN_STOP_SAVE;
+    }
+    if (act == TRAIN_CONTINUE) {
+        return 0;
+    }
+    res->interrupted = 1;
+    res->steps_done = j->global_step;
+    if (act == TRAIN_STOP_SAVE) {
+        int rc = checkpoint(j, res, "interrupted.safetensors");
+        return rc ? rc : 1;
+    }
+    return 1;
+}
+
+/* The per-epoch cache line: train and validation hit rates. */
+static void log_cache_epoch(Job *j, int64_t cached, int64_t samples, double train_time)
+{
+    char val[96] = "";
+    if (j->val_loader) {
+        snprintf(val, sizeof val, ", val %d%% (%lld of %lld)",
+                 j->val_seen ? (int)(100 * j->val_hits / j->val_seen) : 0,
+                 (long long)j->val_hits, (long long)j->val_seen);
+    }
+    logf_event(j, "epoch %d: feature cache %d%% (%lld of %lld samples from the cache)%s, "
+               "train %.2f s", j->epoch + 1, samples ? (int)(100 * cached / samples) : 0,
+               (long long)cached, (long long)samples, val, train_time);
+}
+
+/* Forward, loss, backward and update of one batch; the loss in *loss. */
+static int train_step(Job *j, const ThawBatch *b, TrainResult *res, float *loss,
+                      int *from_cache)
+{
+    Model *m = &j->model;
+    float ls = (float)j->cfg->label_smoothing;
+    set_lrs(j);
+    *from_cache = train_cache_forward(j, b);
+    *loss = model_loss(m, b->labels, ls);
+    if (!isfinite(*loss)) {
+        return thaw_fail(j->err, THAW_ERR_ARG,
+                         "step %" PRId64 " (epoch %d): loss is %s; stopped, the last "
+                         "good checkpoint is %s",
+                         j->global_step + 1, j->epoch + 1, isnan(*loss) ? "nan" : "inf",
+                         res->checkpoint[0] ? res->checkpoint : "(none yet)");
+    }
+    /* Before backward: the planner lets gradients reuse the logits'
+     * memory once the loss has read them. */
+    const float *logits = model_logits(m);
+    for (int i = 0; i < b->count; i++) {
+        j->correct += argmax(logits + (size_t)i * j->classes, j->classes) == b->labels[i];
+    }
+    if (job_trainable_weights(j) > 0) {   /* everything frozen: forward only */
+        params_zero_grad(&m->params);
+        model_backward(m, b->labels, ls);
+        optimizer_step(&j->optim, &m->params);
+    }
+    j->loss_sum += (double)*loss * b->count;
+    j->seen += b->count;
+    j->epoch_step++;
+    j->global_step++;
+    return 0;
+}
+
 static int run_epochs(Job *j, TrainResult *res)
 {
     const RunConfig *c = j->cfg;
     Model *m = &j->model;
-    float ls = (float)c->label_smoothing;
     int head = params_find_group(&m->params, "head");
     double t_start = now_s();
     int64_t steps_timed = 0;
-    int replayed = 0;
+    /* the state before the first step: the cache refilled after a resume,
+     * then the first boundary */
+    int rc = job_plan(j, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    train_cache_bind(j, j->global_step, 0);
+    rc = j->opt->resume ? train_cache_replay(j) : 0;
+    rc = rc ? rc : boundary(j, res, 1);
+    if (rc != 0) {
+        return rc == 1 ? 0 : rc;
+    }
     for (; j->epoch < c->epochs; j->epoch++) {
-        int rc = plan(j, 1, j->train_batch);
+        rc = job_plan(j, 1);
         if (rc != 0) {
             return rc;
         }
-        bind_cache(j);
-        if (!replayed && j->opt->resume) {
-            rc = replay_cache(j);
-        }
-        replayed = 1;
-        rc = rc ? rc : thaw_loader_start_epoch(j->train_loader, j->epoch, j->err);
+        train_cache_bind(j, j->global_step, 0);
+        rc = thaw_loader_start_epoch(j->train_loader, j->epoch, j->err);
         if (rc != 0) {
             return rc;
         }
         double t_epoch = now_s();
         int64_t samples_epoch = 0, samples_cached = 0;
         int64_t b_index = 0;
-        const ThawBatch *b;
-        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1) {
+        const ThawBatch *b = NULL;
+        /* (next returns THAW_ERR_IO, 1, with no batch for a read error) */
+        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1 && b) {
             if (b_index++ < j->epoch_step) {
-                fill_rows(j, b);
                 continue;      /* resumed mid-epoch: these were trained */
             }
-            set_lrs(j);
-            if (train_forward(j, b)) {
-                samples_cached += b->count;
+            float loss;
+            int from_cache;
+            rc = train_step(j, b, res, &loss, &from_cache);
+            if (rc != 0) {
+                return rc;
             }
-            float loss = model_loss(m, b->labels, ls);
-            if (!isfinite(loss)) {
-                return thaw_fail(j->err, THAW_ERR_ARG,
-                                 "step %" PRId64 " (epoch %d): loss is %s; stopped, the last "
-                                 "good checkpoint is %s",
-                                 j->global_step + 1, j->epoch + 1, isnan(loss) ? "nan" : "inf",
-                                 res->checkpoint[0] ? res->checkpoint : "(none yet)");
-            }
-            /* Before backward: the planner lets gradients reuse the logits'
-             * memory once the loss has read them. */
-            const float *logits = model_logits(m);
-            for (int i = 0; i < b->count; i++) {
-                j->correct += argmax(logits + (size_t)i * j->classes, j->classes) == b->labels[i];
-            }
-            params_zero_grad(&m->params);
-            model_backward(m, b->labels, ls);
-            optimizer_step(&j->optim, &m->params);
-            j->loss_sum += (double)loss * b->count;
-            j->seen += b->count;
+            samples_cached += from_cache ? b->count : 0;
             samples_epoch += b->count;
-            j->epoch_step++;
-            j->global_step++;
             steps_timed++;
             double el = now_s() - t_start;
             TrainEvent ev = {.kind = TRAIN_EV_STEP, .epoch = j->epoch + 1,
@@ -482,27 +463,22 @@ static int run_epochs(Job *j, TrainResult *res)
                              .eta_s = el / (double)steps_timed *
                                       (double)(j->total_steps - j->global_step)};
             emit(j, &ev);
-            if (j->opt->stop && *j->opt->stop) {
-                rc = checkpoint(j, res, "interrupted.safetensors");
-                res->interrupted = 1;
-                res->steps_done = j->global_step;
-                return rc;
+            rc = boundary(j, res, 0);
+            if (rc != 0) {
+                return rc == 1 ? 0 : rc;
             }
         }
         if (rc != 0) {
             return rc;
         }
         double train_time = now_s() - t_epoch;
-        if (j->cache.active) {
-            logf_event(j, "epoch %d: feature cache %d%% (%lld of %lld samples from the cache), "
-                       "train %.2f s", j->epoch + 1,
-                       samples_epoch ? (int)(100 * samples_cached / samples_epoch) : 0,
-                       (long long)samples_cached, (long long)samples_epoch, train_time);
-        }
         double val_loss, val_acc;
         rc = validate(j, &val_loss, &val_acc);
         if (rc != 0) {
             return rc;
+        }
+        if (j->cache.active) {
+            log_cache_epoch(j, samples_cached, samples_epoch, train_time);
         }
         res->train_loss = j->seen ? j->loss_sum / (double)j->seen : 0;
         res->train_acc = j->seen ? (double)j->correct / (double)j->seen : 0;
@@ -561,6 +537,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     j.err = err;
     j.best = INFINITY;
     feature_cache_init(&j.cache);
+    feature_cache_init(&j.val_cache);
     if (cfg->threads > 0) {
         omp_set_num_threads(cfg->threads);
     }
@@ -580,6 +557,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     }
     if (rc == 0 && opt->resume) {
         rc = train_load_checkpoint(&j, opt->resume);
+        rc = rc ? rc : journal_reapply(&j);
     }
     rc = rc ? rc : run_epochs(&j, res);
     if (rc == 0 && !res->interrupted) {
@@ -605,6 +583,8 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     optimizer_free(&j.optim);
     model_free(&j.model);
     feature_cache_free(&j.cache);
+    feature_cache_free(&j.val_cache);
+    journal_free(&j);
     free(j.confusion);
     free(j.eval_buf);
     return rc;

@@ -15,6 +15,7 @@
 
 #include "engine/core/error.h"
 #include "engine/run/run_config.h"
+#include "engine/run/train_control.h"
 
 typedef enum {
     TRAIN_EV_START,   /* model built; msg says what is trained */
@@ -47,19 +48,24 @@ typedef struct {
     TrainEventFn on_event;     /* may be NULL */
     void *user;
     volatile sig_atomic_t *stop; /* non-zero: save a checkpoint and return */
+    /* NULL: headless. Else called on the training thread once the model is
+     * built (before the first step) and after every optimizer step, with
+     * `user`; see train_control.h. *stop is still honoured after it. */
+    TrainBoundaryFn on_boundary;
 } TrainOptions;
 
 typedef struct {
     int epochs_done;
     int64_t steps_done;
-    int interrupted;           /* stopped by *stop */
+    int interrupted;           /* stopped by *stop or by on_boundary */
     int stopped_early;         /* early stopping */
     double train_loss, train_acc, val_loss, val_acc;
     char checkpoint[1100];     /* the last checkpoint written ("" if none) */
 } TrainResult;
 
-/* Runs the job. 0 on success (also when stopped by the flag: then
- * res->interrupted is set and a checkpoint was written); else an error code
+/* Runs the job. 0 on success (also when stopped by the flag or by
+ * on_boundary: then res->interrupted is set and, unless it returned
+ * TRAIN_ABANDON, a checkpoint was written); else an error code
  * with err naming the file and key, or the step whose loss was not finite
  * (the last good checkpoint is kept). */
 int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,

@@ -1,8 +1,9 @@
-/* What the training job and its checkpoint code share: the job state and
- * the log helper. Private to engine/run. */
+/* What the training job, its checkpoint code, its feature caches and its
+ * live control share: the job state and helpers. Private to engine/run. */
 #ifndef THAW_TRAIN_JOB_INTERNAL_H
 #define THAW_TRAIN_JOB_INTERNAL_H
 
+#include "train_control.h"
 #include "train_job.h"
 
 #include "engine/data/dataset.h"
@@ -12,6 +13,16 @@
 #include "engine/optim/optimizer.h"
 
 #define CKPT_FORMAT "thaw-checkpoint-1"
+
+/* One live change, in the order made; checkpoints store the list. */
+typedef enum { JOURNAL_FREEZE, JOURNAL_UNFREEZE, JOURNAL_LR } JournalKind;
+
+typedef struct {
+    int64_t step;              /* global steps done when it was made */
+    JournalKind kind;
+    char group[GROUP_NAME_MAX];
+    double value;              /* frozen flag, or the new base lr */
+} JournalEntry;
 
 typedef struct {
     const RunConfig *cfg;
@@ -38,14 +49,69 @@ typedef struct {
     float *eval_buf;
     FeatureCache cache;        /* frozen-boundary activations per train item */
     char cache_note[320];      /* the last cache on/off line logged */
+    /* The train cache's binding: a new one (boundary moved) bumps cache_gen
+     * and starts at cache_origin (global step); a resume refills from there. */
+    uint64_t cache_gen;
+    int64_t cache_origin;
+    FeatureCache val_cache;    /* the same boundary, per validation item */
+    uint64_t val_gen;          /* cache_gen the val rows belong to */
+    int64_t val_hits, val_seen;        /* last validation */
+    JournalEntry *journal;     /* live changes, saved in checkpoints */
+    int n_journal, cap_journal;
 } Job;
+
+/* What on_boundary receives: the job at one step boundary. */
+struct TrainCtl {
+    Job *job;
+    int at_start;              /* the call before this run's first step */
+};
 
 /* A log line as a TRAIN_EV_LOG event. */
 void logf_event(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Weights, optimizer state and progress, atomically (checkpoint format
- * CKPT_FORMAT); and the reverse, for --resume. */
+/* Plans the graph for training (batch train_batch) or validation. */
+int job_plan(Job *j, int training);
+/* Number of weights that train now (0: steps skip backward). */
+size_t job_trainable_weights(const Job *j);
+
+/* Weights, optimizer state, progress and the journal, atomically
+ * (checkpoint format CKPT_FORMAT); and the reverse, for --resume. */
 int train_save_checkpoint(Job *j, const char *path);
 int train_load_checkpoint(Job *j, const char *path);
+
+/* ---- feature caches (train_cache.c) ---- */
+
+/* Binds the train cache to the training plan; a new binding starts at
+ * global step origin. Logs state changes unless quiet. */
+void train_cache_bind(Job *j, int64_t origin, int quiet);
+/* After a resume: refills the rows as the uninterrupted run filled them,
+ * from the binding's origin up to the current step. */
+int train_cache_replay(Job *j);
+/* Training forward of one batch; 1 when it came from the cache. */
+int train_cache_forward(Job *j, const ThawBatch *b);
+/* Validation forward of one (padded) batch in the eval plan: the val cache
+ * follows the train cache's binding. begin before the first batch. */
+void val_cache_begin(Job *j);
+void val_cache_forward(Job *j, const ThawBatch *b, const float *input);
+/* The state line for snapshots (train and val rows). */
+void train_cache_describe(const Job *j, char *out, size_t cap);
+
+/* ---- journal (train_journal.c) ---- */
+
+int journal_append(Job *j, JournalKind kind, const char *group, double value);
+/* JSON array text (malloc'd), NULL when the journal is empty or no memory. */
+char *journal_to_json(const Job *j);
+/* Reads the JSON of a checkpoint into j->journal, keeping entries up to
+ * max_step. */
+int journal_from_json(Job *j, const char *path, const char *json, int64_t max_step);
+/* Re-applies j->journal to the freshly built job (after a resume). */
+int journal_reapply(Job *j);
+void journal_free(Job *j);
+
+/* ---- live surgery shared by control and the journal (train_control.c) ---- */
+
+/* Freezes/thaws group g, re-plans and rebinds the cache (origin: step).
+ * On failure the previous state is restored. */
+int job_set_frozen(Job *j, int g, int frozen, int64_t step, int quiet, ThawError *err);
 
 #endif

@@ -1,0 +1,168 @@
+/* The training job's feature caches. The train cache stores the frozen
+ * boundary row of every train item on its first pass and starts later
+ * forwards there (engine/graph/feature_cache.h). The val cache does the
+ * same for the validation items in the eval plan: below the boundary every
+ * op is frozen and deterministic (BN in eval, no active dropout) whenever
+ * the train cache is bound, so it follows the train cache's binding and is
+ * dropped with it. A binding remembers the global step where it began:
+ * every op below its boundary has been frozen since then, so a resume
+ * refills the rows from that step on, batch by batch as the uninterrupted
+ * run did (a backbone forward is not bitwise independent of the batch it
+ * runs in), and stays byte-identical. */
+#include <stdio.h>
+#include <string.h>
+
+#include "train_job_internal.h"
+
+void train_cache_bind(Job *j, int64_t origin, int quiet)
+{
+    const RunConfig *c = j->cfg;
+    char why[256] = "", note[sizeof j->cache_note];
+    int on = 0;
+    if (!c->feature_cache) {
+        snprintf(why, sizeof why, "feature_cache is false");
+    } else if (c->augment) {
+        snprintf(why, sizeof why, "dataset.augment is on (the train transform is random); "
+                 "set it to false to cache the frozen features");
+    } else {
+        on = feature_cache_bind(&j->cache, &j->model.graph, thaw_dataset_count(j->train),
+                                0, why, sizeof why);
+    }
+    if (!on || !j->cache.kept) {
+        j->cache_gen++;
+        j->cache_origin = origin;
+    }
+    if (!on) {
+        feature_cache_free(&j->cache);
+        feature_cache_free(&j->val_cache);
+        snprintf(note, sizeof note, "feature cache off: %s", why);
+    } else {
+        const FeatureCache *fc = &j->cache;
+        snprintf(note, sizeof note, "feature cache on: boundary before op %d (%dx%dx%d per "
+                 "sample, %.1f MB for %lld items)", fc->b.first_op, fc->h, fc->w, fc->c,
+                 (double)fc->items * (double)fc->b.row * sizeof(float) / 1048576.0,
+                 (long long)fc->items);
+    }
+    if (strcmp(note, j->cache_note) != 0) {
+        snprintf(j->cache_note, sizeof j->cache_note, "%s", note);
+        if (!quiet) {
+            logf_event(j, "%s", note);
+        }
+    }
+}
+
+/* Boundary rows of one batch, as the filling forward stores them. */
+static void fill_rows(Job *j, const ThawBatch *b)
+{
+    Model *m = &j->model;
+    FeatureCache *fc = &j->cache;
+    if (fc->active && !feature_cache_has_all(fc, b->items, b->count)) {
+        model_set_input(m, b->images);
+        graph_forward_range(&m->graph, &m->params, 0, fc->b.first_op);
+        feature_cache_store(fc, &m->graph, b->items, b->count);
+    }
+}
+
+int train_cache_replay(Job *j)
+{
+    if (!j->cache.active) {
+        return 0;
+    }
+    int64_t spe = j->steps_per_epoch;
+    for (int e = (int)(j->cache_origin / spe); e <= j->epoch; e++) {
+        int rc = thaw_loader_start_epoch(j->train_loader, e, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        /* (next returns THAW_ERR_IO, 1, with no batch for a read error) */
+        const ThawBatch *b = NULL;
+        int64_t step = (int64_t)e * spe;
+        while (step < j->global_step &&
+               (rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1 && b) {
+            if (step >= j->cache_origin) {
+                fill_rows(j, b);
+            }
+            step++;
+        }
+        if (rc != 0 && !(rc == 1 && b)) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int train_cache_forward(Job *j, const ThawBatch *b)
+{
+    Model *m = &j->model;
+    FeatureCache *fc = &j->cache;
+    if (!fc->active) {
+        model_forward(m, b->images);
+        return 0;
+    }
+    if (feature_cache_has_all(fc, b->items, b->count)) {
+        feature_cache_load(fc, &m->graph, b->items, b->count);
+        graph_forward_from(&m->graph, &m->params, fc->b.first_op);
+        return 1;
+    }
+    model_set_input(m, b->images);
+    graph_forward_range(&m->graph, &m->params, 0, fc->b.first_op);
+    feature_cache_store(fc, &m->graph, b->items, b->count);
+    graph_forward_from(&m->graph, &m->params, fc->b.first_op);
+    return 0;
+}
+
+void val_cache_begin(Job *j)
+{
+    j->val_hits = j->val_seen = 0;
+    FeatureCache *vc = &j->val_cache;
+    if (!j->cache.active) {
+        feature_cache_free(vc);
+        return;
+    }
+    if (vc->active && j->val_gen == j->cache_gen) {
+        return;
+    }
+    feature_cache_free(vc);
+    char why[256];
+    if (feature_cache_bind_at(vc, &j->model.graph, &j->cache.b, thaw_dataset_count(j->val),
+                              0, why, sizeof why)) {
+        j->val_gen = j->cache_gen;
+    } else {
+        feature_cache_free(vc);
+        logf_event(j, "validation feature cache off: %s", why);
+    }
+}
+
+void val_cache_forward(Job *j, const ThawBatch *b, const float *input)
+{
+    Model *m = &j->model;
+    FeatureCache *vc = &j->val_cache;
+    j->val_seen += b->count;
+    if (!vc->active) {
+        model_forward(m, input);
+        return;
+    }
+    if (feature_cache_has_all(vc, b->items, b->count)) {
+        feature_cache_load(vc, &m->graph, b->items, b->count);
+        graph_forward_from(&m->graph, &m->params, vc->b.first_op);
+        j->val_hits += b->count;
+        return;
+    }
+    model_set_input(m, input);
+    graph_forward_range(&m->graph, &m->params, 0, vc->b.first_op);
+    feature_cache_store(vc, &m->graph, b->items, b->count);
+    graph_forward_from(&m->graph, &m->params, vc->b.first_op);
+}
+
+void train_cache_describe(const Job *j, char *out, size_t cap)
+{
+    const FeatureCache *fc = &j->cache, *vc = &j->val_cache;
+    if (!fc->active) {
+        snprintf(out, cap, "%s", j->cache_note);
+        return;
+    }
+    snprintf(out, cap, "%s; %lld of %lld train rows filled; val rows %lld of %lld",
+             j->cache_note, (long long)fc->n_filled, (long long)fc->items,
+             vc->active ? (long long)vc->n_filled : 0LL,
+             j->val ? (long long)thaw_dataset_count(j->val) : 0LL);
+}

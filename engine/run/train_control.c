@@ -1,0 +1,295 @@
+/* Live control of the training job at a step boundary (train_control.h):
+ * snapshots, freeze/thaw surgery, lr changes and checkpoints on demand.
+ * Every change is logged and journaled (train_journal.c). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/graph/feature_cache.h"
+#include "engine/run/schedule.h"
+#include "train_job_internal.h"
+
+/* The PyTorch module of a parameter: its name less the last component. */
+static void module_name(const ParamTable *t, int param, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", t->items[param].name);
+    char *dot = strrchr(out, '.');
+    if (dot) {
+        *dot = '\0';
+    }
+}
+
+static int op_param(const Op *op)
+{
+    return op->weight >= 0 ? op->weight : op->bias;
+}
+
+/* Where backward stops: the module of the lowest op that runs backward. */
+static void backward_stop(const Job *j, char *out, size_t cap)
+{
+    const Graph *g = &j->model.graph;
+    for (int i = 0; i < g->n_ops; i++) {
+        if (!g->ops[i].runs_backward) {
+            continue;
+        }
+        for (int k = i; k < g->n_ops; k++) {
+            if (op_param(&g->ops[k]) >= 0) {
+                module_name(&j->model.params, op_param(&g->ops[k]), out, cap);
+                return;
+            }
+        }
+    }
+    snprintf(out, cap, "(nothing)");
+}
+
+int job_set_frozen(Job *j, int g, int frozen, int64_t step, int quiet, ThawError *err)
+{
+    ParamTable *t = &j->model.params;
+    int was = t->groups[g].frozen;
+    uint64_t gen = j->cache_gen;
+    t->groups[g].frozen = frozen;
+    ThawError *job_err = j->err;
+    j->err = err;
+    int rc = job_plan(j, 1);
+    if (rc != 0) {
+        t->groups[g].frozen = was;
+        ThawError ignored;
+        j->err = &ignored;
+        job_plan(j, 1);
+        j->err = job_err;
+        return rc;
+    }
+    j->err = job_err;
+    train_cache_bind(j, step, 1);
+    if (quiet) {
+        return 0;
+    }
+    char stop[PARAM_NAME_MAX], cache[400];
+    backward_stop(j, stop, sizeof stop);
+    if (!j->cache.active) {
+        snprintf(cache, sizeof cache, "%s", j->cache_note);
+    } else if (j->cache_gen != gen) {
+        snprintf(cache, sizeof cache, "feature cache dropped, refilled from here (boundary "
+                 "before op %d, %dx%dx%d per sample)", j->cache.b.first_op, j->cache.h,
+                 j->cache.w, j->cache.c);
+    } else {
+        snprintf(cache, sizeof cache, "feature cache kept");
+    }
+    if (job_trainable_weights(j) == 0) {
+        logf_event(j, "step %" PRId64 ": %s %s; nothing trains now: steps run forward and "
+                   "loss only, no backward or optimizer update; %s", step, t->groups[g].name,
+                   frozen ? "frozen" : "trainable", cache);
+    } else {
+        logf_event(j, "step %" PRId64 ": %s %s; backward now stops at %s; %s", step,
+                   t->groups[g].name, frozen ? "frozen" : "trainable", stop, cache);
+    }
+    return 0;
+}
+
+static int find_group(TrainCtl *ctl, const char *group, ThawError *err)
+{
+    const ParamTable *t = &ctl->job->model.params;
+    int g = group ? params_find_group(t, group) : -1;
+    if (g >= 0) {
+        return g;
+    }
+    char list[512] = "";
+    size_t used = 0;
+    for (int k = 0; k < t->n_groups && used < sizeof list; k++) {
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "",
+                                 t->groups[k].name);
+    }
+    thaw_fail(err, THAW_ERR_ARG, "no group '%s' in %s (groups: %s)", group ? group : "(null)",
+              ctl->job->cfg->arch, list);
+    return -1;
+}
+
+int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err)
+{
+    Job *j = ctl->job;
+    int g = find_group(ctl, group, err);
+    if (g < 0) {
+        return THAW_ERR_ARG;
+    }
+    frozen = frozen != 0;
+    if (j->model.params.groups[g].frozen == frozen) {
+        return 0;   /* nothing changes: no journal entry */
+    }
+    int rc = job_set_frozen(j, g, frozen, j->global_step, 0, err);
+    if (rc == 0) {
+        ThawError *job_err = j->err;
+        j->err = err;
+        rc = journal_append(j, frozen ? JOURNAL_FREEZE : JOURNAL_UNFREEZE, group, frozen);
+        j->err = job_err;
+    }
+    return rc;
+}
+
+int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err)
+{
+    Job *j = ctl->job;
+    int g = find_group(ctl, group, err);
+    if (g < 0) {
+        return THAW_ERR_ARG;
+    }
+    if (!isfinite(lr) || lr <= 0) {
+        return thaw_fail(err, THAW_ERR_ARG, "lr for group '%s' must be a finite number > 0, "
+                         "got %g", group, lr);
+    }
+    ThawError *job_err = j->err;
+    j->err = err;
+    int rc = journal_append(j, JOURNAL_LR, group, lr);
+    j->err = job_err;
+    if (rc != 0) {
+        return rc;
+    }
+    double was = j->base_lr[g];
+    j->base_lr[g] = lr;
+    j->model.params.groups[g].lr = (float)(lr * schedule_factor(&j->sched, j->global_step));
+    logf_event(j, "step %" PRId64 ": %s lr %g (was %g)%s", j->global_step, group, lr, was,
+               j->model.params.groups[g].frozen ? "; the group is frozen, it applies once "
+               "thawed" : "");
+    return 0;
+}
+
+int train_ctl_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
+{
+    Job *j = ctl->job;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/step-%06" PRId64 ".safetensors", j->opt->out_dir,
+             j->global_step);
+    ThawError *job_err = j->err;
+    j->err = err;
+    int rc = train_save_checkpoint(j, path);
+    j->err = job_err;
+    if (rc == 0) {
+        if (path_out && cap) {
+            snprintf(path_out, cap, "%s", path);
+        }
+        logf_event(j, "step %" PRId64 ": checkpoint %s", j->global_step, path);
+    }
+    return rc;
+}
+
+int64_t train_ctl_step(const TrainCtl *ctl)
+{
+    return ctl->job->global_step;
+}
+
+int train_ctl_at_start(const TrainCtl *ctl)
+{
+    return ctl->at_start;
+}
+
+int train_ctl_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
+                     ThawError *err)
+{
+    const Job *j = ctl->job;
+    const ParamTable *t = &j->model.params;
+    const char *param = name;
+    const float *state = NULL;
+    if (strncmp(name, "opt.exp_avg.", 12) == 0) {
+        param = name + 12;
+        state = j->optim.exp_avg;
+    } else if (strncmp(name, "opt.exp_avg_sq.", 15) == 0) {
+        param = name + 15;
+        state = j->optim.exp_avg_sq;
+    }
+    int i = params_find(t, param);
+    if (i < 0 || t->items[i].kind == PARAM_COUNTER ||
+        (param != name && (t->items[i].kind != PARAM_WEIGHT || !state))) {
+        return thaw_fail(err, THAW_ERR_ARG, "no float tensor '%s' in the job", name);
+    }
+    *data = param != name ? state + t->items[i].offset : params_data(t, i);
+    *numel = t->items[i].numel;
+    return 0;
+}
+
+/* ---- snapshot ---- */
+
+static int count_layers(const Graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        n += op_param(&g->ops[i]) >= 0;
+    }
+    return n;
+}
+
+static int64_t op_params(const ParamTable *t, const Op *op)
+{
+    int64_t n = 0;
+    if (op->weight >= 0) {
+        n += (int64_t)t->items[op->weight].numel;
+    }
+    if (op->bias >= 0) {
+        n += (int64_t)t->items[op->bias].numel;
+    }
+    return n;
+}
+
+int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
+{
+    const Job *j = ctl->job;
+    const ParamTable *t = &j->model.params;
+    const Graph *g = &j->model.graph;
+    memset(snap, 0, sizeof *snap);
+    snap->n_groups = t->n_groups;
+    snap->n_layers = count_layers(g);
+    snap->groups = calloc((size_t)snap->n_groups + 1, sizeof *snap->groups);
+    snap->layers = calloc((size_t)snap->n_layers + 1, sizeof *snap->layers);
+    if (!snap->groups || !snap->layers) {
+        train_snapshot_free(snap);
+        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for a snapshot");
+    }
+    snap->epochs = j->cfg->epochs;
+    snap->epoch = j->epoch < j->cfg->epochs ? j->epoch + 1 : j->cfg->epochs;
+    snap->step = j->global_step;
+    snap->total_steps = j->total_steps;
+    snap->at_start = ctl->at_start;
+    snap->trainable_params = (int64_t)job_trainable_weights(j);
+    double f = schedule_factor(&j->sched, j->global_step);
+    for (int k = 0; k < t->n_groups; k++) {
+        TrainSnapGroup *sg = &snap->groups[k];
+        snprintf(sg->name, sizeof sg->name, "%s", t->groups[k].name);
+        sg->frozen = t->groups[k].frozen;
+        sg->base_lr = j->base_lr[k];
+        sg->lr = (double)(float)(j->base_lr[k] * f);
+        sg->weight_decay = t->groups[k].weight_decay;
+        sg->params = (int64_t)params_count_weights(t, k, 0);
+    }
+    int n = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->type == OP_BATCHNORM && op->bn_batch_stats && op->group >= 0 &&
+            op->group < t->n_groups) {
+            snap->groups[op->group].bn_batch_stats = 1;
+        }
+        int p = op_param(op);
+        if (p < 0) {
+            continue;
+        }
+        TrainSnapLayer *l = &snap->layers[n++];
+        module_name(t, p, l->name, sizeof l->name);
+        l->group = t->items[p].group;
+        const Value *out = &g->values[op->out];
+        l->out_h = out->h;
+        l->out_w = out->w;
+        l->out_c = out->c;
+        l->params = op_params(t, op);
+        l->frozen = t->groups[l->group].frozen;
+    }
+    train_cache_describe(j, snap->cache, sizeof snap->cache);
+    return 0;
+}
+
+void train_snapshot_free(TrainSnapshot *snap)
+{
+    free(snap->groups);
+    free(snap->layers);
+    snap->groups = NULL;
+    snap->layers = NULL;
+    snap->n_groups = snap->n_layers = 0;
+}
