@@ -145,6 +145,8 @@ typedef struct {
     BusSnapGroup *groups;     /* owned by the event */
     BusSnapLayer *layers;
     char cache[320];          /* the feature cache's state line */
+    int64_t trainable_params; /* weights that train now (0: none) */
+    char device[64];          /* "CPU, 2 threads" as the engine thread runs it */
 } BusSnapshot;
 
 typedef struct {
