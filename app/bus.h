@@ -33,7 +33,11 @@
  * engine thread (no more posts), then bus_close on the UI thread: it frees
  * every queued event and command and uv_close()s the async handle; the Bus
  * memory is released in the close callback, so run the loop once more
- * (uv_run) after bus_close, as libuv requires for any handle. */
+ * (uv_run) after bus_close, as libuv requires for any handle. Call it
+ * before a uv_walk that closes every handle (one that skips handles already
+ * closing then leaves the bus's alone); if the walk closed the bus's handle
+ * first, bus_close cannot know when libuv is done with it and leaves the
+ * Bus struct allocated (a leak that ASan reports, instead of a crash). */
 #ifndef THAW_APP_BUS_H
 #define THAW_APP_BUS_H
 
