@@ -86,7 +86,7 @@ fetch_weights
 case "$cmd" in
     run)
         build "$ROOT/build"
-        exec "$ROOT/build/thaw" "${@:---help}"
+        exec "$ROOT/build/thaw" "$@"
         ;;
     test)
         run_tests

@@ -3,10 +3,13 @@
 #include <string.h>
 
 #include "commands.h"
+#include "tui.h"
 
 static void usage(FILE *f)
 {
-    fputs("usage: thaw <verb> [options]\n"
+    fputs("usage: thaw [RUN.json] [--out DIR]   the workbench (default run: EfficientNet-Lite0\n"
+          "                                     feature extraction on Fashion-MNIST)\n"
+          "       thaw <verb> [options]\n"
           "\n"
           "verbs:\n"
           "  eval      accuracy of a checkpoint on a dataset: CKPT [--split test|val|all]\n"
@@ -21,15 +24,22 @@ static void usage(FILE *f)
           "  train     train from a run file: RUN.json [--json] [--resume CKPT]\n"
           "            [--out DIR (runs/<name>)]; see README, Training runs\n"
           "\n"
-          "exit status: 0 ok, 2 bad input (one line on stderr), 1 internal error\n",
+          "workbench keys:\n"
+          TUI_KEYS_HELP
+          "\n"
+          "exit status: 0 ok, 2 bad input (one line on stderr), 1 internal error;\n"
+          "128 + signal after SIGINT/SIGTERM/SIGHUP (checkpoint saved)\n",
           f);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 2) {
+        return tui_main(argc, argv);   /* the workbench on the default run */
     }
     if (strcmp(argv[1], "eval") == 0) {
         return cmd_eval(argc - 1, argv + 1);
@@ -45,6 +55,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "train") == 0) {
         return cmd_train(argc - 1, argv + 1);
+    }
+    /* No verb: the workbench on RUN.json (or options such as --out). */
+    size_t len = strlen(argv[1]);
+    if (argv[1][0] == '-' || (len > 5 && strcmp(argv[1] + len - 5, ".json") == 0)) {
+        return tui_main(argc, argv);
     }
     fprintf(stderr, "thaw: unknown verb '%s' (try thaw --help)\n", argv[1]);
     return 2;

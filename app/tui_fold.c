@@ -27,14 +27,23 @@ static void status(TuiApp *app, const char *fmt, const char *a, const char *b)
     snprintf(app->wb.status_msg, sizeof app->wb.status_msg, fmt, a, b);
 }
 
+/* Groups without parameters (the engine's catch-all "default" group on
+ * models that put every weight in a named group) are left out: there is
+ * nothing in them to freeze or train. */
 static void fold_snapshot(TuiApp *app, const BusSnapshot *snap)
 {
     WbGroup groups[WB_MAX_GROUPS];
-    int n = snap->n_groups < WB_MAX_GROUPS ? snap->n_groups : WB_MAX_GROUPS;
+    int remap[WB_MAX_GROUPS];
+    int n = 0;
     memset(groups, 0, sizeof groups);
-    for (int g = 0; g < n; g++) {
+    for (int g = 0; g < snap->n_groups && g < WB_MAX_GROUPS; g++) {
         const BusSnapGroup *src = &snap->groups[g];
-        WbGroup *dst = &groups[g];
+        remap[g] = -1;
+        if (src->params == 0) {
+            continue;
+        }
+        remap[g] = n;
+        WbGroup *dst = &groups[n++];
         snprintf(dst->name, sizeof dst->name, "%s", src->name);
         dst->frozen = src->frozen;
         dst->base_lr = src->base_lr;
@@ -45,12 +54,17 @@ static void fold_snapshot(TuiApp *app, const BusSnapshot *snap)
         snprintf(dst->bn_mode, sizeof dst->bn_mode, "%s", src->bn_batch_stats ? "train" : "eval");
     }
     WbLayer *layers = snap->n_layers > 0 ? calloc((size_t)snap->n_layers, sizeof *layers) : NULL;
-    int n_layers = layers ? snap->n_layers : 0;
-    for (int i = 0; i < n_layers; i++) {
+    int n_layers = 0;
+    for (int i = 0; layers && i < snap->n_layers; i++) {
         const BusSnapLayer *src = &snap->layers[i];
-        WbLayer *dst = &layers[i];
+        int g = src->group >= 0 && src->group < snap->n_groups && src->group < WB_MAX_GROUPS
+                    ? remap[src->group] : -1;
+        if (g < 0) {
+            continue;
+        }
+        WbLayer *dst = &layers[n_layers++];
         snprintf(dst->name, sizeof dst->name, "%s", src->name);
-        dst->group = src->group < n ? src->group : -1;
+        dst->group = g;
         snprintf(dst->shape, sizeof dst->shape, "%dx%dx%d", src->out_h, src->out_w, src->out_c);
         dst->params = src->params;
         dst->frozen = src->frozen;
@@ -131,7 +145,10 @@ static void fold_state(TuiApp *app, const BusEvent *ev)
 {
     app->wb.job = job_of(ev->state);
     if (ev->msg && ev->msg[0]) {
-        status(app, "%s%s", ev->msg, "");
+        /* Only an error or the end of a run is news for the status line. */
+        if (ev->state == BUS_STATE_ERROR || ev->state == BUS_STATE_DONE) {
+            status(app, "%s%s", ev->msg, "");
+        }
         wb_log(&app->wb, "%s: %s", bus_state_name(ev->state), ev->msg);
     }
     if (ev->state == BUS_STATE_EXITED) {

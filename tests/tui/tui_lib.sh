@@ -22,13 +22,15 @@ tui_cleanup() {
 }
 trap tui_cleanup EXIT
 
-# The tiny run every test uses: resnet18 at 32x32 on 4 Fashion-MNIST images
-# per class, batch 8; many epochs, so it is still running when we look.
+# The tiny run every test uses: resnet18 at 32x32, batch 8, many epochs so it
+# is still running when we look. 30 Fashion-MNIST images per class (not 4):
+# each epoch end writes a checkpoint (134 MB for resnet18 with AdamW state),
+# so epochs must be long enough (33 steps, seconds) not to fill the disk.
 tui_tiny_run() {  # tui_tiny_run FILE
     cat >"$1" <<'JSON'
 {
   "model": {"arch": "resnet18", "head": "linear"},
-  "dataset": {"type": "fashion_mnist", "subset_per_class": 4, "val_fraction": 0.1,
+  "dataset": {"type": "fashion_mnist", "subset_per_class": 30, "val_fraction": 0.1,
               "image_size": 32, "seed": 0, "augment": false},
   "strategy": "fine_tune",
   "trainable": ["layer4"],
@@ -153,4 +155,131 @@ tui_wait_exit() {
 # tui_line REGEX: the first screen line matching REGEX (empty if none).
 tui_line() {
     tui_screen | grep -E -m1 -- "$1" || true
+}
+
+# ---- reading the workbench's panes ----
+
+TUI_CURVE_EMPTY='no steps yet'          # the loss pane before any step
+TUI_HELP_TITLE='[-─] help [-─]'          # the help overlay's frame title
+
+# The layers pane's text, one row per line (the left pane, borders cut).
+tui_layers_pane() {
+    tui_screen | sed -n '3,$p' | LC_ALL=C.UTF-8 sed -E 's/^[│|]//; s/[│|].*//'
+}
+
+# The layers-pane row of group NAME (its checkbox, count, lr).
+tui_group_line() {
+    tui_layers_pane | grep -E -m1 -- "\[[ x]\] +$1 " || true
+}
+
+# The group or layer name on the selected row of the layers pane: the row
+# drawn with a background colour or in reverse video.
+tui_selected_row() {
+    tmux -L "$TUI_SOCK" capture-pane -p -e -t t | sed -n '3,$p' |
+        grep -E -m1 $'\e\\[(7|4[0-7])m[^\e]*\\[[ x]\\]' |
+        sed -E $'s/\e\\[[0-9;]*m//g' | LC_ALL=C.UTF-8 sed -E 's/^[│|]//; s/[│|].*//' |
+        grep -oE '\[[ x]\] +[^ ]+' | sed -E 's/^\[[ x]\] +//' || true
+}
+
+# Moves the layers-pane selection to group NAME: to the top (g), then down
+# one row at a time, waiting for each move to show (frames come every
+# 100 ms, so a key's effect is not on the screen at once).
+tui_select_group() {
+    local name=$1 i sel first end
+    first=$(tui_layers_pane | grep -oE -m1 '\[[ x]\] +[^ ]+' | sed -E 's/^\[[ x]\] +//')
+    tui_keys g
+    end=$((SECONDS + TUI_TIMEOUT))
+    while sel=$(tui_selected_row); [ "$sel" != "$first" ]; do
+        [ $SECONDS -lt $end ] || tui_fail "g did not select the first group ($first)"
+        sleep 0.05
+    done
+    for i in $(seq 1 40); do
+        [ "$sel" = "$name" ] && return 0
+        tui_keys j
+        tui_wait_change_from "$sel" tui_selected_row
+        sel=$(tui_selected_row)
+    done
+    tui_fail "could not select group $name"
+}
+
+# 0 when the screen shows a Braille cell (U+2800..U+28FF: E2 A0..A3 xx).
+tui_has_braille() {
+    tui_screen | LC_ALL=C grep -q $'\xe2[\xa0-\xa3]'
+}
+
+# 0 when the screen is plain ASCII.
+tui_is_ascii() {
+    ! tui_screen | LC_ALL=C grep -q $'[\x80-\xff]'
+}
+
+# The global step in the status bar.
+tui_step() {
+    tui_screen | head -1 | grep -oE 'step [0-9]+' | head -1 || true
+}
+
+# tui_wait_change_from OLD CMD...: until CMD prints something other than OLD.
+tui_wait_change_from() {
+    local old=$1 end=$((SECONDS + TUI_TIMEOUT))
+    shift
+    while [ $SECONDS -lt $end ]; do
+        [ "$("$@")" != "$old" ] && return 0
+        sleep 0.05
+    done
+    tui_fail "timed out waiting for '$*' to change from '$old'"
+}
+
+# tui_wait_for_line ROWRE RE what: until a screen line matching ROWRE also
+# matches RE.
+tui_wait_for_line() {
+    local row=$1 re=$2 what=${3:-$1 $2}
+    local end=$((SECONDS + TUI_TIMEOUT))
+    while [ $SECONDS -lt $end ]; do
+        tui_screen | grep -E -- "$row" | grep -Eq -- "$re" && return 0
+        sleep 0.05
+    done
+    tui_fail "timed out after ${TUI_TIMEOUT}s waiting for: $what"
+}
+
+# tui_wait_size COLS ROWS: until the screen is redrawn at that size (the
+# top border line spans every column and the footer is on the last line).
+tui_wait_size() {
+    local cols=$1 rows=$2 end=$((SECONDS + TUI_TIMEOUT)) screen
+    while [ $SECONDS -lt $end ]; do
+        screen=$(tui_screen)
+        if [ "$(wc -l <<<"$screen")" -eq "$rows" ] &&
+           [ "$(sed -n 2p <<<"$screen" | LC_ALL=C.UTF-8 wc -m)" -eq $((cols + 1)) ] &&
+           sed -n 2p <<<"$screen" | grep -Eq '[┐+]$' &&
+           sed -n "${rows}p" <<<"$screen" | grep -q 'quit'; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    tui_fail "screen not redrawn at ${cols}x$rows"
+}
+
+# tui_changes_within OLD SECONDS: 0 when the screen differs from OLD within
+# that time, else 1 (no failure: "nothing more happens" is an answer).
+tui_changes_within() {
+    local old=$1 end=$((SECONDS + $2))
+    while [ $SECONDS -le $end ]; do
+        [ "$(tui_screen)" != "$old" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# tui_model_table_tasks: every task heading of the model table (a line of
+# the table that starts with a lowercase word), seen while paging from its
+# top to its bottom; NPage until the screen stops changing.
+tui_model_table_tasks() {
+    local seen="" screen i
+    tui_keys g
+    for i in $(seq 1 30); do
+        screen=$(tui_screen)
+        seen+=$'\n'$(sed -E 's/^[│|]//' <<<"$screen" | grep -E '^[a-z]' |
+                      sed -E 's/ +[│|].*//; s/ +$//')
+        tui_keys NPage
+        tui_changes_within "$screen" 1 || break
+    done
+    sort -u <<<"$seen" | sed '/^$/d'
 }

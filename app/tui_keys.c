@@ -1,0 +1,288 @@
+/* Keys of the workbench (DESIGN.md, "The screen"). Each key changes the
+ * view state at once and sends its command; the target shows "pending"
+ * until the engine's ACK, so nothing here waits on the engine. */
+#include <ctype.h>
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app/tui_app.h"
+#include "app/tui_model_pick.h"
+#include "views/lr_input.h"
+
+#define KEY_ESC 27
+#define KEY_CTRL(c) ((c) & 0x1f)
+
+static void say(TuiApp *app, const char *msg)
+{
+    snprintf(app->wb.status_msg, sizeof app->wb.status_msg, "%s", msg);
+}
+
+void tui_request_exit(TuiApp *app, int sig)
+{
+    app->dirty = 1;
+    app->exit_code = 128 + sig;
+    if (app->quit == TUI_QUIT_SAVING || !tui_run_is_going(app) || app->engine_exited) {
+        app->quit = TUI_QUIT_NOW;   /* second signal, or nothing to save */
+        return;
+    }
+    app->wb.quit_confirm = 0;
+    app->wb.lr_editing = 0;
+    if (tui_send_simple(app, BUS_CMD_STOP_SAVE)) {
+        app->quit = TUI_QUIT_SAVING;
+        say(app, "saving a checkpoint, then quitting...");
+    } else {
+        app->quit = TUI_QUIT_NOW;
+    }
+}
+
+static void quit_saving(TuiApp *app)
+{
+    app->wb.quit_confirm = 0;
+    app->exit_code = 0;
+    if (tui_send_simple(app, BUS_CMD_STOP_SAVE)) {
+        app->quit = TUI_QUIT_SAVING;
+        say(app, "saving a checkpoint, then quitting...");
+    } else {
+        app->quit = TUI_QUIT_NOW;
+    }
+}
+
+/* Space: the engine freezes whole groups, so a layer's row toggles its
+ * group (said in the log, so nobody thinks one conv was frozen alone). */
+static void toggle_freeze(TuiApp *app)
+{
+    int g = wb_selected_group(&app->wb);
+    if (g < 0) {
+        return;
+    }
+    WbGroup *grp = &app->wb.groups[g];
+    int layer = app->wb.focus == WB_PANE_LAYERS ? wb_selected_layer(&app->wb) : -1;
+    if (layer >= 0) {
+        wb_log(&app->wb, "%s: freezing works per group; %s group %s",
+               app->wb.layers[layer].name, grp->frozen ? "thawing" : "freezing", grp->name);
+    }
+    tui_send_frozen(app, g, !grp->frozen);
+}
+
+/* f: freeze every group from the first up to the selection's. */
+static void freeze_up_to(TuiApp *app)
+{
+    int sel = wb_selected_group(&app->wb);
+    int sent = 0;
+    for (int g = 0; g <= sel; g++) {
+        if (!app->wb.groups[g].frozen) {
+            tui_send_frozen(app, g, 1);
+            sent++;
+        }
+    }
+    if (sel >= 0 && sent == 0) {
+        say(app, "already frozen up to the selection");
+    }
+}
+
+static void unfreeze_all(TuiApp *app)
+{
+    for (int g = 0; g < app->wb.n_groups; g++) {
+        if (app->wb.groups[g].frozen) {
+            tui_send_frozen(app, g, 0);
+        }
+    }
+}
+
+static void start_or_pause(TuiApp *app)
+{
+    switch (app->wb.job) {
+    case WB_JOB_READY:
+    case WB_JOB_PAUSED:
+    case WB_JOB_ERROR:
+        if (tui_send_simple(app, BUS_CMD_START)) {
+            say(app, "start sent (pending)");
+        }
+        break;
+    case WB_JOB_RUNNING:
+        if (tui_send_simple(app, BUS_CMD_PAUSE)) {
+            say(app, "pause sent: holds after this step (pending)");
+        }
+        break;
+    case WB_JOB_DONE:
+        if (app->run_json && tui_send_rebuild(app, app->run_json, NULL)) {
+            say(app, "the run ended: rebuilding it from the start (pending)");
+        }
+        break;
+    default:
+        say(app, "the engine is busy (loading or stopping)");
+        break;
+    }
+}
+
+static void start_lr_edit(TuiApp *app)
+{
+    int g = wb_selected_group(&app->wb);
+    if (g < 0) {
+        return;
+    }
+    app->wb.lr_editing = 1;
+    app->wb.lr_edit_group = g;
+    snprintf(app->wb.lr_edit, sizeof app->wb.lr_edit, "%g", app->wb.groups[g].base_lr);
+    say(app, "lr: type a value (e.g. 1e-4), Enter sets it, Esc cancels");
+}
+
+static void lr_edit_key(TuiApp *app, int key, int is_key)
+{
+    WbState *s = &app->wb;
+    size_t len = strlen(s->lr_edit);
+    if (!is_key && key == KEY_ESC) {
+        s->lr_editing = 0;
+        s->status_msg[0] = '\0';
+    } else if ((is_key && key == KEY_ENTER) || (!is_key && (key == '\n' || key == '\r'))) {
+        double lr;
+        double current = s->groups[s->lr_edit_group].base_lr;
+        if (lr_input_parse(s->lr_edit, current, &lr) != 0) {
+            snprintf(s->status_msg, sizeof s->status_msg,
+                     "lr: '%.24s' is not an lr: type 1e-4, 0.001, x0.5 or /10 (0 < lr <= %g)",
+                     s->lr_edit, LR_INPUT_MAX);
+            return;
+        }
+        s->lr_editing = 0;
+        s->status_msg[0] = '\0';
+        tui_send_lr(app, s->lr_edit_group, lr);
+    } else if ((is_key && key == KEY_BACKSPACE) || (!is_key && (key == 127 || key == 8))) {
+        if (len > 0) {
+            s->lr_edit[len - 1] = '\0';
+        }
+    } else if (!is_key && key == KEY_CTRL('u')) {
+        s->lr_edit[0] = '\0';
+    } else if (!is_key && key < 128 && isprint(key) && len + 1 < sizeof s->lr_edit) {
+        s->lr_edit[len] = (char)key;
+        s->lr_edit[len + 1] = '\0';
+    }
+}
+
+static void models_key(TuiApp *app, int key, int is_key)
+{
+    WbState *s = &app->wb;
+    if ((!is_key && (key == KEY_ESC || key == 'm' || key == 'q')) || (is_key && key == KEY_LEFT)) {
+        s->screen = WB_SCREEN_MAIN;
+    } else if ((is_key && key == KEY_UP) || (!is_key && key == 'k')) {
+        wb_move(s, -1);
+    } else if ((is_key && key == KEY_DOWN) || (!is_key && key == 'j')) {
+        wb_move(s, 1);
+    } else if (is_key && key == KEY_PPAGE) {
+        wb_move(s, -10);
+    } else if (is_key && key == KEY_NPAGE) {
+        wb_move(s, 10);
+    } else if ((is_key && key == KEY_HOME) || (!is_key && key == 'g')) {
+        wb_move_to(s, 0);
+    } else if ((is_key && key == KEY_END) || (!is_key && key == 'G')) {
+        wb_move_to(s, -1);
+    } else if ((is_key && (key == KEY_ENTER || key == KEY_RIGHT)) ||
+               (!is_key && (key == '\n' || key == '\r'))) {
+        tui_pick_model(app, s->model_selected);
+    } else if (!is_key && key == '?') {
+        s->help = 1;
+    }
+}
+
+static void main_key(TuiApp *app, int key, int is_key)
+{
+    WbState *s = &app->wb;
+    if (is_key) {
+        switch (key) {
+        case KEY_UP: wb_move(s, -1); break;
+        case KEY_DOWN: wb_move(s, 1); break;
+        case KEY_PPAGE: wb_move(s, -10); break;
+        case KEY_NPAGE: wb_move(s, 10); break;
+        case KEY_HOME: wb_move_to(s, 0); break;
+        case KEY_END: wb_move_to(s, -1); break;
+        case KEY_BTAB: wb_focus_next(s); wb_focus_next(s); break;
+        case KEY_ENTER:
+        case KEY_RIGHT:
+        case KEY_LEFT:
+            if (s->focus == WB_PANE_LAYERS && wb_selected_layer(s) < 0) {
+                int g = wb_selected_group(s);
+                int want = key != KEY_LEFT;
+                if (g >= 0 && s->groups[g].expanded != want) {
+                    wb_toggle_expanded(s);
+                }
+            }
+            break;
+        default: break;
+        }
+        return;
+    }
+    switch (key) {
+    case '\t': wb_focus_next(s); break;
+    case 'k': wb_move(s, -1); break;
+    case 'j': wb_move(s, 1); break;
+    case 'g': wb_move_to(s, 0); break;
+    case 'G': wb_move_to(s, -1); break;
+    case '\n':
+    case '\r':
+        if (s->focus == WB_PANE_LAYERS && wb_selected_layer(s) < 0) {
+            wb_toggle_expanded(s);
+        } else if (s->focus == WB_PANE_GROUPS) {
+            start_lr_edit(app);
+        }
+        break;
+    case ' ': toggle_freeze(app); break;
+    case 'f': freeze_up_to(app); break;
+    case 'u': unfreeze_all(app); break;
+    case 'e': start_lr_edit(app); break;
+    case 't': start_or_pause(app); break;
+    case 's':
+        if (tui_send_simple(app, BUS_CMD_SAVE)) {
+            say(app, "save sent (pending)");
+        }
+        break;
+    case 'm':
+        s->screen = WB_SCREEN_MODELS;
+        wb_clamp(s);
+        break;
+    case '?': s->help = 1; break;
+    case 'L':
+    case 'l': s->log_scale = !s->log_scale; break;
+    case 'q':
+        if (tui_run_is_going(app)) {
+            s->quit_confirm = 1;
+        } else {
+            app->exit_code = 0;
+            app->quit = TUI_QUIT_NOW;
+        }
+        break;
+    default: break;
+    }
+}
+
+void tui_handle_key(TuiApp *app, int key, int is_key)
+{
+    WbState *s = &app->wb;
+    if (is_key && key == KEY_RESIZE) {
+        return;   /* SIGWINCH is handled by the loop */
+    }
+    app->dirty = 1;
+    if (app->quit != TUI_RUN_ON) {
+        return;   /* saving before exit: keys no longer apply */
+    }
+    if (s->help) {
+        s->help = 0;   /* any key closes the overlay */
+        return;
+    }
+    if (s->quit_confirm) {
+        if (!is_key && (key == 'y' || key == 'Y')) {
+            quit_saving(app);
+        } else if (!is_key && (key == 'n' || key == 'N' || key == KEY_ESC || key == 'q')) {
+            s->quit_confirm = 0;
+        }
+        return;
+    }
+    if (s->lr_editing) {
+        lr_edit_key(app, key, is_key);
+        return;
+    }
+    if (s->screen == WB_SCREEN_MODELS) {
+        models_key(app, key, is_key);
+    } else {
+        main_key(app, key, is_key);
+    }
+}
