@@ -169,7 +169,7 @@ static TrainBoundaryAction apply(EngineThreadCtx *ctx, TrainCtl *ctl, const BusC
         bus_post_state(ctx->bus, BUS_STATE_STOPPING, NULL);
         if (!ctx->trained) {
             ctx->end = END_STOP_NOTHING;
-            ack_cmd(ctx, cmd, 1, "not started: nothing to save");
+            ack_cmd(ctx, cmd, 1, "");   /* "": nothing written (the DONE state says why) */
             return TRAIN_ABANDON;
         }
         ctx->end = END_STOP_SAVE;
@@ -318,7 +318,7 @@ static Next idle(EngineThreadCtx *ctx, int failed)
             }
             break;
         case BUS_CMD_STOP_SAVE:
-            ack_cmd(ctx, &cmd, 1, "no run is going: nothing to save");
+            ack_cmd(ctx, &cmd, 1, "");   /* ok, nothing written */
             break;
         case BUS_CMD_PAUSE:
         case BUS_CMD_SAVE:

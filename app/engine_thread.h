@@ -29,7 +29,12 @@
  * retries the same run (the user may have fixed a file), while START after
  * done is refused (ack not ok: a finished run is not re-run over its own
  * checkpoints; send REBUILD). Other commands are acked not ok ("no run is
- * going"), except STOP_SAVE, acked ok with nothing to do.
+ * going"), except STOP_SAVE, acked ok with nothing written.
+ *
+ * ACK messages: for a refused command (ok 0) the reason; for SAVE and
+ * STOP_SAVE (ok 1) the checkpoint's path, or "" when nothing was written
+ * (STOP_SAVE before START or between runs); START/PAUSE that change nothing
+ * say so ("already running"); otherwise "".
  *
  * Every command gets exactly one ACK. The last event of the thread is STATE
  * exited. REBUILD mid-run abandons the current job (nothing saved) and

@@ -444,8 +444,13 @@ static void stop_before_start(void **state)
     assert_int_equal(engine_thread_start(&h->et, h->bus, &cfg, dir, &err), 0);
     run_config_free(&cfg);
     wait_state(h, BUS_STATE_READY, 0);
-    engine_thread_stop_and_join(&h->et);
+    engine_thread_stop_and_join(&h->et);   /* STOP_SAVE (id 1), QUIT (id 2) */
     bus_drain_events(h->bus, record, h);
+    const Rec *stop_ack = find_ack(h, 1);
+    assert_non_null(stop_ack);
+    assert_true(stop_ack->ok);
+    assert_string_equal(stop_ack->msg, "");   /* nothing written */
+    assert_non_null(find_ack(h, 2));
     int done = find_state(h, BUS_STATE_DONE, 0);
     assert_true(done >= 0);
     assert_int_equal(h->recs[done].done_reason, BUS_DONE_ABANDONED);
