@@ -236,7 +236,11 @@ int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
     const ParamTable *t = &j->model.params;
     const Graph *g = &j->model.graph;
     memset(snap, 0, sizeof *snap);
-    snap->n_groups = t->n_groups;
+    /* groups that own weights ("default" collects none) */
+    int index[MAX_GROUPS];
+    for (int k = 0; k < t->n_groups; k++) {
+        index[k] = params_count_weights(t, k, 0) > 0 ? snap->n_groups++ : -1;
+    }
     snap->n_layers = count_layers(g);
     snap->groups = calloc((size_t)snap->n_groups + 1, sizeof *snap->groups);
     snap->layers = calloc((size_t)snap->n_layers + 1, sizeof *snap->layers);
@@ -252,7 +256,10 @@ int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
     snap->trainable_params = (int64_t)job_trainable_weights(j);
     double f = schedule_factor(&j->sched, j->global_step);
     for (int k = 0; k < t->n_groups; k++) {
-        TrainSnapGroup *sg = &snap->groups[k];
+        if (index[k] < 0) {
+            continue;
+        }
+        TrainSnapGroup *sg = &snap->groups[index[k]];
         snprintf(sg->name, sizeof sg->name, "%s", t->groups[k].name);
         sg->frozen = t->groups[k].frozen;
         sg->base_lr = j->base_lr[k];
@@ -264,8 +271,8 @@ int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
     for (int i = 0; i < g->n_ops; i++) {
         const Op *op = &g->ops[i];
         if (op->type == OP_BATCHNORM && op->bn_batch_stats && op->group >= 0 &&
-            op->group < t->n_groups) {
-            snap->groups[op->group].bn_batch_stats = 1;
+            op->group < t->n_groups && index[op->group] >= 0) {
+            snap->groups[index[op->group]].bn_batch_stats = 1;
         }
         int p = op_param(op);
         if (p < 0) {
@@ -273,13 +280,13 @@ int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
         }
         TrainSnapLayer *l = &snap->layers[n++];
         module_name(t, p, l->name, sizeof l->name);
-        l->group = t->items[p].group;
+        l->group = index[t->items[p].group];
+        l->frozen = t->groups[t->items[p].group].frozen;
         const Value *out = &g->values[op->out];
         l->out_h = out->h;
         l->out_w = out->w;
         l->out_c = out->c;
         l->params = op_params(t, op);
-        l->frozen = t->groups[l->group].frozen;
     }
     train_cache_describe(j, snap->cache, sizeof snap->cache);
     return 0;
