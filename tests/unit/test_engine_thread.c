@@ -10,7 +10,8 @@
  *   START resumes (a later step arrives); STOP_SAVE -> ACK with
  *   interrupted.safetensors (it exists), STATE done / stopped;
  *   REBUILD with a run whose dataset folder is missing -> ERROR naming the
- *   folder, STATE error; START after done is refused;
+ *   folder, STATE error; START after done is refused, after an error it
+ *   retries; a good REBUILD holds in ready with a fresh snapshot;
  *   stop_and_join -> STATE exited last, and every command had one ACK.
  * Each wait has a timeout, so a bug fails the test instead of hanging it. */
 #include <setjmp.h>
@@ -389,6 +390,20 @@ static void drive_a_run(void **state)
     ack = ack_of(h, bus_send_rebuild(h->bus, "{\"model\": 3}", "broken.json", NULL, NULL));
     assert_false(ack->ok);
     assert_non_null(strstr(ack->msg, "broken.json"));
+
+    /* START after an error retries the same run (which fails again) */
+    int retry_from = h->n;
+    ack = ack_of(h, bus_send(h->bus, BUS_CMD_START));
+    assert_true(ack->ok);
+    wait_state(h, BUS_STATE_ERROR, retry_from);
+    assert_true(find_state(h, BUS_STATE_LOADING, retry_from) >= 0);
+
+    /* a good REBUILD: a fresh run that holds in ready with its snapshot */
+    int good_from = h->n;
+    ack = ack_of(h, bus_send_rebuild(h->bus, RUN_JSON, "again.json", NULL, NULL));
+    assert_true(ack->ok);
+    wait_state(h, BUS_STATE_READY, good_from);
+    assert_non_null(snapshot_after(h, good_from));
 
     /* 8. shutdown: STATE exited is the last event; one ACK per command */
     engine_thread_stop_and_join(&h->et);
