@@ -66,8 +66,15 @@ struct TrainCtl {
     int at_start;              /* the call before this run's first step */
 };
 
+/* An event to opt->on_event (epochs and total_steps filled in). */
+void job_emit(Job *j, TrainEvent *ev);
 /* A log line as a TRAIN_EV_LOG event. */
 void logf_event(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Dataset, split and loaders; model, strategy, groups, optimizer and
+ * schedule (train_setup.c). */
+int job_open_data(Job *j);
+int job_setup_model(Job *j);
 
 /* Plans the graph for training (batch train_batch) or validation. */
 int job_plan(Job *j, int training);
