@@ -223,9 +223,9 @@ int catalog_load_state(WbState *s, ThawError *err)
 const char *strategy_hint(int examples_per_class, int domain_close)
 {
     if (examples_per_class <= 0) {
-        return "Strategy: under ~500 examples per class and a close domain: feature extraction "
-               "(train the head). Moderate data or some shift: fine-tune the last blocks and the "
-               "head. Lots of data or a big shift: full fine-tuning with a small lr.";
+        return "Strategy: <500 examples/class, close domain: feature extraction; moderate data "
+               "or some shift: fine-tune the last blocks; lots of data or big shift: full "
+               "fine-tuning.";
     }
     if (examples_per_class < 500 && domain_close) {
         return "Feature extraction: few examples per class and a close domain, so freeze the "

@@ -94,25 +94,33 @@ WbRect wb_frame(WINDOW *win, WbRect r, const char *title, int focused, int utf8,
         return (WbRect){r.y, r.x, 0, 0};
     }
     attr_t a = theme_attr(focused ? THEME_BORDER_FOCUS : THEME_BORDER, color);
-    wattron(win, a);
-    chtype h = utf8 ? ACS_HLINE : '-', v = utf8 ? ACS_VLINE : '|';
-    chtype tl = utf8 ? ACS_ULCORNER : '+', tr = utf8 ? ACS_URCORNER : '+';
-    chtype bl = utf8 ? ACS_LLCORNER : '+', br = utf8 ? ACS_LRCORNER : '+';
-    mvwhline(win, r.y, r.x + 1, h, r.w - 2);
-    mvwhline(win, r.y + r.h - 1, r.x + 1, h, r.w - 2);
-    mvwvline(win, r.y + 1, r.x, v, r.h - 2);
-    mvwvline(win, r.y + 1, r.x + r.w - 1, v, r.h - 2);
-    mvwaddch(win, r.y, r.x, tl);
-    mvwaddch(win, r.y, r.x + r.w - 1, tr);
-    mvwaddch(win, r.y + r.h - 1, r.x, bl);
-    mvwaddch(win, r.y + r.h - 1, r.x + r.w - 1, br);
-    wattroff(win, a);
+    wattrset(win, a);
+    if (utf8) {
+        /* wide-character box drawing: Unicode lines whatever the terminal's acsc says */
+        mvwhline_set(win, r.y, r.x + 1, WACS_HLINE, r.w - 2);
+        mvwhline_set(win, r.y + r.h - 1, r.x + 1, WACS_HLINE, r.w - 2);
+        mvwvline_set(win, r.y + 1, r.x, WACS_VLINE, r.h - 2);
+        mvwvline_set(win, r.y + 1, r.x + r.w - 1, WACS_VLINE, r.h - 2);
+        mvwadd_wch(win, r.y, r.x, WACS_ULCORNER);
+        mvwadd_wch(win, r.y, r.x + r.w - 1, WACS_URCORNER);
+        mvwadd_wch(win, r.y + r.h - 1, r.x, WACS_LLCORNER);
+        mvwadd_wch(win, r.y + r.h - 1, r.x + r.w - 1, WACS_LRCORNER);
+    } else {
+        mvwhline(win, r.y, r.x + 1, '-', r.w - 2);
+        mvwhline(win, r.y + r.h - 1, r.x + 1, '-', r.w - 2);
+        mvwvline(win, r.y + 1, r.x, '|', r.h - 2);
+        mvwvline(win, r.y + 1, r.x + r.w - 1, '|', r.h - 2);
+        mvwaddch(win, r.y, r.x, '+');
+        mvwaddch(win, r.y, r.x + r.w - 1, '+');
+        mvwaddch(win, r.y + r.h - 1, r.x, '+');
+        mvwaddch(win, r.y + r.h - 1, r.x + r.w - 1, '+');
+    }
+    wattrset(win, A_NORMAL);
     if (title && *title && r.w > 6) {
-        attr_t t = theme_attr(focused ? THEME_BORDER_FOCUS : THEME_TITLE, color);
-        wattron(win, t);
+        wattrset(win, theme_attr(focused ? THEME_BORDER_FOCUS : THEME_TITLE, color));
         WbRect edge = {r.y, r.x + 1, 1, r.w - 2};
         wb_putf(win, edge, r.y, r.x + 2, r.w - 4, utf8, " %s ", title);
-        wattroff(win, t);
+        wattrset(win, A_NORMAL);
     }
     return (WbRect){r.y + 1, r.x + 1, r.h - 2, r.w - 2};
 }

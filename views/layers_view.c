@@ -78,6 +78,8 @@ static void draw_row(WINDOW *win, WbRect in, int y, const WbState *s, WbRow row,
     wb_putf(win, in, y, x, nw, u, "%-*s", nw, name);
     wattrset(win, sel);
     x += nw + 1;
+    /* the params column ends one cell before the edge (the pending marker's
+     * cell on group rows), so layers and groups line up */
     if (row.layer >= 0) {
         const WbLayer *l = &s->layers[row.layer];
         x += wb_putf(win, in, y, x, shape_w + 1, u, "%*s ", shape_w, l->shape);
@@ -86,8 +88,8 @@ static void draw_row(WINDOW *win, WbRect in, int y, const WbState *s, WbRow row,
         if (show_bn) {
             x += wb_putf(win, in, y, x, 9, u, "bn %-5s ", g->bn_mode[0] ? g->bn_mode : "-");
         }
-        x += wb_putf(win, in, y, x, 7, u, "%6s ", wb_fmt_count(g->total_params, buf, sizeof buf));
         x += wb_putf(win, in, y, x, 7, u, "%-7s", wb_fmt_lr(g->base_lr, lr, sizeof lr));
+        x += wb_putf(win, in, y, x, 6, u, "%6s", wb_fmt_count(g->total_params, buf, sizeof buf));
         if (g->pending) {
             attr_t p = selected && focused ? 0 : theme_attr(THEME_PENDING, c);
             wattrset(win, sel | p);
@@ -122,17 +124,21 @@ void layers_view_draw(WINDOW *win, WbRect r, const WbState *s)
         wattroff(win, theme_attr(THEME_DIM, s->color));
         return;
     }
+    /* the shape column is as wide as the shapes on show (expanded groups) */
     int shape_w = 1;
     for (int l = 0; l < s->n_layers; l++) {
-        int n = wb_text_cols(s->layers[l].shape);
-        shape_w = n > shape_w ? n : shape_w;
+        int g = s->layers[l].group;
+        if (g >= 0 && g < s->n_groups && s->groups[g].expanded) {
+            int n = wb_text_cols(s->layers[l].shape);
+            shape_w = n > shape_w ? n : shape_w;
+        }
     }
     shape_w = shape_w > 11 ? 11 : shape_w;
-    /* group row: arrow(2) [x](3) sp name sp [bn(9)] params(7) lr(7) pending(1)
-     * layer row: indent(3) [x](3) sp name sp shape sp params(6) */
+    /* group row: arrow(2) [x](3) sp name sp [bn(9)] lr(7) params(6) pending(1)
+     * layer row: indent(3) [x](3) sp name sp shape sp params(6) blank(1) */
     int show_bn = in.w >= 48;
-    int group_name_w = in.w - 22 - (show_bn ? 9 : 0);
-    int layer_name_w = in.w - 14 - shape_w;
+    int group_name_w = in.w - 21 - (show_bn ? 9 : 0);
+    int layer_name_w = in.w - 16 - shape_w;
     group_name_w = group_name_w < 4 ? 4 : group_name_w;
     layer_name_w = layer_name_w < 4 ? 4 : layer_name_w;
 

@@ -13,8 +13,8 @@ int lr_view_rows(WbRect r)
     return r.h > 3 ? r.h - 3 : 0;   /* frame and the column header */
 }
 
-/* columns after the name: pending(1) name sp lr(8) now(8) wd(7) trainable(8) */
-#define FIXED_W 33
+/* columns: pending(1) name sp lr(7) now(8) wd(7) trainable(6) */
+#define FIXED_W 30
 
 static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, int name_w)
 {
@@ -40,14 +40,14 @@ static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, 
     x += name_w + 1;
     if (s->lr_editing && s->lr_edit_group == gi) {
         wattrset(win, theme_attr(THEME_PENDING, c) | A_REVERSE);
-        int w = 16;
+        int w = 15;
         wb_blank(win, in, y, x, w);
         int n = wb_putf(win, in, y, x, w - 1, u, "%s", s->lr_edit);
         wb_put(win, in, y, x + n, 1, gl->cursor, u);
         wattrset(win, sel);
         x += w;
     } else {
-        x += wb_putf(win, in, y, x, 8, u, "%-8s", wb_fmt_lr(g->base_lr, a, sizeof a));
+        x += wb_putf(win, in, y, x, 7, u, "%-7s", wb_fmt_lr(g->base_lr, a, sizeof a));
         int moved = isfinite(g->lr) && fabs(g->lr - g->base_lr) > 1e-9 * fabs(g->base_lr);
         if (moved) {
             wattrset(win, sel | (selected && focused ? 0 : theme_attr(THEME_DIM, c)));
@@ -59,9 +59,9 @@ static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, 
     x += wb_putf(win, in, y, x, 7, u, "%-7s", wb_fmt_lr(g->weight_decay, d, sizeof d));
     wattrset(win, sel | fz);
     if (g->frozen) {
-        wb_put(win, in, y, x, 8, "frozen", u);
+        wb_put(win, in, y, x, 6, "frozen", u);
     } else {
-        wb_putf(win, in, y, x, 8, u, "%s", wb_fmt_count(g->trainable_params, a, sizeof a));
+        wb_putf(win, in, y, x, 6, u, "%6s", wb_fmt_count(g->trainable_params, a, sizeof a));
     }
     wattrset(win, A_NORMAL);
 }
@@ -80,7 +80,7 @@ void lr_view_draw(WINDOW *win, WbRect r, const WbState *s)
         name_w = 20;
     }
     wattrset(win, theme_attr(THEME_DIM, s->color));
-    wb_putf(win, in, in.y, in.x + 1, in.w - 1, s->utf8, "%-*s %-8s%-8s%-7s%s", name_w, "group",
+    wb_putf(win, in, in.y, in.x + 1, in.w - 1, s->utf8, "%-*s %-7s%-8s%-7s%6s", name_w, "group",
             "lr", "now", "wd", "trains");
     wattrset(win, A_NORMAL);
     if (s->n_groups == 0) {

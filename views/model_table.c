@@ -8,12 +8,11 @@
 #include "views/theme.h"
 #include "views/views.h"
 
-#define FOOT_LINES 3   /* detail + two lines of strategy hint */
+#define FOOT_LINES 4   /* two lines of detail, two of strategy hint */
 
 static const char *default_hint =
-    "Strategy: under ~500 examples per class and a close domain: feature extraction "
-    "(train the head). Moderate data or some shift: fine-tune the last blocks and the head. "
-    "Lots of data or a big shift: full fine-tuning with a small lr.";
+    "Strategy: <500 examples/class, close domain: feature extraction; moderate data or some "
+    "shift: fine-tune the last blocks; lots of data or big shift: full fine-tuning.";
 
 int model_table_rows(WbRect r)
 {
@@ -73,10 +72,10 @@ static void draw_row(WINDOW *win, WbRect in, int y, const WbState *s, int i, int
     int x = in.x + 2;
     x += wb_putf(win, in, y, x, name_w + 1, u, "%-*s ", name_w, m->name);
     x += wb_putf(win, in, y, x, 8, u, "%7s ", m->params > 0 ? wb_fmt_count(m->params, p, sizeof p) : "n/a");
-    x += wb_putf(win, in, y, x, 13, u, " %-12s", m->input);
+    x += wb_putf(win, in, y, x, 17, u, " %-16s", m->input);
     if (m->supported) {
         wattrset(win, sel | (selected ? 0 : theme_attr(THEME_TRAINABLE, c)));
-        x += wb_putf(win, in, y, x, 19, u, "yes %-14s ", m->arch);
+        x += wb_putf(win, in, y, x, 19, u, "%-18s ", "yes");
         wattrset(win, sel | (selected ? 0 : theme_attr(m->weights_local ? THEME_OK : THEME_WARN, c)));
         wb_put(win, in, y, x, in.w - (x - in.x), m->weights_local ? "local" : "missing", u);
     } else {
@@ -125,7 +124,7 @@ void model_table_draw(WINDOW *win, WbRect r, const WbState *s)
     }
     int name_w = in.w >= 90 ? 22 : 18;
     wattrset(win, theme_attr(THEME_DIM, c));
-    wb_putf(win, in, in.y, in.x + 2, in.w - 2, u, "%-*s %7s  %-12s%-19s%s", name_w, "backbone",
+    wb_putf(win, in, in.y, in.x + 2, in.w - 2, u, "%-*s %7s  %-16s%-19s%s", name_w, "backbone",
             "params", "input", "thaw", "weights");
     wattrset(win, A_NORMAL);
     int rows = model_table_rows(r);
@@ -163,19 +162,20 @@ void model_table_draw(WINDOW *win, WbRect r, const WbState *s)
         const CatalogRow *m = &s->catalog[s->model_selected];
         char detail[512];
         if (m->supported) {
-            snprintf(detail, sizeof detail, "%s: %s; weights %s %s", m->name, m->note, m->weights,
-                     m->weights_local ? "in the cache" : "not in the cache (bring a .pth or .safetensors)");
+            snprintf(detail, sizeof detail, "%s: %s. thaw arch %s; weights %s %s", m->name, m->note,
+                     m->arch, m->weights,
+                     m->weights_local ? "in the cache" : "not in the cache (random init)");
         } else {
             snprintf(detail, sizeof detail, "%s: %s; not supported yet", m->name, m->note);
         }
         wattrset(win, A_BOLD);
-        wb_put(win, in, foot_y, in.x, in.w, detail, u);
+        wrap(win, in, foot_y, in.x, in.w, 2, detail, u);
         wattrset(win, A_NORMAL);
     } else {
         wb_put(win, in, foot_y, in.x, in.w, "no model catalog loaded", u);
     }
     wattrset(win, theme_attr(THEME_DIM, c));
-    wrap(win, in, foot_y + 1, in.x, in.w, FOOT_LINES - 1,
+    wrap(win, in, foot_y + 2, in.x, in.w, FOOT_LINES - 2,
          s->strategy_hint[0] ? s->strategy_hint : default_hint, u);
     wattrset(win, A_NORMAL);
 }

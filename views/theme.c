@@ -62,7 +62,7 @@ attr_t theme_attr(ThemeRole role, int color)
 static const ThemeGlyphs glyphs_utf8 = {
     .expanded = "\u25be", .collapsed = "\u25b8",
     .on = "[x]", .off = "[ ]",
-    .pending = "\u2026", .ellipsis = "\u2026", .arrow = "\u2192",
+    .pending = "\u2022", .ellipsis = "\u2026", .arrow = "\u2192",
     .running = "\u25b6", .paused = "\u2016", .stopped = "\u25a0",
     .sep = "\u2502", .mark = "\u2502", .cursor = "\u2588",
 };
