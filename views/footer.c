@@ -41,12 +41,12 @@ static const FooterKey edit_keys[] = {
 };
 
 static const FooterKey confirm_keys[] = {
-    {"y", "quit", "quit", 10},
+    {"y", "save and quit", "save+quit", 10},
     {"n", "keep going", "stay", 9},
 };
 
 static const FooterKey help_keys[] = {
-    {"?/Esc", "close help", "close", 10},
+    {"any key", "closes help", "closes help", 10},
 };
 
 static int item_w(const FooterKey *k, int shortl)

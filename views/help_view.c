@@ -7,18 +7,19 @@
 
 const WbHelpKey wb_help_keys[] = {
     {"Tab", "next pane (layers, lr groups, loss)"},
-    {"j/k, Up/Down", "move the selection"},
-    {"Enter", "expand or collapse a group"},
-    {"Space", "freeze or unfreeze the selected group/layer"},
+    {"j/k, Up/Down", "move the selection (PgUp/PgDn, g/G jump)"},
+    {"Enter, Right", "expand a group (Left collapses)"},
+    {"Space", "freeze or thaw the selected group"},
     {"f", "freeze everything up to the selection"},
     {"u", "unfreeze all"},
-    {"e", "edit the selected group's lr"},
-    {"l", "log scale for the loss plot"},
+    {"e", "edit the group's lr: 1e-4, 0.001, x0.5, /10"},
     {"t", "start or pause training"},
     {"s", "save a checkpoint now"},
     {"m", "model-choice table"},
-    {"?", "this help"},
+    {"l", "loss plot on a linear or log scale"},
+    {"?", "this help (any key closes it)"},
     {"q", "quit (asks first while a run is going)"},
+    {"Ctrl-C", "save a checkpoint and quit"},
 };
 const int wb_help_key_count = (int)(sizeof wb_help_keys / sizeof wb_help_keys[0]);
 

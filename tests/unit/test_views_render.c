@@ -222,7 +222,7 @@ static void full_screen(int rows, int cols, int utf8)
     dump("help", text);
     must_have(text, "freeze everything up to the selection", where);
     must_have(text, "unfreeze all", where);
-    must_have(text, "close help", where);
+    must_have(text, "any key closes help", where);
     free(text);
     s->help = 0;
 
