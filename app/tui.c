@@ -212,6 +212,7 @@ int tui_main(int argc, char **argv)
     }
     wb_log(wb, "run %s; checkpoints in %s; t starts, ? shows the keys", run.path, run.out_dir);
 
+    tui_make_parent_dirs(run.out_dir);
     EngineThread engine;
     memset(&engine, 0, sizeof engine);
     rc = engine_thread_start(&engine, bus, &cfg, run.out_dir, &err);
@@ -247,8 +248,8 @@ int tui_main(int argc, char **argv)
     /* Leave the terminal sane first: the join may wait for a step. */
     endwin();
     engine_thread_stop_and_join(&engine);
+    bus_close(bus);   /* after the join (no more posts), before the walk */
     uv_walk(&t.loop, close_handle, NULL);
-    bus_close(bus);   /* after the join: no more posts */
     uv_run(&t.loop, UV_RUN_DEFAULT);
     uv_loop_close(&t.loop);
     if (t.app.checkpoint[0]) {

@@ -73,6 +73,9 @@ static void fold_snapshot(TuiApp *app, const BusSnapshot *snap)
         wb_log(&app->wb, "out of memory taking the engine's layer table");
     }
     free(layers);
+    if (snap->device[0]) {
+        snprintf(app->wb.device, sizeof app->wb.device, "%s", snap->device);
+    }
     if (snap->epochs > 0) {
         app->wb.epoch = snap->epoch;
         app->wb.epochs = snap->epochs;
@@ -149,7 +152,9 @@ static void fold_state(TuiApp *app, const BusEvent *ev)
         if (ev->state == BUS_STATE_ERROR || ev->state == BUS_STATE_DONE) {
             status(app, "%s%s", ev->msg, "");
         }
-        wb_log(&app->wb, "%s: %s", bus_state_name(ev->state), ev->msg);
+        if (ev->state != BUS_STATE_ERROR) {   /* the ERROR event logged it */
+            wb_log(&app->wb, "%s: %s", bus_state_name(ev->state), ev->msg);
+        }
     }
     if (ev->state == BUS_STATE_EXITED) {
         app->engine_exited = 1;

@@ -93,7 +93,7 @@ int tui_run_open_default(TuiRun *run, const char *out_dir, ThawError *err)
     int have = file_exists(weights);
     if (!have) {
         snprintf(run->note, sizeof run->note,
-                 "no ImageNet weights at %.200s: random init (fetch them: bash quickstart.sh run)",
+                 "random init: no ImageNet weights (fetch: bash quickstart.sh run) at %.200s",
                  weights);
     }
     return tui_run_with_model(tui_default_run_text(), NULL, have ? weights : NULL, &run->json,
@@ -141,4 +141,23 @@ void tui_run_free(TuiRun *run)
 {
     free(run->json);
     run->json = NULL;
+}
+
+void tui_make_parent_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) {
+        return;
+    }
+    *slash = '\0';
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0777);   /* EEXIST is fine; the engine reports real failures */
+            *p = '/';
+        }
+    }
+    mkdir(buf, 0777);
 }

@@ -31,6 +31,10 @@ int tui_run_open_default(TuiRun *run, const char *out_dir, ThawError *err);
 int tui_run_open_file(TuiRun *run, const char *path, const char *out_dir, ThawError *err);
 void tui_run_free(TuiRun *run);
 
+/* Creates the folders above path (mkdir -p of its parent), as thaw train
+ * creates runs/ for its default runs/<name>; the engine makes the last one. */
+void tui_make_parent_dirs(const char *path);
+
 /* New run text: text with model.arch set to arch and model.weights set to
  * weights (NULL or "" removes the key: random init). Caller frees *out. */
 int tui_run_with_model(const char *text, const char *arch, const char *weights, char **out,

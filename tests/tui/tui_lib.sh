@@ -138,14 +138,16 @@ tui_wait_exit() {
     local end=$((SECONDS + TUI_TIMEOUT))
     while [ $SECONDS -lt $end ]; do
         if [ "$(tui_pane '#{pane_dead}')" = 1 ]; then
-            local sig
+            local sig status
             sig=$(tui_pane '#{pane_dead_signal}')
+            status=$(tui_pane '#{pane_dead_status}')
             if [ -n "$sig" ] && [ "$sig" != 0 ]; then
                 echo $((128 + sig))
-            else
-                tui_pane '#{pane_dead_status}'
+                return 0
+            elif [ -n "$status" ]; then
+                echo "$status"
+                return 0
             fi
-            return 0
         fi
         sleep 0.05
     done
@@ -176,7 +178,7 @@ tui_group_line() {
 # drawn with a background colour or in reverse video.
 tui_selected_row() {
     tmux -L "$TUI_SOCK" capture-pane -p -e -t t | sed -n '3,$p' |
-        grep -E -m1 $'\e\\[(7|4[0-7])m[^\e]*\\[[ x]\\]' |
+        grep -E -m1 $'\e\\[([0-9]*;)*(7|4[0-7])m.*\\[[ x]\\]' |
         sed -E $'s/\e\\[[0-9;]*m//g' | LC_ALL=C.UTF-8 sed -E 's/^[│|]//; s/[│|].*//' |
         grep -oE '\[[ x]\] +[^ ]+' | sed -E 's/^\[[ x]\] +//' || true
 }
