@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The UI never waits on the engine: with steps that take a second or more
-# (resnet18 at 160x160, batch 24, every group training), a key pressed mid-step shows
-# at once (the selection moves, the group is marked pending), while the
-# step counter has not moved (the ACK only comes at the next step
+# (resnet18 at 160x160, batch 24, every group training), a key pressed
+# mid-step shows at once (the selection moves, the group is marked pending),
+# while the step counter has not moved (the ACK only comes at the next step
 # boundary); after the ACK the pending mark goes and the checkbox flips.
 . "$(dirname "$0")/tui_lib.sh"
 
@@ -34,12 +34,12 @@ t0=$(date +%s%N)
 sel=$(tui_selected_row)
 tui_keys j Space
 TUI_TIMEOUT=3 tui_wait_change_from "$sel" tui_selected_row
-TUI_TIMEOUT=3 tui_wait_for_line '\] +layer3 ' '…' "layer3 marked pending (…)"
+TUI_TIMEOUT=3 tui_wait_for_line '\] +layer3 ' "$TUI_PENDING" "layer3 marked pending"
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$(tui_step)" = "$step" ] || tui_fail "the step moved before the check; steps too fast for this test"
 [ "$ms" -le 500 ] || tui_fail "the key's effect took ${ms} ms to show"
 tui_wait_for_line '\] +layer3 ' '\[ \]' "layer3 frozen after the ACK"
-tui_line '\] +layer3 ' | grep -q '…' && tui_fail "layer3 still pending after the ACK"
+tui_line '\] +layer3 ' | grep -Eq "$TUI_PENDING" && tui_fail "layer3 still pending after the ACK"
 
 # Quit without waiting for a save of this slow run: SIGTERM saves too, so
 # check the exit status only.

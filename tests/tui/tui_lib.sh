@@ -53,11 +53,21 @@ tui_fail() {
 }
 
 tui_pass() {
+    local report
+    for report in "$TUI_WORK"/asan.* "$TUI_WORK"/ubsan.*; do
+        [ -e "$report" ] || continue
+        cat "$report" >&2
+        echo "FAIL $TUI_TEST: sanitizer report $report" >&2
+        exit 1
+    done
     echo "ok $TUI_TEST: $*"
 }
 
 # tui_start COLS ROWS [VAR=value ...] -- ARGS...: thaw ARGS in a new session
-# (cwd $TUI_WORK). The pane stays after thaw exits, so its status is known.
+# (cwd $TUI_WORK). bash runs it and writes its exit status to $TUI_WORK/rc:
+# tmux's own pane_dead_status is unreliable (a pane whose process exits
+# right after a Ctrl-C can stay an unreaped zombie). bash waits and
+# cooperates on SIGINT, so it outlives a thaw that handles Ctrl-C.
 tui_start() {
     local cols=$1 rows=$2
     shift 2
@@ -69,9 +79,15 @@ tui_start() {
     [ "${1:-}" = "--" ] && shift
     local conf="$TUI_WORK/tmux.conf"
     printf 'set -g remain-on-exit on\nset -g status off\nset -g history-limit 0\n' >"$conf"
+    rm -f "$TUI_WORK/rc"
+    # A sanitizer build reports into files that tui_pass checks.
     local cmd
-    cmd=$(printf '%q ' env "TERM=${TUI_TERM:-screen}" "${envs[@]}" "$THAW_BINARY" "$@")
-    (cd "$TUI_WORK" && tmux -L "$TUI_SOCK" -f "$conf" new-session -d -s t -x "$cols" -y "$rows" "$cmd")
+    cmd=$(printf '%q ' env "TERM=${TUI_TERM:-screen}" \
+          "ASAN_OPTIONS=log_path=$TUI_WORK/asan" "UBSAN_OPTIONS=log_path=$TUI_WORK/ubsan" \
+          "${envs[@]}" "$THAW_BINARY" "$@")
+    cmd="$cmd; echo \$? >$(printf '%q' "$TUI_WORK/rc.tmp"); mv $(printf '%q %q' "$TUI_WORK/rc.tmp" "$TUI_WORK/rc")"
+    (cd "$TUI_WORK" && tmux -L "$TUI_SOCK" -f "$conf" new-session -d -s t -x "$cols" -y "$rows" \
+        "exec bash -c $(printf '%q' "$cmd")")
 }
 
 tui_screen() {
@@ -90,8 +106,14 @@ tui_pane() {  # tui_pane FORMAT: e.g. '#{pane_pid}', '#{pane_dead_status}'
     tmux -L "$TUI_SOCK" display-message -p -t t "$1"
 }
 
-tui_pid() {
-    tui_pane '#{pane_pid}'
+tui_pid() {  # thaw's pid: the one child of the pane's bash
+    local end=$((SECONDS + TUI_TIMEOUT)) pid
+    while [ $SECONDS -lt $end ]; do
+        pid=$(pgrep -P "$(tui_pane '#{pane_pid}')" | head -1)
+        [ -n "$pid" ] && { echo "$pid"; return 0; }
+        sleep 0.05
+    done
+    tui_fail "no thaw process in the pane"
 }
 
 tui_resize() {  # tui_resize COLS ROWS
@@ -133,21 +155,13 @@ tui_wait_change() {
 }
 
 # tui_wait_exit: until thaw has exited; prints its exit status (128+N for
-# a signal).
+# a signal, as bash reports it).
 tui_wait_exit() {
     local end=$((SECONDS + TUI_TIMEOUT))
     while [ $SECONDS -lt $end ]; do
-        if [ "$(tui_pane '#{pane_dead}')" = 1 ]; then
-            local sig status
-            sig=$(tui_pane '#{pane_dead_signal}')
-            status=$(tui_pane '#{pane_dead_status}')
-            if [ -n "$sig" ] && [ "$sig" != 0 ]; then
-                echo $((128 + sig))
-                return 0
-            elif [ -n "$status" ]; then
-                echo "$status"
-                return 0
-            fi
+        if [ -s "$TUI_WORK/rc" ]; then
+            cat "$TUI_WORK/rc"
+            return 0
         fi
         sleep 0.05
     done
@@ -163,6 +177,7 @@ tui_line() {
 
 TUI_CURVE_EMPTY='no steps yet'          # the loss pane before any step
 TUI_HELP_TITLE='[-─] help [-─]'          # the help overlay's frame title
+TUI_PENDING='•|…|\*'                    # the pending mark (views/theme.c)
 
 # The layers pane's text, one row per line (the left pane, borders cut).
 tui_layers_pane() {
