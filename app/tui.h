@@ -19,7 +19,7 @@
     "  t            start / pause training\n" \
     "  s            save a checkpoint now\n" \
     "  m            model-choice table (Enter picks, Esc goes back)\n" \
-    "  L            loss curve: linear / log scale\n" \
+    "  L or l       loss curve: linear / log scale\n" \
     "  ?            help\n" \
     "  q            quit (asks while a run is going; y saves first)\n" \
     "  Ctrl-C       save a checkpoint and quit (exit 130)\n"

@@ -134,8 +134,7 @@ static void fold_ack(TuiApp *app, const BusEvent *ev)
     case BUS_CMD_STOP_SAVE:
         if (ev->msg && ev->msg[0]) {
             snprintf(app->checkpoint, sizeof app->checkpoint, "%s", ev->msg);
-            status(app, "saved %s%s", ev->msg, "");
-            wb_log(&app->wb, "checkpoint saved: %s", ev->msg);
+            status(app, "saved %s%s", ev->msg, "");   /* the engine logs it too */
         }
         break;
     default:

@@ -145,6 +145,37 @@ static void test_snapshot_fills_tables(void **state)
     assert_int_equal(s->job, WB_JOB_READY);
 }
 
+/* A group without weights is not shown; layers keep pointing at their own
+ * group after the shift. */
+static void test_snapshot_hides_empty_groups(void **state)
+{
+    Fixture *f = *state;
+    BusSnapGroup groups[2];
+    BusSnapLayer layers[1];
+    memset(groups, 0, sizeof groups);
+    memset(layers, 0, sizeof layers);
+    snprintf(groups[0].name, sizeof groups[0].name, "default");
+    snprintf(groups[1].name, sizeof groups[1].name, "head");
+    groups[1].params = 5130;
+    snprintf(layers[0].name, sizeof layers[0].name, "fc");
+    layers[0].group = 1;
+    layers[0].params = 5130;
+    BusEvent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = BUS_EV_SNAPSHOT;
+    ev.snapshot.n_groups = 2;
+    ev.snapshot.n_layers = 1;
+    ev.snapshot.groups = groups;
+    ev.snapshot.layers = layers;
+    snprintf(ev.snapshot.device, sizeof ev.snapshot.device, "CPU, 7 threads");
+    tui_fold_event(&f->app, &ev);
+    assert_int_equal(f->app.wb.n_groups, 1);
+    assert_string_equal(f->app.wb.groups[0].name, "head");
+    assert_int_equal(f->app.wb.n_layers, 1);
+    assert_int_equal(f->app.wb.layers[0].group, 0);
+    assert_string_equal(f->app.wb.device, "CPU, 7 threads");
+}
+
 static void test_space_pending_until_ack(void **state)
 {
     Fixture *f = *state;
@@ -421,6 +452,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_snapshot_fills_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_hides_empty_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_space_pending_until_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_command_keeps_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_space_on_layer_toggles_its_group, setup, teardown),
