@@ -106,9 +106,8 @@ static void start_or_pause(TuiApp *app)
         }
         break;
     case WB_JOB_DONE:
-        if (app->run_json && tui_send_rebuild(app, app->run_json, NULL)) {
-            say(app, "the run ended: rebuilding it from the start (pending)");
-        }
+        /* Not re-run over its own checkpoints (the engine refuses too). */
+        say(app, "the run has ended; m picks a model for a new run");
         break;
     default:
         say(app, "the engine is busy (loading or stopping)");
