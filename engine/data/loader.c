@@ -215,7 +215,7 @@ int thaw_loader_next(ThawLoader *l, const ThawBatch **out, ThawError *err)
     }
     if (l->next_take >= l->n_batches) {
         pthread_mutex_unlock(&l->mu);
-        return 0;
+        return THAW_OK;    /* epoch over: *out stays NULL */
     }
     int64_t b = l->next_take;
     Slot *s = &l->slots[b % l->depth];
@@ -232,7 +232,7 @@ int thaw_loader_next(ThawLoader *l, const ThawBatch **out, ThawError *err)
     }
     *out = &s->batch;
     pthread_mutex_unlock(&l->mu);
-    return 1;
+    return THAW_OK;
 }
 
 void thaw_loader_destroy(ThawLoader *l)

@@ -51,8 +51,9 @@ int64_t thaw_loader_num_batches(const ThawLoader *l);
 /* Starts epoch `epoch` (any order; waits for work of a previous epoch that
  * is still in flight and discards it). */
 int thaw_loader_start_epoch(ThawLoader *l, int64_t epoch, ThawError *err);
-/* 1 and *out set: a batch; 0: the epoch is over; else an error code (a
- * worker's load error, naming the file). */
+/* THAW_OK with *out set to the next batch, or to NULL when the epoch is
+ * over; else an error code (a worker's load error, naming the file) and
+ * *out NULL. Loop: while ((rc = thaw_loader_next(l, &b, err)) == 0 && b). */
 int thaw_loader_next(ThawLoader *l, const ThawBatch **out, ThawError *err);
 void thaw_loader_destroy(ThawLoader *l);
 

@@ -73,14 +73,13 @@ int eval_model(Model *m, const ThawDataset *ds, const EvalOptions *opt, EvalResu
     double loss_sum = 0;
     int64_t correct = 0;
     const ThawBatch *b;
-    while (rc == 0 && (rc = thaw_loader_next(loader, &b, err)) == 1) {
+    while (rc == 0 && (rc = thaw_loader_next(loader, &b, err)) == 0 && b) {
         /* the plan is for n images: a short last batch is padded with zeros */
         memset(input, 0, per * (size_t)n * sizeof *input);
         memcpy(input, b->images, per * (size_t)b->count * sizeof *input);
         model_forward(m, input);
         correct += score_batch(model_logits(m), b, k, &loss_sum, res->confusion);
         res->count += b->count;
-        rc = 0;
     }
     thaw_loader_destroy(loader);
     free(input);

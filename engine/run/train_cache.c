@@ -74,17 +74,16 @@ int train_cache_replay(Job *j)
         if (rc != 0) {
             return rc;
         }
-        /* (next returns THAW_ERR_IO, 1, with no batch for a read error) */
         const ThawBatch *b = NULL;
         int64_t step = (int64_t)e * spe;
         while (step < j->global_step &&
-               (rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1 && b) {
+               (rc = thaw_loader_next(j->train_loader, &b, j->err)) == 0 && b) {
             if (step >= j->cache_origin) {
                 fill_rows(j, b);
             }
             step++;
         }
-        if (rc != 0 && !(rc == 1 && b)) {
+        if (rc != 0) {
             return rc;
         }
     }

@@ -113,8 +113,7 @@ static int validate(Job *j, double *loss, double *acc)
     double sum = 0;
     int64_t seen = 0, correct = 0;
     const ThawBatch *b = NULL;
-    /* (next returns THAW_ERR_IO, 1, with no batch for a read error) */
-    while ((rc = thaw_loader_next(j->val_loader, &b, j->err)) == 1 && b) {
+    while ((rc = thaw_loader_next(j->val_loader, &b, j->err)) == 0 && b) {
         memset(j->eval_buf, 0, per * n * sizeof(float));
         memcpy(j->eval_buf, b->images, per * b->count * sizeof(float));
         val_cache_forward(j, b, j->eval_buf);
@@ -149,8 +148,10 @@ static void set_lrs(Job *j)
     }
 }
 
-/* One step boundary: on_boundary decides, then the stop flag. 1 when the
- * run ends here (res says how), 0 to go on, else an error code. */
+/* One step boundary: on_boundary decides, then the stop flag.
+ * BOUNDARY_END when the run ends here (res says how), 0 to go on, else an
+ * error code (a failed interrupt checkpoint among them). */
+#define BOUNDARY_END (-1)
 static int boundary(Job *j, TrainResult *res, int at_start)
 {
     TrainBoundaryAction act = TRAIN_CONTINUE;
@@ -168,9 +169,9 @@ static int boundary(Job *j, TrainResult *res, int at_start)
     res->steps_done = j->global_step;
     if (act == TRAIN_STOP_SAVE) {
         int rc = checkpoint(j, res, "interrupted.safetensors");
-        return rc ? rc : 1;
+        return rc ? rc : BOUNDARY_END;
     }
-    return 1;
+    return BOUNDARY_END;
 }
 
 /* The per-epoch cache line: train and validation hit rates. */
@@ -238,7 +239,7 @@ static int run_epochs(Job *j, TrainResult *res)
     rc = j->opt->resume ? train_cache_replay(j) : 0;
     rc = rc ? rc : boundary(j, res, 1);
     if (rc != 0) {
-        return rc == 1 ? 0 : rc;
+        return rc == BOUNDARY_END ? 0 : rc;
     }
     for (; j->epoch < c->epochs; j->epoch++) {
         rc = job_plan(j, 1);
@@ -254,8 +255,7 @@ static int run_epochs(Job *j, TrainResult *res)
         int64_t samples_epoch = 0, samples_cached = 0;
         int64_t b_index = 0;
         const ThawBatch *b = NULL;
-        /* (next returns THAW_ERR_IO, 1, with no batch for a read error) */
-        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 1 && b) {
+        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 0 && b) {
             if (b_index++ < j->epoch_step) {
                 continue;      /* resumed mid-epoch: these were trained */
             }
@@ -277,7 +277,7 @@ static int run_epochs(Job *j, TrainResult *res)
             job_emit(j, &ev);
             rc = boundary(j, res, 0);
             if (rc != 0) {
-                return rc == 1 ? 0 : rc;
+                return rc == BOUNDARY_END ? 0 : rc;
             }
         }
         if (rc != 0) {

@@ -15,20 +15,32 @@ int job_open_data(Job *j)
 {
     const RunConfig *c = j->cfg;
     int rc;
+    /* Folders and CSVs are decoded in full once here, so a truncated or
+     * corrupt image is skipped with a warning instead of stopping the run
+     * when a loader worker meets it (the cost: one decode per image). */
     switch (c->data_kind) {
     case DATA_FASHION_MNIST:
         rc = thaw_dataset_open_fashion_mnist(c->data_path, 1, &j->source, j->err);
         break;
     case DATA_IMAGE_FOLDER:
-        rc = thaw_dataset_open_folder(c->data_path, THAW_VERIFY_HEADER, &j->source, j->err);
+        rc = thaw_dataset_open_folder(c->data_path, THAW_VERIFY_DECODE, &j->source, j->err);
         break;
     default:
-        rc = thaw_dataset_open_csv(c->data_path, c->num_classes, THAW_VERIFY_HEADER,
+        rc = thaw_dataset_open_csv(c->data_path, c->num_classes, THAW_VERIFY_DECODE,
                                    &j->source, j->err);
         break;
     }
     if (rc != 0) {
         return rc;
+    }
+    /* corrupt files were skipped when the folder or CSV was opened: say which */
+    for (int k = 0; k < thaw_dataset_num_warnings(j->source); k++) {
+        logf_event(j, "warning: %s", thaw_dataset_warning(j->source, k));
+    }
+    if (thaw_dataset_skipped(j->source) > 0) {
+        logf_event(j, "skipped %lld unreadable image(s) in %s; training on the other %lld",
+                   (long long)thaw_dataset_skipped(j->source), c->data_path,
+                   (long long)thaw_dataset_count(j->source));
     }
     const ThawDataset *base = j->source;
     if (c->subset_per_class > 0) {

@@ -45,7 +45,7 @@ static Epoch run_epoch(int workers, int drop_last, int64_t epoch, int batch)
     e.y = calloc((size_t)n, sizeof(int32_t));
     const ThawBatch *b;
     int rc;
-    while ((rc = thaw_loader_next(l, &b, &err)) == 1) {
+    while ((rc = thaw_loader_next(l, &b, &err)) == 0 && b) {
         assert_int_equal(b->index, e.nb);
         memcpy(e.x + (size_t)e.items * per, b->images,
                (size_t)b->count * per * sizeof(float));
@@ -115,15 +115,18 @@ static void test_restart_and_early_destroy(void **state)
     ThawError err = {0};
     assert_int_equal(thaw_loader_create(sub, &cfg, &l, &err), 0);
     const ThawBatch *b;
-    assert_int_not_equal(thaw_loader_next(l, &b, &err), 1); /* no epoch */
+    assert_int_not_equal(thaw_loader_next(l, &b, &err), 0); /* no epoch */
     assert_int_equal(thaw_loader_start_epoch(l, 0, &err), 0);
-    assert_int_equal(thaw_loader_next(l, &b, &err), 1);
+    assert_int_equal(thaw_loader_next(l, &b, &err), 0);
+    assert_non_null(b);
     int32_t first[8];
     memcpy(first, b->labels, sizeof first);
-    assert_int_equal(thaw_loader_next(l, &b, &err), 1);
+    assert_int_equal(thaw_loader_next(l, &b, &err), 0);
+    assert_non_null(b);
     /* Restart the same epoch mid-way: same first batch. */
     assert_int_equal(thaw_loader_start_epoch(l, 0, &err), 0);
-    assert_int_equal(thaw_loader_next(l, &b, &err), 1);
+    assert_int_equal(thaw_loader_next(l, &b, &err), 0);
+    assert_non_null(b);
     assert_int_equal(b->index, 0);
     assert_memory_equal(first, b->labels, sizeof first);
     thaw_loader_destroy(l); /* workers still busy ahead: must join cleanly */
