@@ -67,10 +67,10 @@ run_tests() {
     build "$ROOT/build"
     ctest --test-dir "$ROOT/build" --output-on-failure -j"$JOBS"
 
-    echo "quickstart: -fsanitize=address,undefined build, unit and cli tests"
+    echo "quickstart: -fsanitize=address,undefined build, unit, cli and tui tests"
     build "$ROOT/build-asan" -DTHAW_SANITIZE=ON
     THAW_ASAN_BINARY="$ROOT/build-asan/thaw" \
-        ctest --test-dir "$ROOT/build-asan" --output-on-failure -L 'unit|cli' -j"$JOBS"
+        ctest --test-dir "$ROOT/build-asan" --output-on-failure -L 'unit|cli|tui' -j"$JOBS"
 
     echo "quickstart: libFuzzer build, safetensors (60 s) and .pth (30 s) parsers"
     cmake -S "$ROOT" -B "$ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=Release \
