@@ -73,6 +73,7 @@ uint64_t bus_send_command(Bus *bus, const BusCommand *cmd)
         return 0;
     }
     node->cmd.group[BUS_NAME_MAX - 1] = '\0';
+    node->cmd.layer[BUS_NAME_MAX - 1] = '\0';
     pthread_mutex_lock(&bus->cmd_lock);
     uint64_t id = ++bus->next_id;
     node->cmd.id = id;
@@ -103,6 +104,13 @@ uint64_t bus_send_set_frozen(Bus *bus, const char *group, int frozen)
 {
     BusCommand cmd = {.kind = BUS_CMD_SET_FROZEN, .frozen = frozen ? 1 : 0};
     copy_name(cmd.group, group);
+    return bus_send_command(bus, &cmd);
+}
+
+uint64_t bus_send_set_layer_frozen(Bus *bus, const char *layer, int frozen)
+{
+    BusCommand cmd = {.kind = BUS_CMD_SET_LAYER_FROZEN, .frozen = frozen ? 1 : 0};
+    copy_name(cmd.layer, layer);
     return bus_send_command(bus, &cmd);
 }
 
@@ -463,6 +471,7 @@ const char *bus_command_name(BusCommandKind kind)
     case BUS_CMD_SET_LR: return "set_lr";
     case BUS_CMD_QUIT: return "quit";
     case BUS_CMD_REBUILD: return "rebuild";
+    case BUS_CMD_SET_LAYER_FROZEN: return "set_layer_frozen";
     }
     return "?";
 }

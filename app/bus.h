@@ -61,13 +61,16 @@ typedef enum {
     BUS_CMD_SET_LR,     /* group, lr (the group's base lr) */
     BUS_CMD_QUIT,       /* abandon the run (nothing saved), end the thread */
     BUS_CMD_REBUILD,    /* abandon the run, start a new one from run_json */
+    BUS_CMD_SET_LAYER_FROZEN, /* layer (a module name), frozen */
 } BusCommandKind;
 
 typedef struct {
     uint64_t id;              /* set by the bus: increasing from 1 */
     BusCommandKind kind;
     char group[BUS_NAME_MAX]; /* SET_FROZEN, SET_LR */
-    int frozen;               /* SET_FROZEN: 1 freeze, 0 thaw */
+    int frozen;               /* SET_FROZEN, SET_LAYER_FROZEN: 1 freeze, 0 thaw */
+    char layer[BUS_NAME_MAX]; /* SET_LAYER_FROZEN: PyTorch module name, e.g.
+                                 "layer4.0.bn1" (a BusSnapLayer name) */
     double lr;                /* SET_LR */
     /* REBUILD, owned copies (NULL when not given): the run file's JSON text
      * (required), its path for messages, a new checkpoint folder (NULL:
@@ -80,6 +83,9 @@ uint64_t bus_send_command(Bus *bus, const BusCommand *cmd); /* deep copy */
 uint64_t bus_send(Bus *bus, BusCommandKind kind);  /* START, PAUSE, ... */
 uint64_t bus_send_set_frozen(Bus *bus, const char *group, int frozen);
 uint64_t bus_send_set_lr(Bus *bus, const char *group, double lr);
+/* Freezes or thaws one layer (module) independently of its group; the ACK
+ * (ok, or why not: an unknown name) is followed by a SNAPSHOT. */
+uint64_t bus_send_set_layer_frozen(Bus *bus, const char *layer, int frozen);
 /* run_path, out_dir, resume may be NULL. */
 uint64_t bus_send_rebuild(Bus *bus, const char *run_json, const char *run_path,
                           const char *out_dir, const char *resume);
@@ -126,7 +132,9 @@ typedef enum {
 
 typedef struct {
     char name[BUS_NAME_MAX];
-    int frozen;
+    int frozen;            /* no weight of the group trains */
+    int partial;           /* some of its layers train, some are frozen */
+    int64_t trainable_params;  /* weights of the group that train now */
     double base_lr;        /* what SET_LR sets; the schedule multiplies it */
     double lr;             /* the lr of the next step */
     double weight_decay;

@@ -155,9 +155,12 @@ static TrainBoundaryAction apply(EngineThreadCtx *ctx, TrainCtl *ctl, const BusC
         break;
     }
     case BUS_CMD_SET_FROZEN:
+    case BUS_CMD_SET_LAYER_FROZEN:
     case BUS_CMD_SET_LR: {
         int rc = cmd->kind == BUS_CMD_SET_FROZEN
                      ? train_ctl_set_frozen(ctl, cmd->group, cmd->frozen, &err)
+                 : cmd->kind == BUS_CMD_SET_LAYER_FROZEN
+                     ? train_ctl_set_layer_frozen(ctl, cmd->layer, cmd->frozen, &err)
                      : train_ctl_set_lr(ctl, cmd->group, cmd->lr, &err);
         ack_cmd(ctx, cmd, rc == 0, rc == 0 ? NULL : err.msg);
         if (rc == 0) {
@@ -323,6 +326,7 @@ static Next idle(EngineThreadCtx *ctx, int failed)
         case BUS_CMD_PAUSE:
         case BUS_CMD_SAVE:
         case BUS_CMD_SET_FROZEN:
+        case BUS_CMD_SET_LAYER_FROZEN:
         case BUS_CMD_SET_LR:
             ack_cmd(ctx, &cmd, 0, failed ? "no run is going (the last one failed)"
                                          : "no run is going (the last one is done)");

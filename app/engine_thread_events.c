@@ -120,6 +120,8 @@ int engine_thread_post_snapshot(Bus *bus, TrainCtl *ctl, ThawError *err)
         BusSnapGroup *d = &b->groups[g];
         memcpy(d->name, s->name, sizeof d->name);
         d->frozen = s->frozen;
+        d->partial = s->partial;
+        d->trainable_params = s->trainable_params;
         d->base_lr = s->base_lr;
         d->lr = s->lr;
         d->weight_decay = s->weight_decay;
