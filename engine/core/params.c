@@ -72,6 +72,7 @@ int params_add(ParamTable *t, const char *name, ParamKind kind, int group,
     snprintf(p->name, sizeof p->name, "%s", name);
     p->kind = kind;
     p->group = group;
+    p->frozen_override = -1;
     p->ndim = ndim;
     p->numel = 1;
     for (int i = 0; i < ndim; i++) {
@@ -126,10 +127,82 @@ int64_t *params_counter(const ParamTable *t, int index)
     return p->kind == PARAM_COUNTER ? t->counters + p->offset : NULL;
 }
 
-int params_trainable(const ParamTable *t, int index)
+int params_frozen(const ParamTable *t, int index)
 {
     const ParamInfo *p = &t->items[index];
-    return p->kind == PARAM_WEIGHT && !t->groups[p->group].frozen;
+    return p->frozen_override >= 0 ? p->frozen_override : t->groups[p->group].frozen != 0;
+}
+
+int params_trainable(const ParamTable *t, int index)
+{
+    return t->items[index].kind == PARAM_WEIGHT && !params_frozen(t, index);
+}
+
+void params_set_group_frozen(ParamTable *t, int group, int frozen)
+{
+    t->groups[group].frozen = frozen != 0;
+    for (int i = 0; i < t->count; i++) {
+        if (t->items[i].group == group) {
+            t->items[i].frozen_override = -1;
+        }
+    }
+}
+
+int params_group_has_overrides(const ParamTable *t, int group)
+{
+    for (int i = 0; i < t->count; i++) {
+        if (t->items[i].group == group && t->items[i].frozen_override >= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void params_module_name(const ParamTable *t, int index, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", t->items[index].name);
+    char *dot = strrchr(out, '.');
+    if (dot) {
+        *dot = '\0';
+    }
+}
+
+/* name is module + "." + one more component (no further dot). */
+static int in_module(const char *name, const char *module)
+{
+    size_t n = strlen(module);
+    return n > 0 && strncmp(name, module, n) == 0 && name[n] == '.' &&
+           name[n + 1] != '\0' && !strchr(name + n + 1, '.');
+}
+
+int params_module_has_weights(const ParamTable *t, const char *module)
+{
+    return params_module_frozen(t, module) >= 0;
+}
+
+int params_module_frozen(const ParamTable *t, const char *module)
+{
+    for (int i = 0; i < t->count; i++) {
+        if (t->items[i].kind == PARAM_WEIGHT && in_module(t->items[i].name, module)) {
+            return params_frozen(t, i);
+        }
+    }
+    return -1;
+}
+
+int params_set_module_frozen(ParamTable *t, const char *module, int frozen)
+{
+    int n = 0;
+    for (int i = 0; i < t->count; i++) {
+        ParamInfo *p = &t->items[i];
+        if (in_module(p->name, module)) {
+            /* the group's flag, when it agrees, keeps the entry following it */
+            int group_frozen = t->groups[p->group].frozen != 0;
+            p->frozen_override = (frozen != 0) == group_frozen ? -1 : frozen != 0;
+            n++;
+        }
+    }
+    return n;
 }
 
 size_t params_count_weights(const ParamTable *t, int group, int only_trainable)
@@ -140,7 +213,7 @@ size_t params_count_weights(const ParamTable *t, int group, int only_trainable)
         if (p->kind != PARAM_WEIGHT || (group >= 0 && p->group != group)) {
             continue;
         }
-        if (only_trainable && t->groups[p->group].frozen) {
+        if (only_trainable && params_frozen(t, i)) {
             continue;
         }
         n += p->numel;

@@ -3,7 +3,14 @@
  * one for buffers (BatchNorm running statistics). Each entry is a named view
  * with PyTorch's state_dict name: names are the interop contract.
  * Parameter groups are a small data table {name, frozen, lr, weight decay};
- * every parameter and buffer belongs to one group. */
+ * every parameter and buffer belongs to one group.
+ *
+ * Freezing has two levels. A group's flag applies to every entry of the
+ * group, unless an entry carries its own choice (frozen_override), which a
+ * per-module freeze sets: a module ("layer4.0.bn1") is every entry whose
+ * name less its last component is the module's name. Setting a group's
+ * flag through params_set_group_frozen clears its entries' own choices, so
+ * "freeze layer4" means every module of layer4. */
 #ifndef THAW_PARAMS_H
 #define THAW_PARAMS_H
 
@@ -31,6 +38,7 @@ typedef struct {
     size_t numel;
     size_t offset;         /* into the arena of its kind */
     int group;
+    int frozen_override;   /* -1: the group's flag decides; 0/1: its module's own */
 } ParamInfo;
 
 typedef struct {
@@ -71,7 +79,25 @@ float *params_data(const ParamTable *t, int index);   /* weight or buffer */
 float *params_grad(const ParamTable *t, int index);   /* NULL unless weight */
 int64_t *params_counter(const ParamTable *t, int index);
 
+/* 1 when the entry is frozen (its own choice, else its group's flag). */
+int params_frozen(const ParamTable *t, int index);
+/* A weight that trains: not frozen. */
 int params_trainable(const ParamTable *t, int index);
+/* Sets a group's flag and clears its entries' own choices. */
+void params_set_group_frozen(ParamTable *t, int group, int frozen);
+
+/* The module of an entry: its name less the last component ("layer4.0.bn1"
+ * for "layer4.0.bn1.weight"; the name itself when it has no dot). */
+void params_module_name(const ParamTable *t, int index, char *out, size_t cap);
+/* 1 when some weight entry belongs to module (a "layer" that can freeze). */
+int params_module_has_weights(const ParamTable *t, const char *module);
+/* 1 frozen, 0 trainable (its weights), -1 when module has no weights. */
+int params_module_frozen(const ParamTable *t, const char *module);
+/* Freezes or thaws every entry of module (weights and buffers alike);
+ * returns how many entries matched (0: no such module, nothing changed). */
+int params_set_module_frozen(ParamTable *t, const char *module, int frozen);
+/* 1 when some entry of the group carries its own choice. */
+int params_group_has_overrides(const ParamTable *t, int group);
 size_t params_count_weights(const ParamTable *t, int group, int only_trainable);
 
 /* Zeroes the gradients of trainable parameters (frozen ones stay untouched). */

@@ -86,7 +86,7 @@ int graph_add_op(Graph *g, const Op *op);
 
 typedef struct {
     int training;          /* BN batch stats and dropout where trainable */
-    int train_bn;          /* BN of frozen groups also uses batch stats */
+    int train_bn;          /* BN of frozen layers also uses batch stats */
     int want_input_grad;   /* keep the gradient of the graph input */
 } GraphMode;
 

@@ -32,6 +32,14 @@ static int any_trainable(const ParamTable *p, const Op *op)
            (op->bias >= 0 && params_trainable(p, op->bias));
 }
 
+/* A BatchNorm module trains (batch statistics) unless it is frozen: its own
+ * layer choice, else its group's flag. */
+static int bn_module_frozen(const ParamTable *p, const Op *op)
+{
+    int e = op->weight >= 0 ? op->weight : op->bias >= 0 ? op->bias : op->running_mean;
+    return e >= 0 ? params_frozen(p, e) : p->groups[op->group].frozen;
+}
+
 static void decide_modes(Graph *g, const ParamTable *params)
 {
     for (int v = 0; v < g->n_values; v++) {
@@ -46,7 +54,7 @@ static void decide_modes(Graph *g, const ParamTable *params)
         op->trainable = g->training && any_trainable(params, op);
         op->bn_batch_stats = 0;
         if (op->type == OP_BATCHNORM && g->training) {
-            op->bn_batch_stats = !params->groups[op->group].frozen || g->train_bn;
+            op->bn_batch_stats = !bn_module_frozen(params, op) || g->train_bn;
         }
         int grad_in = 0;
         for (int k = 0; k < op->n_in; k++) {

@@ -16,9 +16,12 @@ static float *param(ParamTable *p, int index)
     return index >= 0 ? params_data(p, index) : NULL;
 }
 
+/* NULL for a frozen entry: an op that only passes gradients through (a
+ * frozen layer between trainable ones) writes no weight gradient. */
 static float *param_grad(ParamTable *p, const Op *op, int index)
 {
-    return index >= 0 && op->trainable ? params_grad(p, index) : NULL;
+    return index >= 0 && op->trainable && params_trainable(p, index) ? params_grad(p, index)
+                                                                      : NULL;
 }
 
 static void forward_op(Graph *g, ParamTable *p, Op *op)

@@ -329,6 +329,49 @@ static int parse_name_list(Ctx *c, const cJSON *v, const char *key,
     return 0;
 }
 
+/* frozen_layers / trainable_layers: module names, checked against the
+ * model when it is built (train_setup.c); a name in both lists is an error. */
+static int parse_layer_list(Ctx *c, RunConfig *cfg, const cJSON *root, const char *key,
+                            int frozen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) {
+        return 0;
+    }
+    if (!cJSON_IsArray(v)) {
+        return thaw_fail(c->err, THAW_ERR_ARG, "%s: key '%s' must be a list of layer names "
+                         "(PyTorch modules such as \"layer4.0.bn1\")", c->path, key);
+    }
+    int i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        if (!cJSON_IsString(it) || !it->valuestring[0] ||
+            strlen(it->valuestring) >= PARAM_NAME_MAX) {
+            return thaw_fail(c->err, THAW_ERR_ARG, "%s: key '%s[%d]' must be a layer name "
+                             "(a non-empty string under %d characters)", c->path, key, i,
+                             PARAM_NAME_MAX);
+        }
+        for (int k = 0; k < cfg->n_layers; k++) {
+            if (strcmp(cfg->layers[k].name, it->valuestring) == 0) {
+                return thaw_fail(c->err, THAW_ERR_ARG, "%s: key '%s[%d]': layer '%s' is "
+                                 "already listed%s", c->path, key, i, it->valuestring,
+                                 cfg->layers[k].frozen != frozen
+                                     ? " in the other of frozen_layers / trainable_layers"
+                                     : "");
+            }
+        }
+        if (cfg->n_layers == RUN_MAX_LAYERS) {
+            return thaw_fail(c->err, THAW_ERR_ARG, "%s: key '%s': more than %d layers in "
+                             "frozen_layers and trainable_layers", c->path, key,
+                             RUN_MAX_LAYERS);
+        }
+        RunLayer *l = &cfg->layers[cfg->n_layers++];
+        snprintf(l->name, sizeof l->name, "%s", it->valuestring);
+        l->frozen = frozen;
+        l->index = i;
+    }
+    return 0;
+}
+
 static int parse_groups(Ctx *c, RunConfig *cfg, const cJSON *g)
 {
     static const char *const keys[] = {"lr", "weight_decay", "frozen", NULL};
@@ -408,7 +451,8 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
     static const char *const keys[] = {
         "model", "dataset", "strategy", "trainable", "groups", "optimizer",
         "schedule", "epochs", "batch", "seed", "label_smoothing",
-        "early_stopping", "train_bn", "threads", "workers", "feature_cache", NULL};
+        "early_stopping", "train_bn", "threads", "workers", "feature_cache",
+        "frozen_layers", "trainable_layers", NULL};
     if (!cJSON_IsObject(root)) {
         return thaw_fail(c->err, THAW_ERR_ARG, "%s: a run file must be a JSON object",
                          c->path);
@@ -445,6 +489,8 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
     if (rc == 0 && obj) {
         rc = parse_groups(c, cfg, obj);
     }
+    rc = rc ? rc : parse_layer_list(c, cfg, root, "frozen_layers", 1);
+    rc = rc ? rc : parse_layer_list(c, cfg, root, "trainable_layers", 0);
     rc = rc ? rc : get_object(c, root, "", "optimizer", &obj);
     if (rc == 0 && obj) {
         rc = parse_optimizer(c, cfg, obj);

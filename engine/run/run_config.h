@@ -9,12 +9,14 @@
 #include <stdint.h>
 
 #include "engine/core/error.h"
+#include "engine/core/params.h"
 #include "engine/optim/optimizer.h"
 #include "engine/run/schedule.h"
 
 #define RUN_PATH_MAX 1024
 #define RUN_NAME_MAX 32
 #define RUN_MAX_GROUPS 32
+#define RUN_MAX_LAYERS 256
 
 typedef enum { STRATEGY_FEATURE_EXTRACTION, STRATEGY_FINE_TUNE, STRATEGY_FULL } RunStrategy;
 typedef enum { DATA_FASHION_MNIST, DATA_IMAGE_FOLDER, DATA_CSV } RunDataKind;
@@ -25,6 +27,13 @@ typedef struct {
     double lr, weight_decay;
     int frozen;
 } RunGroup;
+
+/* frozen_layers / trainable_layers: one module's own freeze choice. */
+typedef struct {
+    char name[PARAM_NAME_MAX];     /* PyTorch module name: "layer4.0.bn1" */
+    int frozen;
+    int index;                     /* position in its list, for messages */
+} RunLayer;
 
 typedef struct {
     char path[RUN_PATH_MAX];        /* the run file, for messages */
@@ -48,6 +57,8 @@ typedef struct {
     int n_trainable;
     RunGroup groups[RUN_MAX_GROUPS];
     int n_groups;
+    RunLayer layers[RUN_MAX_LAYERS];  /* frozen_layers then trainable_layers */
+    int n_layers;
 
     OptimizerKind optimizer;        /* adamw */
     double lr;                      /* 1e-3 */

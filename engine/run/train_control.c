@@ -11,16 +11,6 @@
 #include "engine/run/schedule.h"
 #include "train_job_internal.h"
 
-/* The PyTorch module of a parameter: its name less the last component. */
-static void module_name(const ParamTable *t, int param, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s", t->items[param].name);
-    char *dot = strrchr(out, '.');
-    if (dot) {
-        *dot = '\0';
-    }
-}
-
 static int op_param(const Op *op)
 {
     return op->weight >= 0 ? op->weight : op->bias;
@@ -36,7 +26,7 @@ static void backward_stop(const Job *j, char *out, size_t cap)
         }
         for (int k = i; k < g->n_ops; k++) {
             if (op_param(&g->ops[k]) >= 0) {
-                module_name(&j->model.params, op_param(&g->ops[k]), out, cap);
+                params_module_name(&j->model.params, op_param(&g->ops[k]), out, cap);
                 return;
             }
         }
@@ -44,29 +34,34 @@ static void backward_stop(const Job *j, char *out, size_t cap)
     snprintf(out, cap, "(nothing)");
 }
 
-int job_set_frozen(Job *j, int g, int frozen, int64_t step, int quiet, ThawError *err)
+/* One freeze change: a whole group (layer NULL) or one module. */
+typedef struct {
+    int group;
+    const char *layer;
+    int frozen;
+} FreezeChange;
+
+/* The planned op of a module (its first op with a parameter), or NULL. */
+static const Op *module_op(const Job *j, const char *layer)
 {
-    ParamTable *t = &j->model.params;
-    int was = t->groups[g].frozen;
-    uint64_t gen = j->cache_gen;
-    t->groups[g].frozen = frozen;
-    ThawError *job_err = j->err;
-    j->err = err;
-    int rc = job_plan(j, 1);
-    if (rc != 0) {
-        t->groups[g].frozen = was;
-        ThawError ignored;
-        j->err = &ignored;
-        job_plan(j, 1);
-        j->err = job_err;
-        return rc;
+    const Graph *g = &j->model.graph;
+    char name[PARAM_NAME_MAX];
+    for (int i = 0; i < g->n_ops; i++) {
+        int p = op_param(&g->ops[i]);
+        if (p >= 0) {
+            params_module_name(&j->model.params, p, name, sizeof name);
+            if (strcmp(name, layer) == 0) {
+                return &g->ops[i];
+            }
+        }
     }
-    j->err = job_err;
-    train_cache_bind(j, step, 1);
-    if (quiet) {
-        return 0;
-    }
-    char stop[PARAM_NAME_MAX], cache[400];
+    return NULL;
+}
+
+static void log_change(Job *j, const FreezeChange *c, int64_t step, uint64_t gen)
+{
+    const ParamTable *t = &j->model.params;
+    char stop[PARAM_NAME_MAX], cache[400], what[PARAM_NAME_MAX + 96];
     backward_stop(j, stop, sizeof stop);
     if (!j->cache.active) {
         snprintf(cache, sizeof cache, "%s", j->cache_note);
@@ -77,15 +72,89 @@ int job_set_frozen(Job *j, int g, int frozen, int64_t step, int quiet, ThawError
     } else {
         snprintf(cache, sizeof cache, "feature cache kept");
     }
-    if (job_trainable_weights(j) == 0) {
-        logf_event(j, "step %" PRId64 ": %s %s; nothing trains now: steps run forward and "
-                   "loss only, no backward or optimizer update; %s", step, t->groups[g].name,
-                   frozen ? "frozen" : "trainable", cache);
+    if (c->layer) {
+        const Op *op = module_op(j, c->layer);
+        const char *bn = op && op->type == OP_BATCHNORM
+                             ? (op->bn_batch_stats ? ", BatchNorm uses batch statistics"
+                                                   : ", BatchNorm in eval mode")
+                             : "";
+        snprintf(what, sizeof what, "layer %s (%s) %s%s", c->layer,
+                 op ? t->groups[op->group].name : "?", c->frozen ? "frozen" : "trainable", bn);
     } else {
-        logf_event(j, "step %" PRId64 ": %s %s; backward now stops at %s; %s", step,
-                   t->groups[g].name, frozen ? "frozen" : "trainable", stop, cache);
+        snprintf(what, sizeof what, "%s %s", t->groups[c->group].name,
+                 c->frozen ? "frozen" : "trainable");
+    }
+    if (job_trainable_weights(j) == 0) {
+        logf_event(j, "step %" PRId64 ": %s; nothing trains now: steps run forward and "
+                   "loss only, no backward or optimizer update; %s", step, what, cache);
+    } else {
+        logf_event(j, "step %" PRId64 ": %s; backward now stops at %s; %s", step, what, stop,
+                   cache);
+    }
+}
+
+/* Applies c, re-plans and rebinds the cache (origin: step); on failure the
+ * freeze state before it is restored and re-planned. */
+static int freeze_surgery(Job *j, const FreezeChange *c, int64_t step, int quiet,
+                          ThawError *err)
+{
+    ParamTable *t = &j->model.params;
+    int was_group = t->groups[c->group >= 0 ? c->group : 0].frozen;
+    int *was = malloc(((size_t)t->count + 1) * sizeof *was);
+    if (!was) {
+        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for a freeze change");
+    }
+    for (int i = 0; i < t->count; i++) {
+        was[i] = t->items[i].frozen_override;
+    }
+    uint64_t gen = j->cache_gen;
+    if (c->layer) {
+        params_set_module_frozen(t, c->layer, c->frozen);
+    } else {
+        params_set_group_frozen(t, c->group, c->frozen);
+    }
+    ThawError *job_err = j->err;
+    j->err = err;
+    int rc = job_plan(j, 1);
+    if (rc != 0) {
+        if (!c->layer) {
+            t->groups[c->group].frozen = was_group;
+        }
+        for (int i = 0; i < t->count; i++) {
+            t->items[i].frozen_override = was[i];
+        }
+        ThawError ignored;
+        j->err = &ignored;
+        job_plan(j, 1);
+    }
+    j->err = job_err;
+    free(was);
+    if (rc != 0) {
+        return rc;
+    }
+    train_cache_bind(j, step, 1);
+    if (!quiet) {
+        log_change(j, c, step, gen);
     }
     return 0;
+}
+
+int job_set_frozen(Job *j, int g, int frozen, int64_t step, int quiet, ThawError *err)
+{
+    FreezeChange c = {.group = g, .layer = NULL, .frozen = frozen != 0};
+    return freeze_surgery(j, &c, step, quiet, err);
+}
+
+int job_set_layer_frozen(Job *j, const char *layer, int frozen, int64_t step, int quiet,
+                         ThawError *err)
+{
+    if (params_module_frozen(&j->model.params, layer) < 0) {
+        return thaw_fail(err, THAW_ERR_ARG, "no layer '%s' in %s (a layer is a module with "
+                         "weights, named as in PyTorch: layer4.0.conv1, fc.0)", layer,
+                         j->cfg->arch);
+    }
+    FreezeChange c = {.group = -1, .layer = layer, .frozen = frozen != 0};
+    return freeze_surgery(j, &c, step, quiet, err);
 }
 
 static int find_group(TrainCtl *ctl, const char *group, ThawError *err)
@@ -114,7 +183,8 @@ int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError
         return THAW_ERR_ARG;
     }
     frozen = frozen != 0;
-    if (j->model.params.groups[g].frozen == frozen) {
+    if (j->model.params.groups[g].frozen == frozen &&
+        !params_group_has_overrides(&j->model.params, g)) {
         return 0;   /* nothing changes: no journal entry */
     }
     int rc = job_set_frozen(j, g, frozen, j->global_step, 0, err);
@@ -122,6 +192,33 @@ int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError
         ThawError *job_err = j->err;
         j->err = err;
         rc = journal_append(j, frozen ? JOURNAL_FREEZE : JOURNAL_UNFREEZE, group, frozen);
+        j->err = job_err;
+    }
+    return rc;
+}
+
+int train_ctl_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, ThawError *err)
+{
+    Job *j = ctl->job;
+    const ParamTable *t = &j->model.params;
+    int now = layer ? params_module_frozen(t, layer) : -1;
+    if (now < 0) {
+        int g = layer ? params_find_group(t, layer) : -1;
+        return thaw_fail(err, THAW_ERR_ARG, "no layer '%s' in %s%s", layer ? layer : "(null)",
+                         j->cfg->arch, g >= 0 ? " (it is a group: freeze it as a group)"
+                         : " (a layer is a module with weights, named as in PyTorch: "
+                         "layer4.0.conv1, fc.0)");
+    }
+    frozen = frozen != 0;
+    if (now == frozen) {
+        return 0;   /* nothing changes: no journal entry */
+    }
+    int rc = job_set_layer_frozen(j, layer, frozen, j->global_step, 0, err);
+    if (rc == 0) {
+        ThawError *job_err = j->err;
+        j->err = err;
+        rc = journal_append(j, frozen ? JOURNAL_LAYER_FREEZE : JOURNAL_LAYER_UNFREEZE, layer,
+                            frozen);
         j->err = job_err;
     }
     return rc;
@@ -149,8 +246,8 @@ int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err
     j->base_lr[g] = lr;
     j->model.params.groups[g].lr = (float)(lr * schedule_factor(&j->sched, j->global_step));
     logf_event(j, "step %" PRId64 ": %s lr %g (was %g)%s", j->global_step, group, lr, was,
-               j->model.params.groups[g].frozen ? "; the group is frozen, it applies once "
-               "thawed" : "");
+               params_count_weights(&j->model.params, g, 1) == 0
+                   ? "; the group is frozen, it applies once thawed" : "");
     return 0;
 }
 
@@ -261,11 +358,13 @@ int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
         }
         TrainSnapGroup *sg = &snap->groups[index[k]];
         snprintf(sg->name, sizeof sg->name, "%s", t->groups[k].name);
-        sg->frozen = t->groups[k].frozen;
+        sg->params = (int64_t)params_count_weights(t, k, 0);
+        sg->trainable_params = (int64_t)params_count_weights(t, k, 1);
+        sg->frozen = sg->trainable_params == 0;
+        sg->partial = sg->trainable_params > 0 && sg->trainable_params < sg->params;
         sg->base_lr = j->base_lr[k];
         sg->lr = (double)(float)(j->base_lr[k] * f);
         sg->weight_decay = t->groups[k].weight_decay;
-        sg->params = (int64_t)params_count_weights(t, k, 0);
     }
     int n = 0;
     for (int i = 0; i < g->n_ops; i++) {
@@ -279,9 +378,9 @@ int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
             continue;
         }
         TrainSnapLayer *l = &snap->layers[n++];
-        module_name(t, p, l->name, sizeof l->name);
+        params_module_name(t, p, l->name, sizeof l->name);
         l->group = index[t->items[p].group];
-        l->frozen = t->groups[t->items[p].group].frozen;
+        l->frozen = params_frozen(t, p);
         const Value *out = &g->values[op->out];
         l->out_h = out->h;
         l->out_w = out->w;

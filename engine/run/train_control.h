@@ -13,7 +13,12 @@
  * Freezing every group (the head included) is allowed: steps then run the
  * forward and the loss only (no backward, no optimizer update, the
  * schedule still advances) until a group thaws; the log line says so.
- * Per-layer freezing is not offered: a group is the unit. */
+ *
+ * A layer (a module with weights: "layer4.0.bn1", "fc.0") can also freeze
+ * or thaw on its own, with the same surgery; a group change afterwards sets
+ * every layer of the group again. A frozen layer gets no gradient, no
+ * weight decay and no update; its BatchNorm runs in eval mode (unless
+ * train_bn); gradients still flow through it to trainable layers below. */
 #ifndef THAW_RUN_TRAIN_CONTROL_H
 #define THAW_RUN_TRAIN_CONTROL_H
 
@@ -38,7 +43,9 @@ typedef TrainBoundaryAction (*TrainBoundaryFn)(TrainCtl *ctl, void *user);
 
 typedef struct {
     char name[TRAIN_SNAP_NAME];
-    int frozen;
+    int frozen;            /* no weight of the group trains */
+    int partial;           /* some of its layers train and some are frozen */
+    int64_t trainable_params;  /* weights of the group that train now */
     double base_lr;        /* what set_lr sets; the schedule multiplies it */
     double lr;             /* the lr of the next step */
     double weight_decay;
@@ -51,7 +58,7 @@ typedef struct {
     int group;             /* index into groups */
     int out_h, out_w, out_c;     /* output shape per sample (NHWC) */
     int64_t params;
-    int frozen;
+    int frozen;            /* its own state (a layer freeze, else its group's) */
 } TrainSnapLayer;
 
 typedef struct {
@@ -71,6 +78,9 @@ void train_snapshot_free(TrainSnapshot *snap);
 
 /* Freezes or thaws a group by name; an unknown name is an error naming it. */
 int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err);
+/* Freezes or thaws one layer by module name ("layer4.0.bn1"); an unknown
+ * name is an error naming it. Journaled as layer_freeze / layer_unfreeze. */
+int train_ctl_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, ThawError *err);
 /* Sets a group's base lr (> 0); the schedule still applies on top. */
 int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err);
 /* Writes a checkpoint now (DIR/step-NNNNNN.safetensors), path into path_out. */

@@ -15,12 +15,15 @@
 #define CKPT_FORMAT "thaw-checkpoint-1"
 
 /* One live change, in the order made; checkpoints store the list. */
-typedef enum { JOURNAL_FREEZE, JOURNAL_UNFREEZE, JOURNAL_LR } JournalKind;
+typedef enum {
+    JOURNAL_FREEZE, JOURNAL_UNFREEZE, JOURNAL_LR,      /* a group */
+    JOURNAL_LAYER_FREEZE, JOURNAL_LAYER_UNFREEZE,      /* one layer (module) */
+} JournalKind;
 
 typedef struct {
     int64_t step;              /* global steps done when it was made */
     JournalKind kind;
-    char group[GROUP_NAME_MAX];
+    char group[PARAM_NAME_MAX];    /* the group, or the layer's module name */
     double value;              /* frozen flag, or the new base lr */
 } JournalEntry;
 
@@ -120,5 +123,8 @@ void journal_free(Job *j);
 /* Freezes/thaws group g, re-plans and rebinds the cache (origin: step).
  * On failure the previous state is restored. */
 int job_set_frozen(Job *j, int g, int frozen, int64_t step, int quiet, ThawError *err);
+/* The same for one layer (module name); an unknown name is an error. */
+int job_set_layer_frozen(Job *j, const char *layer, int frozen, int64_t step, int quiet,
+                         ThawError *err);
 
 #endif

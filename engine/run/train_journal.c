@@ -1,8 +1,9 @@
 /* The journal of live changes: every freeze, thaw and lr change made at a
  * step boundary, in order, stored in checkpoints as a JSON array under the
  * metadata key "journal":
- *   [{"step":37,"kind":"unfreeze","group":"layer4","value":0}, ...]
- * (value: the frozen flag, or the new base lr). A resume re-applies the
+ *   [{"step":37,"kind":"unfreeze","group":"layer4","value":0},
+ *    {"step":40,"kind":"layer_freeze","layer":"layer4.0.bn1","value":1}, ...]
+ * (value: the frozen flag, or the new base lr; layer kinds name a module). A resume re-applies the
  * entries up to the checkpoint's step in order, each where it was made, so
  * the feature cache binding (and where a resume refills it from) is the
  * uninterrupted run's. A run without live changes has no journal key, and
@@ -16,7 +17,14 @@
 
 #include "train_job_internal.h"
 
-static const char *const KIND_NAMES[] = {"freeze", "unfreeze", "lr"};
+static const char *const KIND_NAMES[] = {"freeze", "unfreeze", "lr", "layer_freeze",
+                                         "layer_unfreeze"};
+#define N_KINDS 5
+
+static int is_layer_kind(JournalKind k)
+{
+    return k == JOURNAL_LAYER_FREEZE || k == JOURNAL_LAYER_UNFREEZE;
+}
 
 int journal_append(Job *j, JournalKind kind, const char *group, double value)
 {
@@ -57,7 +65,8 @@ char *journal_to_json(const Job *j)
         if (!o || !cJSON_AddItemToArray(arr, o) ||
             !cJSON_AddNumberToObject(o, "step", (double)e->step) ||
             !cJSON_AddStringToObject(o, "kind", KIND_NAMES[e->kind]) ||
-            !cJSON_AddStringToObject(o, "group", e->group) ||
+            !cJSON_AddStringToObject(o, is_layer_kind(e->kind) ? "layer" : "group",
+                                     e->group) ||
             !cJSON_AddNumberToObject(o, "value", e->value)) {
             cJSON_Delete(arr);
             return NULL;
@@ -89,19 +98,23 @@ int journal_from_json(Job *j, const char *path, const char *json, int64_t max_st
     cJSON_ArrayForEach(o, arr) {
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
-        const cJSON *group = cJSON_GetObjectItemCaseSensitive(o, "group");
         const cJSON *value = cJSON_GetObjectItemCaseSensitive(o, "value");
         int k = -1;
-        for (int n = 0; cJSON_IsString(kind) && n < 3; n++) {
+        for (int n = 0; cJSON_IsString(kind) && n < N_KINDS; n++) {
             k = strcmp(kind->valuestring, KIND_NAMES[n]) == 0 ? n : k;
         }
+        int layer = k >= 0 && is_layer_kind((JournalKind)k);
+        const cJSON *group = cJSON_GetObjectItemCaseSensitive(o, layer ? "layer" : "group");
+        size_t name_max = layer ? PARAM_NAME_MAX : GROUP_NAME_MAX;
         if (!cJSON_IsNumber(step) || step->valuedouble < last ||
             step->valuedouble != floor(step->valuedouble)) {
             rc = bad_entry(j, path, i, "'step' missing, fractional or out of order");
         } else if (k < 0) {
-            rc = bad_entry(j, path, i, "'kind' is not freeze, unfreeze or lr");
-        } else if (!cJSON_IsString(group) || strlen(group->valuestring) >= GROUP_NAME_MAX) {
-            rc = bad_entry(j, path, i, "'group' missing or too long");
+            rc = bad_entry(j, path, i, "'kind' is not freeze, unfreeze, lr, layer_freeze or "
+                           "layer_unfreeze");
+        } else if (!cJSON_IsString(group) || strlen(group->valuestring) >= name_max) {
+            rc = bad_entry(j, path, i, layer ? "'layer' missing or too long"
+                                             : "'group' missing or too long");
         } else if (!cJSON_IsNumber(value)) {
             rc = bad_entry(j, path, i, "'value' missing");
         }
@@ -136,6 +149,16 @@ int journal_reapply(Job *j)
     train_cache_bind(j, 0, 1);
     for (int i = 0; i < j->n_journal && rc == 0; i++) {
         const JournalEntry *e = &j->journal[i];
+        if (is_layer_kind(e->kind)) {
+            if (params_module_frozen(t, e->group) < 0) {
+                return thaw_fail(j->err, THAW_ERR_MISMATCH,
+                                 "metadata 'journal' entry %d names no layer of %s: '%s'", i,
+                                 j->cfg->arch, e->group);
+            }
+            rc = job_set_layer_frozen(j, e->group, e->kind == JOURNAL_LAYER_FREEZE, e->step, 1,
+                                      j->err);
+            continue;
+        }
         int g = params_find_group(t, e->group);
         if (g < 0) {
             return thaw_fail(j->err, THAW_ERR_MISMATCH,

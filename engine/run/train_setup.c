@@ -183,6 +183,18 @@ int job_setup_model(Job *j)
         }
         pg->lr = (float)j->base_lr[g];
     }
+    /* layer choices on top of the groups' (frozen_layers, trainable_layers) */
+    for (int i = 0; i < c->n_layers; i++) {
+        const RunLayer *l = &c->layers[i];
+        if (params_module_frozen(t, l->name) < 0) {
+            return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s[%d]' names no layer of %s: '%s' "
+                             "(a layer is a module with weights, named as in PyTorch: "
+                             "layer4.0.conv1, fc.0)", c->path,
+                             l->frozen ? "frozen_layers" : "trainable_layers", l->index,
+                             c->arch, l->name);
+        }
+        params_set_module_frozen(t, l->name, l->frozen);
+    }
     rc = optimizer_init(&j->optim, c->optimizer, t, j->err);
     if (rc != 0) {
         return rc;
@@ -201,9 +213,11 @@ int job_setup_model(Job *j)
     size_t used = (size_t)snprintf(line, sizeof line, "%s, %s, %d classes; trainable:",
                                    c->arch, run_strategy_name(c->strategy), j->classes);
     for (int g = 0; g < t->n_groups && used < sizeof line; g++) {
-        if (!t->groups[g].frozen && params_count_weights(t, g, 0) > 0) {
-            used += (size_t)snprintf(line + used, sizeof line - used, " %s(lr %g)",
-                                     t->groups[g].name, j->base_lr[g]);
+        size_t all = params_count_weights(t, g, 0), on = params_count_weights(t, g, 1);
+        if (on > 0) {
+            used += (size_t)snprintf(line + used, sizeof line - used, " %s(lr %g%s)",
+                                     t->groups[g].name, j->base_lr[g],
+                                     on < all ? ", some layers frozen" : "");
         }
     }
     TrainEvent ev = {.kind = TRAIN_EV_START, .msg = line, .num_classes = j->classes};
