@@ -205,6 +205,20 @@ int feature_cache_has_all(const FeatureCache *c, const int64_t *items, int count
     return 1;
 }
 
+int feature_cache_next_missing(const FeatureCache *c, int64_t *items, int max)
+{
+    int n = 0;
+    if (!c->active || c->n_filled >= c->items) {
+        return 0;
+    }
+    for (int64_t i = 0; i < c->items && n < max; i++) {
+        if (!c->filled[i]) {
+            items[n++] = i;
+        }
+    }
+    return n;
+}
+
 void feature_cache_store(FeatureCache *c, const Graph *g, const int64_t *items,
                          int count)
 {

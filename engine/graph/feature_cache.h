@@ -70,6 +70,11 @@ int feature_cache_bind_at(FeatureCache *c, const Graph *g, const FeatureBoundary
                           int64_t items, size_t limit_bytes, char *why, size_t cap);
 /* 1 when every item of the batch has a stored row. */
 int feature_cache_has_all(const FeatureCache *c, const int64_t *items, int count);
+/* The lowest-numbered items (at most max, ascending) that have no stored row
+ * yet, in *items; returns how many (0 when every row is filled or the cache
+ * is not active). A fill pass takes them batch by batch in this fixed order,
+ * so it is the same pass whenever the same rows are missing. */
+int feature_cache_next_missing(const FeatureCache *c, int64_t *items, int max);
 /* Copies the boundary rows of samples 0..count-1 of the current forward
  * (call after ops before b.first_op ran, before the ones from it on). */
 void feature_cache_store(FeatureCache *c, const Graph *g, const int64_t *items,

@@ -8,9 +8,21 @@
  * every op below its boundary has been frozen since then, so a resume
  * refills the rows from that step on, batch by batch as the uninterrupted
  * run did (a backbone forward is not bitwise independent of the batch it
- * runs in), and stays byte-identical. */
+ * runs in), and stays byte-identical.
+ *
+ * Training batches are shuffled and drop the last partial batch, so an
+ * epoch's batches miss the items % batch left over, a different few each
+ * epoch, and any later batch holding one of them could not start at the
+ * boundary. So after the batches of an epoch in which the binding began
+ * (origin before the epoch's end) a fill pass stores the rows of every item
+ * still missing; later epochs then hit on every batch. A binding made at the
+ * very end of an epoch is filled at the end of the next one: a run resumed
+ * from an epoch checkpoint makes its first changes after that epoch's fill,
+ * the straight run made them before it, and both must replay alike. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "train_job_internal.h"
 
@@ -63,6 +75,85 @@ static void fill_rows(Job *j, const ThawBatch *b)
     }
 }
 
+/* The item transform of the training loader: the cache is bound only without
+ * augmentation, where job_open_data gives the loader this eval transform. */
+static ThawTransform train_transform(const Job *j)
+{
+    const RunConfig *c = j->cfg;
+    int size = c->image_size;
+    int short_side = c->data_kind == DATA_FASHION_MNIST ? 0 : size * 256 / 224;
+    return thaw_transform_eval(short_side, size);
+}
+
+/* The fill pass: the missing items in ascending order, in batches of the
+ * planned training batch, the last one zero-padded (as validation pads);
+ * the forward stops at the boundary. *batches counts the forwards. */
+static int fill_missing(Job *j, int64_t *batches)
+{
+    Model *m = &j->model;
+    FeatureCache *fc = &j->cache;
+    int n = j->train_batch;
+    ThawTransform t = train_transform(j);
+    size_t per = (size_t)3 * (size_t)t.out_h * (size_t)t.out_w;
+    float *images = malloc(per * (size_t)n * sizeof *images);
+    int64_t *items = malloc((size_t)n * sizeof *items);
+    int rc = 0;
+    if (!images || !items) {
+        rc = thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory for the feature cache fill");
+    }
+    int count;
+    while (rc == 0 && (count = feature_cache_next_missing(fc, items, n)) > 0) {
+        memset(images, 0, per * (size_t)n * sizeof *images);
+        for (int i = 0; i < count && rc == 0; i++) {
+            rc = thaw_dataset_load(j->train, items[i], &t, 0, images + per * (size_t)i, j->err);
+        }
+        if (rc == 0) {
+            model_set_input(m, images);
+            graph_forward_range(&m->graph, &m->params, 0, fc->b.first_op);
+            feature_cache_store(fc, &m->graph, items, count);
+            (*batches)++;
+        }
+    }
+    free(images);
+    free(items);
+    return rc;
+}
+
+/* Whether the fill pass runs after the batches of epoch `epoch`, with the
+ * current binding: it began before the epoch's end, rows are missing and a
+ * later epoch will read them. */
+static int fill_due(const Job *j, int epoch)
+{
+    const FeatureCache *fc = &j->cache;
+    return fc->active && fc->n_filled < fc->items && epoch + 1 < j->cfg->epochs &&
+           j->cache_origin < (int64_t)(epoch + 1) * j->steps_per_epoch;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int train_cache_fill(Job *j)
+{
+    if (!fill_due(j, j->epoch)) {
+        return 0;
+    }
+    int64_t before = j->cache.n_filled, batches = 0;
+    double t0 = seconds();
+    int rc = fill_missing(j, &batches);
+    if (rc == 0) {
+        int64_t rows = j->cache.n_filled - before;
+        logf_event(j, "epoch %d: feature cache filled %lld row%s its batches did not draw "
+                   "(%lld batch%s, %.2f s)", j->epoch + 1, (long long)rows,
+                   rows == 1 ? "" : "s", (long long)batches, batches == 1 ? "" : "es",
+                   seconds() - t0);
+    }
+    return rc;
+}
+
 int train_cache_replay(Job *j)
 {
     if (!j->cache.active) {
@@ -82,6 +173,12 @@ int train_cache_replay(Job *j)
                 fill_rows(j, b);
             }
             step++;
+        }
+        /* a finished epoch ran its fill pass before its checkpoint; the
+         * epoch in progress runs it when its batches are done */
+        int64_t batches = 0;
+        if (rc == 0 && e < j->epoch && fill_due(j, e)) {
+            rc = fill_missing(j, &batches);
         }
         if (rc != 0) {
             return rc;

@@ -280,6 +280,7 @@ static int run_epochs(Job *j, TrainResult *res)
                 return rc == BOUNDARY_END ? 0 : rc;
             }
         }
+        rc = rc ? rc : train_cache_fill(j);   /* rows of the items no batch drew */
         if (rc != 0) {
             return rc;
         }

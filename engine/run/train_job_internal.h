@@ -94,6 +94,9 @@ int train_load_checkpoint(Job *j, const char *path);
 /* Binds the train cache to the training plan; a new binding starts at
  * global step origin. Logs state changes unless quiet. */
 void train_cache_bind(Job *j, int64_t origin, int quiet);
+/* After an epoch's batches: stores the rows of the items they did not draw
+ * (when the binding began in this epoch and a later epoch will read them). */
+int train_cache_fill(Job *j);
 /* After a resume: refills the rows as the uninterrupted run filled them,
  * from the binding's origin up to the current step. */
 int train_cache_replay(Job *j);

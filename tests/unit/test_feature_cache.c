@@ -2,7 +2,10 @@
  * stored rows gives bit-for-bit the logits and gradients of the full
  * forward; the boundary follows the freeze state and input size (stored
  * rows are dropped when it moves); no cache where ops below the boundary
- * are not deterministic (train_bn, active dropout). */
+ * are not deterministic (train_bn, active dropout); the fill pass's order
+ * of missing items, and its zero-padded last batch giving the rows a full
+ * batch gives up to float rounding. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,12 +288,80 @@ static void no_cache_when_not_deterministic(void **state)
     }
 }
 
+/* The items a fill pass takes: the lowest without a row, ascending; a
+ * zero-padded batch stores the rows a full batch does (up to rounding). */
+static void fill_pass_takes_missing_items_in_order(void **state)
+{
+    (void)state;
+    Model m;
+    ThawError err = {0};
+    assert_int_equal(model_create(&m, "resnet18", K, 7, &err), 0);
+    static const char *const l4[] = {"layer4", "head"};
+    freeze_all_but(&m, l4, 2);   /* a spatial boundary: layer3's output */
+    plan(&m, S, 0);
+    FeatureCache fc;
+    feature_cache_init(&fc);
+    int64_t got[N];
+    assert_int_equal(feature_cache_next_missing(&fc, got, N), 0);   /* not bound */
+    char why[256];
+    assert_int_equal(feature_cache_bind(&fc, &m.graph, 10, 0, why, sizeof why), 1);
+
+    /* a training batch drew 7, 2, 9, 0 */
+    float *x = random_input(S, 11);
+    int64_t drawn[N] = {7, 2, 9, 0};
+    model_set_input(&m, x);
+    graph_forward_range(&m.graph, &m.params, 0, fc.b.first_op);
+    feature_cache_store(&fc, &m.graph, drawn, N);
+    assert_int_equal(feature_cache_next_missing(&fc, got, N), N);
+    int64_t want1[N] = {1, 3, 4, 5};
+    assert_memory_equal(got, want1, sizeof want1);
+    assert_int_equal(feature_cache_next_missing(&fc, got, 2), 2);   /* at most max */
+    assert_memory_equal(got, want1, 2 * sizeof *got);
+
+    /* the fill pass: a full batch, then 6 and 8 in a zero-padded one */
+    model_set_input(&m, x);
+    graph_forward_range(&m.graph, &m.params, 0, fc.b.first_op);
+    feature_cache_store(&fc, &m.graph, want1, N);
+    assert_int_equal(feature_cache_next_missing(&fc, got, N), 2);
+    assert_int_equal(got[0], 6);
+    assert_int_equal(got[1], 8);
+    size_t per = (size_t)3 * S * S;
+    float *padded = calloc((size_t)N * per, sizeof *padded);
+    assert_non_null(padded);
+    memcpy(padded, x, 2 * per * sizeof *padded);   /* the images of x's samples 0, 1 */
+    model_set_input(&m, padded);
+    graph_forward_range(&m.graph, &m.params, 0, fc.b.first_op);
+    feature_cache_store(&fc, &m.graph, got, 2);
+    assert_int_equal(fc.n_filled, 10);
+    assert_int_equal(feature_cache_next_missing(&fc, got, N), 0);
+    int64_t all[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    assert_true(feature_cache_has_all(&fc, all, 10));
+
+    /* item 6 holds sample 0 of x from the padded batch, item 7 the same
+     * sample from the full batch */
+    const float *r6 = fc.rows + 6 * fc.b.row, *r7 = fc.rows + 7 * fc.b.row;
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < fc.b.row; i++) {
+        double d = fabs((double)r6[i] - (double)r7[i]);
+        worst = d > worst ? d : worst;
+        scale = fabs((double)r7[i]) > scale ? fabs((double)r7[i]) : scale;
+    }
+    assert_true(scale > 0);
+    assert_true(worst <= 1e-5 * scale);
+
+    free(padded);
+    free(x);
+    feature_cache_free(&fc);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cached_forward_is_bit_identical),
         cmocka_unit_test(boundary_moves_with_freeze_and_size),
         cmocka_unit_test(no_cache_when_not_deterministic),
+        cmocka_unit_test(fill_pass_takes_missing_items_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
