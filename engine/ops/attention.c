@@ -1,0 +1,228 @@
+/* Masked multi-head attention, one (batch, head) pair per OpenMP task and
+ * three or four small GEMMs per pair through OpenBLAS (single-threaded
+ * inside the region). For a pair, with P = probs, U = probs_used:
+ *   forward:  S = scale Q K^T, P = softmax(S masked), O = U V
+ *   backward: dU = dO V^T, dV += U^T dO, dP = dU * drop_mask,
+ *             dS = P * (dP - rowsum(dP * P)), dQ += scale dS K,
+ *             dK += scale dS^T Q */
+#include "engine/ops/attention.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+
+static int blas_single_begin(void)
+{
+    int saved = openblas_get_num_threads();
+    if (saved != 1) {
+        openblas_set_num_threads(1);
+    }
+    return saved;
+}
+
+static void blas_single_end(int saved)
+{
+    if (saved != 1) {
+        openblas_set_num_threads(saved);
+    }
+}
+
+static void softmax_row(float *out, const float *in, int cols)
+{
+    float mx = in[0];
+    for (int j = 1; j < cols; j++) {
+        mx = in[j] > mx ? in[j] : mx;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        out[j] = expf(in[j] - mx);
+        sum += out[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < cols; j++) {
+        out[j] *= inv;
+    }
+}
+
+/* out[j] = out[j] * (dout[j] - <dout, out>): the softmax Jacobian applied
+ * to dout, written (=) into dst, which may alias dout. */
+static void softmax_row_grad(float *dst, const float *dout, const float *out,
+                             int cols)
+{
+    float dot = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        dot += dout[j] * out[j];
+    }
+    for (int j = 0; j < cols; j++) {
+        dst[j] = out[j] * (dout[j] - dot);
+    }
+}
+
+void softmax_rows_forward(float *out, const float *in, int rows, int cols)
+{
+#pragma omp parallel for schedule(static) if ((long)rows * cols >= 65536)
+    for (int i = 0; i < rows; i++) {
+        softmax_row(out + (size_t)i * cols, in + (size_t)i * cols, cols);
+    }
+}
+
+void softmax_rows_backward(float *din, const float *dout, const float *out,
+                           int rows, int cols)
+{
+#pragma omp parallel for schedule(static) if ((long)rows * cols >= 65536)
+    for (int i = 0; i < rows; i++) {
+        const float *o = out + (size_t)i * cols, *g = dout + (size_t)i * cols;
+        float *d = din + (size_t)i * cols;
+        float dot = 0.0f;
+        for (int j = 0; j < cols; j++) {
+            dot += g[j] * o[j];
+        }
+        for (int j = 0; j < cols; j++) {
+            d[j] += o[j] * (g[j] - dot);
+        }
+    }
+}
+
+/* Softmax of one score row over the keys the mask keeps (the rest get 0). */
+static void masked_softmax_row(float *row, const int32_t *mask, int cols)
+{
+    if (!mask) {
+        softmax_row(row, row, cols);
+        return;
+    }
+    float mx = -INFINITY;
+    for (int j = 0; j < cols; j++) {
+        if (mask[j] && row[j] > mx) {
+            mx = row[j];
+        }
+    }
+    if (mx == -INFINITY) {   /* only padding: uniform, as BERT's mask gives */
+        for (int j = 0; j < cols; j++) {
+            row[j] = 1.0f / cols;
+        }
+        return;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        row[j] = mask[j] ? expf(row[j] - mx) : 0.0f;
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < cols; j++) {
+        row[j] *= inv;
+    }
+}
+
+void attention_probs_forward(float *probs, const float *q, const float *k,
+                             const int32_t *key_mask, int batch, int seq,
+                             int channels, int heads)
+{
+    const int d = channels / heads, pairs = batch * heads;
+    const float scale = 1.0f / sqrtf((float)d);
+    const size_t tt = (size_t)seq * seq, tc = (size_t)seq * channels;
+    int saved = blas_single_begin();
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < pairs; p++) {
+        int b = p / heads, h = p % heads;
+        float *s = probs + (size_t)p * tt;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, d,
+                    scale, q + b * tc + (size_t)h * d, channels,
+                    k + b * tc + (size_t)h * d, channels, 0.0f, s, seq);
+        const int32_t *m = key_mask ? key_mask + (size_t)b * seq : NULL;
+        for (int i = 0; i < seq; i++) {
+            masked_softmax_row(s + (size_t)i * seq, m, seq);
+        }
+    }
+    blas_single_end(saved);
+}
+
+void attention_context_forward(float *out, const float *probs_used,
+                               const float *v, int batch, int seq,
+                               int channels, int heads)
+{
+    const int d = channels / heads, pairs = batch * heads;
+    const size_t tt = (size_t)seq * seq, tc = (size_t)seq * channels;
+    int saved = blas_single_begin();
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < pairs; p++) {
+        int b = p / heads, h = p % heads;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, seq, d, seq,
+                    1.0f, probs_used + (size_t)p * tt, seq,
+                    v + b * tc + (size_t)h * d, channels, 0.0f,
+                    out + b * tc + (size_t)h * d, channels);
+    }
+    blas_single_end(saved);
+}
+
+void attention_forward(float *out, float *probs, const float *q,
+                       const float *k, const float *v,
+                       const int32_t *key_mask, int batch, int seq,
+                       int channels, int heads)
+{
+    attention_probs_forward(probs, q, k, key_mask, batch, seq, channels,
+                            heads);
+    attention_context_forward(out, probs, v, batch, seq, channels, heads);
+}
+
+size_t attention_workspace_floats(int seq)
+{
+    return (size_t)omp_get_max_threads() * seq * seq;
+}
+
+void attention_backward(float *dq, float *dk, float *dv, const float *dout,
+                        const float *q, const float *k, const float *v,
+                        const float *probs, const float *probs_used,
+                        const float *drop_mask, float *workspace, int batch,
+                        int seq, int channels, int heads)
+{
+    const int d = channels / heads, pairs = batch * heads;
+    const float scale = 1.0f / sqrtf((float)d);
+    const size_t tt = (size_t)seq * seq, tc = (size_t)seq * channels;
+    int saved = blas_single_begin();
+#pragma omp parallel
+    {
+        float *ds = workspace + (size_t)omp_get_thread_num() * tt;
+#pragma omp for schedule(static)
+        for (int p = 0; p < pairs; p++) {
+            int b = p / heads, h = p % heads;
+            size_t off = b * tc + (size_t)h * d;
+            const float *pr = probs + (size_t)p * tt;
+            const float *used = probs_used + (size_t)p * tt;
+            if (dv) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, seq, d,
+                            seq, 1.0f, used, seq, dout + off, channels, 1.0f,
+                            dv + off, channels);
+            }
+            if (!dq && !dk) {
+                continue;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, d,
+                        1.0f, dout + off, channels, v + off, channels, 0.0f,
+                        ds, seq);
+            if (drop_mask) {
+                const float *mk = drop_mask + (size_t)p * tt;
+                for (size_t i = 0; i < tt; i++) {
+                    ds[i] *= mk[i];
+                }
+            }
+            for (int i = 0; i < seq; i++) {
+                softmax_row_grad(ds + (size_t)i * seq, ds + (size_t)i * seq,
+                                 pr + (size_t)i * seq, seq);
+            }
+            if (dq) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, seq, d,
+                            seq, scale, ds, seq, k + off, channels, 1.0f,
+                            dq + off, channels);
+            }
+            if (dk) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, seq, d,
+                            seq, scale, ds, seq, q + off, channels, 1.0f,
+                            dk + off, channels);
+            }
+        }
+    }
+    blas_single_end(saved);
+}
