@@ -15,7 +15,7 @@ CASES = [  # name, rows, c, eps, offset
     ("small", 7, 33, 1e-5, 0.0),
     ("bert", 130, 384, 1e-12, 0.0),
     ("offset", 9, 64, 1e-5, 100.0),
-    ("one", 1, 2, 1e-5, 0.0),   # c = 1 would make xhat 0: dw is noise
+    ("one", 1, 3, 1e-5, 0.0),   # c = 1, 2: xhat is 0 or +-1, grads are noise
 ]
 
 
