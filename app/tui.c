@@ -198,6 +198,7 @@ int tui_main(int argc, char **argv)
         return 1;
     }
     WbState *wb = &t.app.wb;
+    t.app.batch = cfg.batch;   /* model picks keep the run's batch */
     snprintf(wb->run_name, sizeof wb->run_name, "%s", run.name);
     engine_device_text(wb->device, sizeof wb->device);
     ThawError cat_err = {0};
@@ -210,7 +211,7 @@ int tui_main(int argc, char **argv)
         snprintf(wb->status_msg, sizeof wb->status_msg, "%.150s", run.note);
         wb_log(wb, "%s", run.note);
     }
-    wb_log(wb, "run %s; checkpoints in %s; t starts, ? shows the keys", run.path, run.out_dir);
+    wb_log(wb, "%s: checkpoints in %s; t starts, ? shows the keys", run.path, run.out_dir);
 
     tui_make_parent_dirs(run.out_dir);
     EngineThread engine;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "app/bus.h"
+#include "app/tui_rate.h"
 #include "views/wb_state.h"
 
 #define TUI_MAX_PENDING 64
@@ -17,8 +18,9 @@
 typedef struct {
     uint64_t id;
     BusCommandKind kind;
-    char group[WB_NAME];   /* SET_FROZEN / SET_LR: the target group */
-    int frozen;            /* SET_FROZEN */
+    char group[WB_NAME];   /* SET_FROZEN / SET_LR / SET_LAYER_FROZEN: the (layer's) group */
+    char layer[WB_NAME];   /* SET_LAYER_FROZEN: the module name */
+    int frozen;            /* SET_FROZEN, SET_LAYER_FROZEN */
     double lr;             /* SET_LR */
 } TuiPending;
 
@@ -44,6 +46,10 @@ typedef struct {
     char *run_json;            /* owned */
     char run_path[1024];
     char out_dir[1024];        /* the run's checkpoint folder (model picks add -<arch>) */
+    /* live samples/s and ETA from step arrivals (STEP events carry none) */
+    int batch;                 /* samples per step, from the run file (0: unknown) */
+    TuiRate rate;
+    double (*clock)(void);     /* seconds; tui_rate_clock, a fake in tests */
 } TuiApp;
 
 /* bus may be NULL only in tests that send nothing. Copies run_json. */
@@ -66,13 +72,16 @@ void tui_request_exit(TuiApp *app, int sig);
 /* Commands with the pending bookkeeping (tui_commands.c). */
 uint64_t tui_send_frozen(TuiApp *app, int group, int frozen);
 uint64_t tui_send_lr(TuiApp *app, int group, double lr);
+/* One layer (index into wb.layers) on its own: the engine freezes modules
+ * independently of their group (SET_LAYER_FROZEN). */
+uint64_t tui_send_layer_frozen(TuiApp *app, int layer, int frozen);
 uint64_t tui_send_simple(TuiApp *app, BusCommandKind kind);
 /* Replaces the run (model table): new run text, checkpoints into out_dir. */
 uint64_t tui_send_rebuild(TuiApp *app, const char *run_json, const char *out_dir);
 /* Drops the pending entry for id (returns its index before removal, or -1
  * and leaves *out untouched when unknown). */
 int tui_take_pending(TuiApp *app, uint64_t id, TuiPending *out);
-/* Recomputes every group's pending flag from the table. */
+/* Recomputes every group's and layer's pending flag from the table. */
 void tui_refresh_pending(TuiApp *app);
 
 /* "a run is going": quitting it asks first and saves. */

@@ -14,6 +14,7 @@ int tui_app_init(TuiApp *app, Bus *bus, const char *run_json, const char *run_pa
     app->bus = bus;
     app->dirty = 1;
     app->wb.job = WB_JOB_LOADING;
+    app->clock = tui_rate_clock;
     snprintf(app->run_path, sizeof app->run_path, "%s", run_path ? run_path : "");
     snprintf(app->out_dir, sizeof app->out_dir, "%s", out_dir ? out_dir : "");
     if (run_json) {
@@ -45,6 +46,15 @@ static void add_pending(TuiApp *app, const TuiPending *p)
 
 void tui_refresh_pending(TuiApp *app)
 {
+    for (int l = 0; l < app->wb.n_layers; l++) {
+        app->wb.layers[l].pending = 0;
+        for (int i = 0; i < app->n_pending; i++) {
+            if (app->pending[i].kind == BUS_CMD_SET_LAYER_FROZEN &&
+                strcmp(app->pending[i].layer, app->wb.layers[l].name) == 0) {
+                app->wb.layers[l].pending = 1;
+            }
+        }
+    }
     for (int g = 0; g < app->wb.n_groups; g++) {
         app->wb.groups[g].pending = 0;
         for (int i = 0; i < app->n_pending; i++) {
@@ -106,6 +116,28 @@ uint64_t tui_send_lr(TuiApp *app, int group, double lr)
     }
     uint64_t id = bus_send_set_lr(app->bus, app->wb.groups[group].name, lr);
     return track(app, id, BUS_CMD_SET_LR, group, 0, lr);
+}
+
+uint64_t tui_send_layer_frozen(TuiApp *app, int layer, int frozen)
+{
+    if (layer < 0 || layer >= app->wb.n_layers || !app->bus) {
+        return 0;
+    }
+    const WbLayer *l = &app->wb.layers[layer];
+    uint64_t id = bus_send_set_layer_frozen(app->bus, l->name, frozen);
+    if (id == 0) {
+        return track(app, 0, BUS_CMD_SET_LAYER_FROZEN, -1, frozen, 0.0);
+    }
+    /* the group shows the change pending as well as the layer */
+    TuiPending p = {.id = id, .kind = BUS_CMD_SET_LAYER_FROZEN, .frozen = frozen};
+    snprintf(p.layer, sizeof p.layer, "%s", l->name);
+    if (l->group >= 0 && l->group < app->wb.n_groups) {
+        snprintf(p.group, sizeof p.group, "%s", app->wb.groups[l->group].name);
+    }
+    add_pending(app, &p);
+    tui_refresh_pending(app);
+    app->dirty = 1;
+    return id;
 }
 
 uint64_t tui_send_simple(TuiApp *app, BusCommandKind kind)

@@ -46,11 +46,12 @@ static void fold_snapshot(TuiApp *app, const BusSnapshot *snap)
         WbGroup *dst = &groups[n++];
         snprintf(dst->name, sizeof dst->name, "%s", src->name);
         dst->frozen = src->frozen;
+        dst->partial = src->partial;
         dst->base_lr = src->base_lr;
         dst->lr = src->lr;
         dst->weight_decay = src->weight_decay;
         dst->total_params = src->params;
-        dst->trainable_params = src->frozen ? 0 : src->params;
+        dst->trainable_params = src->trainable_params;
         snprintf(dst->bn_mode, sizeof dst->bn_mode, "%s", src->bn_batch_stats ? "train" : "eval");
     }
     WbLayer *layers = snap->n_layers > 0 ? calloc((size_t)snap->n_layers, sizeof *layers) : NULL;
@@ -115,11 +116,21 @@ static void fold_ack(TuiApp *app, const BusEvent *ev)
         if (g >= 0) {
             WbGroup *grp = &app->wb.groups[g];
             grp->frozen = p.frozen;
+            grp->partial = 0;
             grp->trainable_params = p.frozen ? 0 : grp->total_params;
             for (int i = 0; i < app->wb.n_layers; i++) {
                 if (app->wb.layers[i].group == g) {
                     app->wb.layers[i].frozen = p.frozen;
                 }
+            }
+        }
+        wb_add_mark(&app->wb, app->wb.step, p.frozen ? WB_MARK_FREEZE : WB_MARK_UNFREEZE);
+        break;
+    case BUS_CMD_SET_LAYER_FROZEN:
+        /* the SNAPSHOT that follows carries the group's new counts */
+        for (int i = 0; i < app->wb.n_layers; i++) {
+            if (strcmp(app->wb.layers[i].name, p.layer) == 0) {
+                app->wb.layers[i].frozen = p.frozen;
             }
         }
         wb_add_mark(&app->wb, app->wb.step, p.frozen ? WB_MARK_FREEZE : WB_MARK_UNFREEZE);
@@ -143,8 +154,32 @@ static void fold_ack(TuiApp *app, const BusEvent *ev)
     tui_refresh_pending(app);
 }
 
+/* The live rate: samples/s over the last seconds of step arrivals, and the
+ * ETA at that rate (the engine's ETA averages since the run started, pauses
+ * and validations included). Until two steps are timed the last values stay. */
+static void fold_step_rate(TuiApp *app, const BusEvent *ev)
+{
+    if (!app->clock) {
+        return;
+    }
+    tui_rate_add(&app->rate, app->clock(), ev->step);
+    double steps_per_s = tui_rate_steps_per_s(&app->rate);
+    if (steps_per_s <= 0) {
+        return;
+    }
+    if (app->batch > 0) {
+        app->wb.samples_per_s = steps_per_s * app->batch;
+    }
+    if (ev->total_steps >= ev->step) {
+        app->wb.eta_s = (double)(ev->total_steps - ev->step) / steps_per_s;
+    }
+}
+
 static void fold_state(TuiApp *app, const BusEvent *ev)
 {
+    if (job_of(ev->state) != app->wb.job) {
+        tui_rate_reset(&app->rate);   /* a pause or a new run is not a step time */
+    }
     app->wb.job = job_of(ev->state);
     if (ev->msg && ev->msg[0]) {
         /* Only an error or the end of a run is news for the status line. */
@@ -186,8 +221,10 @@ void tui_fold_event(TuiApp *app, const BusEvent *ev)
         if (ev->samples_per_s > 0) {
             s->samples_per_s = ev->samples_per_s;
         }
+        fold_step_rate(app, ev);
         break;
     case BUS_EV_EPOCH:
+        tui_rate_reset(&app->rate);   /* validation ran since the last step */
         wb_push_epoch(s, ev->step, ev->train_loss, ev->has_val ? ev->val_loss : NAN,
                       ev->has_val ? ev->val_acc : NAN);
         s->epoch = ev->epoch;

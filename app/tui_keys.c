@@ -8,6 +8,7 @@
 
 #include "app/tui_app.h"
 #include "app/tui_model_pick.h"
+#include "views/draw_util.h"
 #include "views/lr_input.h"
 
 #define KEY_ESC 27
@@ -48,31 +49,45 @@ static void quit_saving(TuiApp *app)
     }
 }
 
-/* Space: the engine freezes whole groups, so a layer's row toggles its
- * group (said in the log, so nobody thinks one conv was frozen alone). */
+/* Space: a group row toggles the group, a layer row that layer alone (the
+ * engine freezes modules independently of their group). */
 static void toggle_freeze(TuiApp *app)
 {
     int g = wb_selected_group(&app->wb);
     if (g < 0) {
         return;
     }
-    WbGroup *grp = &app->wb.groups[g];
     int layer = app->wb.focus == WB_PANE_LAYERS ? wb_selected_layer(&app->wb) : -1;
     if (layer >= 0) {
-        wb_log(&app->wb, "%s: freezing works per group; %s group %s",
-               app->wb.layers[layer].name, grp->frozen ? "thawing" : "freezing", grp->name);
+        tui_send_layer_frozen(app, layer, !app->wb.layers[layer].frozen);
+        return;
     }
+    const WbGroup *grp = &app->wb.groups[g];
+    /* a partly frozen group is not frozen: Space freezes all of it */
     tui_send_frozen(app, g, !grp->frozen);
 }
 
-/* f: freeze every group from the first up to the selection's. */
+/* f: freeze everything from the first group up to the selection: whole
+ * groups before it; on a group row that group too, on a layer row its
+ * group's layers up to and including the selected one. */
 static void freeze_up_to(TuiApp *app)
 {
-    int sel = wb_selected_group(&app->wb);
+    WbState *s = &app->wb;
+    int sel = wb_selected_group(s);
+    int sel_layer = s->focus == WB_PANE_LAYERS ? wb_selected_layer(s) : -1;
     int sent = 0;
     for (int g = 0; g <= sel; g++) {
-        if (!app->wb.groups[g].frozen) {
+        if (g == sel && sel_layer >= 0) {
+            break;
+        }
+        if (!s->groups[g].frozen) {
             tui_send_frozen(app, g, 1);
+            sent++;
+        }
+    }
+    for (int l = 0; sel_layer >= 0 && l <= sel_layer; l++) {
+        if (s->layers[l].group == sel && !s->layers[l].frozen) {
+            tui_send_layer_frozen(app, l, 1);
             sent++;
         }
     }
@@ -123,39 +138,64 @@ static void start_lr_edit(TuiApp *app)
     }
     app->wb.lr_editing = 1;
     app->wb.lr_edit_group = g;
-    snprintf(app->wb.lr_edit, sizeof app->wb.lr_edit, "%g", app->wb.groups[g].base_lr);
+    /* pre-filled and selected, as a text field: typing replaces it */
+    wb_fmt_lr(app->wb.groups[g].base_lr, app->wb.lr_edit, sizeof app->wb.lr_edit);
+    app->wb.lr_edit_fresh = 1;
     say(app, "lr: type a value (e.g. 1e-4), Enter sets it, Esc cancels");
+}
+
+static void lr_edit_enter(TuiApp *app)
+{
+    WbState *s = &app->wb;
+    if (s->lr_edit_fresh) {
+        /* untouched: the shown value is rounded for display; sending it
+         * would change the lr slightly */
+        s->lr_editing = 0;
+        s->lr_edit_fresh = 0;
+        say(app, "lr unchanged");
+        return;
+    }
+    double lr;
+    double current = s->groups[s->lr_edit_group].base_lr;
+    if (lr_input_parse(s->lr_edit, current, &lr) != 0) {
+        snprintf(s->status_msg, sizeof s->status_msg,
+                 "lr: '%.24s' is not an lr: type 1e-4, 0.001, x0.5 or /10 (0 < lr <= %g)",
+                 s->lr_edit, LR_INPUT_MAX);
+        return;
+    }
+    s->lr_editing = 0;
+    s->status_msg[0] = '\0';
+    tui_send_lr(app, s->lr_edit_group, lr);
 }
 
 static void lr_edit_key(TuiApp *app, int key, int is_key)
 {
     WbState *s = &app->wb;
     size_t len = strlen(s->lr_edit);
+    int fresh = s->lr_edit_fresh;
+    s->lr_edit_fresh = 0;   /* any key but Enter/Esc starts editing the text */
     if (!is_key && key == KEY_ESC) {
         s->lr_editing = 0;
         s->status_msg[0] = '\0';
     } else if ((is_key && key == KEY_ENTER) || (!is_key && (key == '\n' || key == '\r'))) {
-        double lr;
-        double current = s->groups[s->lr_edit_group].base_lr;
-        if (lr_input_parse(s->lr_edit, current, &lr) != 0) {
-            snprintf(s->status_msg, sizeof s->status_msg,
-                     "lr: '%.24s' is not an lr: type 1e-4, 0.001, x0.5 or /10 (0 < lr <= %g)",
-                     s->lr_edit, LR_INPUT_MAX);
-            return;
-        }
-        s->lr_editing = 0;
-        s->status_msg[0] = '\0';
-        tui_send_lr(app, s->lr_edit_group, lr);
+        s->lr_edit_fresh = fresh;
+        lr_edit_enter(app);
     } else if ((is_key && key == KEY_BACKSPACE) || (!is_key && (key == 127 || key == 8))) {
         if (len > 0) {
             s->lr_edit[len - 1] = '\0';
         }
     } else if (!is_key && key == KEY_CTRL('u')) {
         s->lr_edit[0] = '\0';
-    } else if (!is_key && key < 128 && isprint(key) && len + 1 < sizeof s->lr_edit) {
-        s->lr_edit[len] = (char)key;
-        s->lr_edit[len + 1] = '\0';
+    } else if (!is_key && key < 128 && isprint(key)) {
+        if (fresh) {
+            len = 0;   /* the first character typed replaces the selected value */
+        }
+        if (len + 1 < sizeof s->lr_edit) {
+            s->lr_edit[len] = (char)key;
+            s->lr_edit[len + 1] = '\0';
+        }
     }
+    /* other keys (arrows, End): keep the text and edit it from its end */
 }
 
 static void models_key(TuiApp *app, int key, int is_key)

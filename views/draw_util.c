@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "views/theme.h"
@@ -148,17 +149,31 @@ char *wb_fmt_lr(double lr, char *buf, size_t cap)
         snprintf(buf, cap, lr == 0 ? "0" : "-");
         return buf;
     }
-    int e = (int)floor(log10(lr) + 1e-9);
-    if (e >= -2 && e <= 1) {
-        snprintf(buf, cap, "%.3g", lr);
+    /* Round to 3 significant digits first and take the exponent of the
+     * rounded value: an lr that went through a float (9.99999975e-05) is
+     * 1e-4, not 10e-5. */
+    char sci[32];
+    snprintf(sci, sizeof sci, "%.2e", lr);
+    char *e_at = strchr(sci, 'e');
+    if (!e_at) {
+        snprintf(buf, cap, "%g", lr);
         return buf;
     }
-    double mant = lr / pow(10.0, e);
-    if (fabs(mant - round(mant)) < 1e-6) {
-        snprintf(buf, cap, "%.0fe%d", round(mant), e);
-    } else {
-        snprintf(buf, cap, "%.1fe%d", mant, e);
+    int e = atoi(e_at + 1);
+    *e_at = '\0';
+    if (e >= -2 && e <= 1) {
+        snprintf(buf, cap, "%.3g", strtod(sci, NULL) * pow(10.0, e));
+        return buf;
     }
+    /* mantissa without trailing zeros: 1e-4, 2.5e-4, 1.25e-3 */
+    char *end = sci + strlen(sci) - 1;
+    while (end > sci && *end == '0') {
+        *end-- = '\0';
+    }
+    if (*end == '.') {
+        *end = '\0';
+    }
+    snprintf(buf, cap, "%se%d", sci, e);
     return buf;
 }
 

@@ -29,9 +29,8 @@ static const FooterKey main_keys[] = {
 static const FooterKey model_keys[] = {
     {"j/k", "move", "move", 5},
     {"Enter", "pick", "pick", 8},
-    {"m/Esc", "back", "back", 9},
+    {"Esc", "back", "back", 10},   /* m and q go back too (help says so) */
     {"?", "help", "help", 6},
-    {"q", "quit", "quit", 10},
 };
 
 static const FooterKey edit_keys[] = {

@@ -1,5 +1,6 @@
 /* The layers pane: groups that expand to their layers, each with a check
- * item ([x] trains, [ ] frozen), shape, parameter count; group rows add
+ * item ([x] trains, [ ] frozen, [-] a group with some layers frozen),
+ * shape, parameter count; group rows add
  * BatchNorm mode (when there is room), lr and the pending marker. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +67,10 @@ static void draw_row(WINDOW *win, WbRect in, int y, const WbState *s, WbRow row,
     } else {
         x += wb_put(win, in, y, x, 3, "   ", u);
     }
+    int partial = row.layer < 0 && g->partial;
     attr_t chk = selected && focused ? 0 : theme_attr(frozen ? THEME_FROZEN : THEME_TRAINABLE, c);
     wattrset(win, sel | chk);
-    x += wb_put(win, in, y, x, 3, frozen ? gl->off : gl->on, u);
+    x += wb_put(win, in, y, x, 3, partial ? gl->partial : frozen ? gl->off : gl->on, u);
     wattrset(win, sel);
     x += wb_put(win, in, y, x, 1, " ", u);
     int nw = name_w;
@@ -83,7 +85,11 @@ static void draw_row(WINDOW *win, WbRect in, int y, const WbState *s, WbRow row,
     if (row.layer >= 0) {
         const WbLayer *l = &s->layers[row.layer];
         x += wb_putf(win, in, y, x, shape_w + 1, u, "%*s ", shape_w, l->shape);
-        wb_putf(win, in, y, x, 6, u, "%6s", wb_fmt_count(l->params, buf, sizeof buf));
+        x += wb_putf(win, in, y, x, 6, u, "%6s", wb_fmt_count(l->params, buf, sizeof buf));
+        if (l->pending) {
+            wattrset(win, sel | (selected && focused ? 0 : theme_attr(THEME_PENDING, c)));
+            wb_put(win, in, y, x, 1, gl->pending, u);
+        }
     } else {
         if (show_bn) {
             x += wb_putf(win, in, y, x, 9, u, "bn %-5s ", g->bn_mode[0] ? g->bn_mode : "-");
@@ -135,7 +141,7 @@ void layers_view_draw(WINDOW *win, WbRect r, const WbState *s)
     }
     shape_w = shape_w > 11 ? 11 : shape_w;
     /* group row: arrow(2) [x](3) sp name sp [bn(9)] lr(7) params(6) pending(1)
-     * layer row: indent(3) [x](3) sp name sp shape sp params(6) blank(1) */
+     * layer row: indent(3) [x](3) sp name sp shape sp params(6) pending(1) */
     int show_bn = in.w >= 48;
     int group_name_w = in.w - 21 - (show_bn ? 9 : 0);
     int layer_name_w = in.w - 16 - shape_w;

@@ -40,16 +40,28 @@ static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, 
     x += name_w + 1;
     if (s->lr_editing && s->lr_edit_group == gi) {
         wattrset(win, theme_attr(THEME_PENDING, c) | A_REVERSE);
+        attr_t field = theme_attr(THEME_PENDING, c) | A_REVERSE;
         int w = 15;
         wb_blank(win, in, y, x, w);
+        /* the pre-filled value shows as selected text (not reversed inside
+         * the reversed field): the first key typed replaces it */
+        wattrset(win, s->lr_edit_fresh ? (field & ~A_REVERSE) | A_UNDERLINE : field);
         int n = wb_putf(win, in, y, x, w - 1, u, "%s", s->lr_edit);
+        wattrset(win, field);
         wb_put(win, in, y, x + n, 1, gl->cursor, u);
         wattrset(win, sel);
         x += w;
     } else {
         x += wb_putf(win, in, y, x, 7, u, "%-7s", wb_fmt_lr(g->base_lr, a, sizeof a));
-        int moved = isfinite(g->lr) && fabs(g->lr - g->base_lr) > 1e-9 * fabs(g->base_lr);
-        if (moved) {
+        /* lr went through a float in the engine: "moved" means by more
+         * than float rounding */
+        int moved = isfinite(g->lr) && fabs(g->lr - g->base_lr) > 1e-6 * fabs(g->base_lr);
+        if (g->frozen) {
+            /* a frozen group takes no step: no lr applies now */
+            wattrset(win, sel | (selected && focused ? 0 : theme_attr(THEME_DIM, c)));
+            wb_put(win, in, y, x, 8, "-", u);
+            wattrset(win, sel);
+        } else if (moved) {
             wattrset(win, sel | (selected && focused ? 0 : theme_attr(THEME_DIM, c)));
             wb_putf(win, in, y, x, 8, u, "%s%s", gl->arrow, wb_fmt_lr(g->lr, b, sizeof b));
             wattrset(win, sel);
@@ -87,8 +99,8 @@ void lr_view_draw(WINDOW *win, WbRect r, const WbState *s)
         return;
     }
     int rows = in.h - 1;
-    int sel = s->selected[WB_PANE_GROUPS];
-    int scroll = wb_scroll_for(sel, s->scroll[WB_PANE_GROUPS], rows, s->n_groups);
+    int scroll = wb_scroll_for(wb_groups_anchor(s), s->scroll[WB_PANE_GROUPS], rows,
+                               s->n_groups);
     for (int i = 0; i < rows && scroll + i < s->n_groups; i++) {
         draw_group(win, in, in.y + 1 + i, s, scroll + i, name_w);
     }

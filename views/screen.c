@@ -27,7 +27,7 @@ void wb_sync_scroll(WbState *s, const WbLayout *l)
     s->scroll[WB_PANE_LAYERS] = wb_scroll_for(s->selected[WB_PANE_LAYERS],
                                               s->scroll[WB_PANE_LAYERS],
                                               layers_view_rows(l->layers), count);
-    s->scroll[WB_PANE_GROUPS] = wb_scroll_for(s->selected[WB_PANE_GROUPS],
+    s->scroll[WB_PANE_GROUPS] = wb_scroll_for(wb_groups_anchor(s),
                                               s->scroll[WB_PANE_GROUPS],
                                               lr_view_rows(l->groups), s->n_groups);
     int n_lines = 0;

@@ -61,7 +61,7 @@ attr_t theme_attr(ThemeRole role, int color)
 
 static const ThemeGlyphs glyphs_utf8 = {
     .expanded = "\u25be", .collapsed = "\u25b8",
-    .on = "[x]", .off = "[ ]",
+    .on = "[x]", .off = "[ ]", .partial = "[-]",
     .pending = "\u2022", .ellipsis = "\u2026", .arrow = "\u2192",
     .running = "\u25b6", .paused = "\u2016", .stopped = "\u25a0",
     .sep = "\u2502", .mark = "\u2502", .cursor = "\u2588",
@@ -69,7 +69,7 @@ static const ThemeGlyphs glyphs_utf8 = {
 
 static const ThemeGlyphs glyphs_ascii = {
     .expanded = "-", .collapsed = "+",
-    .on = "[x]", .off = "[ ]",
+    .on = "[x]", .off = "[ ]", .partial = "[-]",
     .pending = "*", .ellipsis = "~", .arrow = ">",
     .running = ">", .paused = "=", .stopped = "#",
     .sep = "|", .mark = "|", .cursor = "_",

@@ -38,6 +38,7 @@ attr_t theme_attr(ThemeRole role, int color);
 typedef struct {
     const char *expanded, *collapsed;   /* group rows */
     const char *on, *off;               /* trainable / frozen check items */
+    const char *partial;                /* a group with some layers frozen */
     const char *pending;                /* a change not yet confirmed */
     const char *ellipsis;
     const char *arrow;                  /* "now" lr marker */

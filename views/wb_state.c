@@ -228,6 +228,7 @@ void wb_move_to(WbState *s, int index)
     }
     int count = wb_pane_count(s, s->focus);
     s->selected[s->focus] = clamp_index(index < 0 ? count - 1 : index, count);
+    wb_follow_group(s);
 }
 
 void wb_move(WbState *s, int delta)
@@ -306,6 +307,21 @@ int wb_selected_layer(const WbState *s)
     return -1;
 }
 
+/* Index of group g's header in the flattened layers list. */
+static int header_row(const WbState *s, int g)
+{
+    int n = 0;
+    for (int i = 0; i < g && i < s->n_groups; i++) {
+        n++;
+        if (s->groups[i].expanded) {
+            for (int l = 0; l < s->n_layers; l++) {
+                n += s->layers[l].group == i;
+            }
+        }
+    }
+    return n;
+}
+
 void wb_toggle_expanded(WbState *s)
 {
     WbRow row;
@@ -315,17 +331,34 @@ void wb_toggle_expanded(WbState *s)
     s->groups[row.group].expanded = !s->groups[row.group].expanded;
     /* the selection follows the group header (its index is unchanged when
      * expanding, and is the header's when collapsing from a layer) */
-    int n = 0;
-    for (int g = 0; g < row.group; g++) {
-        n++;
-        if (s->groups[g].expanded) {
-            for (int l = 0; l < s->n_layers; l++) {
-                n += s->layers[l].group == g;
-            }
+    s->selected[WB_PANE_LAYERS] = header_row(s, row.group);
+    wb_clamp(s);
+    wb_follow_group(s);
+}
+
+void wb_follow_group(WbState *s)
+{
+    if (s->n_groups <= 0) {
+        return;
+    }
+    WbRow row;
+    int have_row = row_at(s, s->selected[WB_PANE_LAYERS], &row) == 0;
+    if (s->focus == WB_PANE_LAYERS && have_row) {
+        s->selected[WB_PANE_GROUPS] = row.group;
+    } else if (s->focus == WB_PANE_GROUPS) {
+        int g = clamp_index(s->selected[WB_PANE_GROUPS], s->n_groups);
+        if (!have_row || row.group != g) {
+            s->selected[WB_PANE_LAYERS] = header_row(s, g);
         }
     }
-    s->selected[WB_PANE_LAYERS] = n;
-    wb_clamp(s);
+}
+
+int wb_groups_anchor(const WbState *s)
+{
+    if (s->lr_editing && s->lr_edit_group >= 0 && s->lr_edit_group < s->n_groups) {
+        return s->lr_edit_group;
+    }
+    return s->selected[WB_PANE_GROUPS];
 }
 
 int wb_scroll_for(int selected, int scroll, int visible, int count)

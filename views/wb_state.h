@@ -37,7 +37,8 @@ typedef enum { WB_MARK_FREEZE = 0, WB_MARK_UNFREEZE, WB_MARK_LR } WbMarkKind;
 
 typedef struct {
     char name[WB_NAME];
-    int frozen;
+    int frozen;            /* no layer of the group trains */
+    int partial;           /* some layers train, some are frozen */
     int pending;           /* a change was sent; the engine has not confirmed it */
     double base_lr;        /* what the user set */
     double lr;             /* the lr of the next step (schedule applied) */
@@ -54,6 +55,7 @@ typedef struct {
     char shape[24];        /* "7x7x512" */
     int64_t params;
     int frozen;
+    int pending;           /* a freeze change of this layer awaits the engine */
 } WbLayer;
 
 /* A growing (x, y) series; x is the global step. */
@@ -117,6 +119,8 @@ typedef struct {
     char lr_edit[WB_LR_EDIT];
     int lr_editing;                /* the groups pane edits lr of lr_edit_group */
     int lr_edit_group;
+    int lr_edit_fresh;             /* lr_edit holds the pre-filled value, shown
+                                    * selected: the first key typed replaces it */
     int help;
     int quit_confirm;
     int log_scale;
@@ -165,6 +169,14 @@ int wb_selected_layer(const WbState *s);
 /* Expands or collapses the selected group in the layers pane; keeps the
  * selection on its header. */
 void wb_toggle_expanded(WbState *s);
+/* The layers and lr groups panes select the same group: after the focused
+ * pane's selection moved, the other follows (the lr pane to the layer
+ * row's group; the layers pane to the group's header unless its selection
+ * is already inside that group). wb_move_to and wb_toggle_expanded call it. */
+void wb_follow_group(WbState *s);
+/* The row the lr groups pane keeps in view: the group being edited, else
+ * its selection. */
+int wb_groups_anchor(const WbState *s);
 
 /* Scroll offset that keeps `selected` inside a window of `visible` rows
  * over `count` rows, moving as little as possible from `scroll`. */

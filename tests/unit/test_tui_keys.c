@@ -1,9 +1,9 @@
 /* The workbench's key handling and event folding as pure functions: a real
  * bus without a loop (the test reads the commands the keys sent with
  * bus_poll_command and plays the engine by folding ACK / STATE / SNAPSHOT
- * events). Checks the "pending" marks from key to ACK, refused commands,
- * freeze of a layer row going to its group, f / u, the lr edit (good value,
- * bad value, Esc), t, the quit question, signals, merged STEP events, the
+ * events; test_tui_fixture.h). Checks the "pending" marks from key to ACK,
+ * refused commands, f / u on groups, the lr edit (the pre-filled value is
+ * replaced by typing, Backspace edits it, bad value, Esc, untouched Enter), t, the quit question, signals, merged STEP events, the
  * help overlay and the model table, and the run-text helpers. */
 #include <curses.h>
 #include <math.h>
@@ -20,117 +20,7 @@
 #include "app/tui_run.h"
 #include "engine/run/run_config.h"
 
-static const char *const GROUPS[] = {"stem", "layer1", "layer2", "layer3", "layer4", "head"};
-#define N_GROUPS 6
-
-typedef struct {
-    Bus *bus;
-    TuiApp app;
-} Fixture;
-
-/* A snapshot as the engine posts it: layer4 and head trainable, 2 layers
- * per group. */
-static void fold_snapshot(TuiApp *app, const int *frozen)
-{
-    BusEvent ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = BUS_EV_SNAPSHOT;
-    BusSnapGroup groups[N_GROUPS];
-    BusSnapLayer layers[N_GROUPS * 2];
-    memset(groups, 0, sizeof groups);
-    memset(layers, 0, sizeof layers);
-    for (int g = 0; g < N_GROUPS; g++) {
-        snprintf(groups[g].name, sizeof groups[g].name, "%s", GROUPS[g]);
-        groups[g].frozen = frozen[g];
-        groups[g].base_lr = groups[g].lr = 1e-3;
-        groups[g].params = 1000 * (g + 1);
-        for (int k = 0; k < 2; k++) {
-            BusSnapLayer *l = &layers[2 * g + k];
-            snprintf(l->name, sizeof l->name, "%s.%d", GROUPS[g], k);
-            l->group = g;
-            l->out_h = l->out_w = 4;
-            l->out_c = 64;
-            l->params = 500 * (g + 1);
-            l->frozen = frozen[g];
-        }
-    }
-    ev.snapshot.n_groups = N_GROUPS;
-    ev.snapshot.n_layers = N_GROUPS * 2;
-    ev.snapshot.groups = groups;
-    ev.snapshot.layers = layers;
-    ev.snapshot.epochs = 10;
-    ev.snapshot.epoch = 1;
-    tui_fold_event(app, &ev);
-}
-
-static void fold_state(TuiApp *app, BusState st)
-{
-    BusEvent ev = {.kind = BUS_EV_STATE, .state = st, .msg = ""};
-    tui_fold_event(app, &ev);
-}
-
-static void fold_ack(TuiApp *app, const BusCommand *cmd, int ok, const char *msg)
-{
-    BusEvent ev = {.kind = BUS_EV_ACK, .cmd_id = cmd->id, .cmd_kind = cmd->kind, .ok = ok,
-                   .msg = (char *)msg};
-    tui_fold_event(app, &ev);
-}
-
-static void key(TuiApp *app, int ch)
-{
-    tui_handle_key(app, ch, 0);
-}
-
-static void keys(TuiApp *app, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        key(app, (unsigned char)*p);
-    }
-}
-
-/* The next command the keys sent; fails when there is none. */
-static BusCommand next_cmd(Fixture *f)
-{
-    BusCommand cmd;
-    assert_int_equal(bus_poll_command(f->bus, &cmd), 1);
-    return cmd;
-}
-
-static void no_cmd(Fixture *f)
-{
-    BusCommand cmd;
-    int got = bus_poll_command(f->bus, &cmd);
-    if (got) {
-        fail_msg("unexpected command %s", bus_command_name(cmd.kind));
-    }
-}
-
-static int setup(void **state)
-{
-    Fixture *f = calloc(1, sizeof *f);
-    f->bus = bus_open(NULL, NULL, NULL);
-    assert_non_null(f->bus);
-    assert_int_equal(tui_app_init(&f->app, f->bus, "{\"model\":{\"arch\":\"resnet18\"}}",
-                                  "run.json", "runs/run"), 0);
-    static const int frozen[N_GROUPS] = {1, 1, 1, 1, 0, 0};
-    fold_snapshot(&f->app, frozen);
-    fold_state(&f->app, BUS_STATE_READY);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Fixture *f = *state;
-    BusCommand cmd;
-    while (bus_poll_command(f->bus, &cmd)) {
-        bus_command_free(&cmd);
-    }
-    tui_app_free(&f->app);
-    bus_close(f->bus);
-    free(f);
-    return 0;
-}
+#include "test_tui_fixture.h"
 
 static void test_snapshot_fills_tables(void **state)
 {
@@ -215,26 +105,6 @@ static void test_refused_command_keeps_state(void **state)
     bus_command_free(&cmd);
 }
 
-static void test_space_on_layer_toggles_its_group(void **state)
-{
-    Fixture *f = *state;
-    WbState *s = &f->app.wb;
-    s->focus = WB_PANE_LAYERS;
-    wb_move_to(s, 3);
-    tui_handle_key(&f->app, KEY_RIGHT, 1);   /* expand layer3 */
-    assert_int_equal(s->groups[3].expanded, 1);
-    key(&f->app, 'j');                        /* its first layer */
-    assert_int_equal(wb_selected_layer(s), 6);
-    key(&f->app, ' ');
-    BusCommand cmd = next_cmd(f);
-    assert_string_equal(cmd.group, "layer3");
-    assert_int_equal(cmd.frozen, 0);
-    const char *last = wb_log_line(s, s->log_count - 1);
-    assert_non_null(last);
-    assert_non_null(strstr(last, "per group"));
-    bus_command_free(&cmd);
-}
-
 static void test_freeze_up_to_and_unfreeze_all(void **state)
 {
     Fixture *f = *state;
@@ -290,6 +160,57 @@ static void test_lr_edit(void **state)
     key(&f->app, 27);   /* Esc cancels */
     assert_int_equal(s->lr_editing, 0);
     no_cmd(f);
+}
+
+/* The field opens with the current lr, selected: the first character typed
+ * replaces it (typing 1e-4 over "1e-3" must not give "1e-31e-4", nor
+ * 0.0011e-4 = 1.1e-7 as it once did), Backspace edits the shown value, and
+ * an untouched Enter changes nothing. */
+static void test_lr_edit_replaces_prefilled_value(void **state)
+{
+    Fixture *f = *state;
+    WbState *s = &f->app.wb;
+    s->focus = WB_PANE_GROUPS;
+    wb_move_to(s, 4);   /* layer4, lr 1e-3 */
+    key(&f->app, 'e');
+    assert_string_equal(s->lr_edit, "1e-3");
+    assert_int_equal(s->lr_edit_fresh, 1);
+    keys(&f->app, "1e-4");
+    assert_string_equal(s->lr_edit, "1e-4");
+    key(&f->app, '\n');
+    BusCommand cmd = next_cmd(f);
+    assert_int_equal(cmd.kind, BUS_CMD_SET_LR);
+    assert_string_equal(cmd.group, "layer4");
+    assert_true(cmd.lr == 1e-4);   /* exactly what was typed */
+    fold_ack(&f->app, &cmd, 1, "");
+    bus_command_free(&cmd);
+
+    /* Backspace keeps the value and edits it: "1e-4" -> "1e-" -> "1e-5" */
+    key(&f->app, 'e');
+    assert_string_equal(s->lr_edit, "1e-4");
+    tui_handle_key(&f->app, KEY_BACKSPACE, 1);
+    assert_string_equal(s->lr_edit, "1e-");
+    assert_int_equal(s->lr_edit_fresh, 0);
+    keys(&f->app, "5\n");
+    cmd = next_cmd(f);
+    assert_true(cmd.lr == 1e-5);
+    fold_ack(&f->app, &cmd, 1, "");
+    bus_command_free(&cmd);
+
+    /* an arrow key also keeps the text: typing appends */
+    key(&f->app, 'e');
+    tui_handle_key(&f->app, KEY_END, 1);
+    keys(&f->app, "0");
+    assert_string_equal(s->lr_edit, "1e-50");
+    key(&f->app, 27);
+    no_cmd(f);
+
+    /* Enter on the untouched value: nothing sent, the field closes */
+    key(&f->app, 'e');
+    key(&f->app, '\n');
+    assert_int_equal(s->lr_editing, 0);
+    no_cmd(f);
+    assert_true(s->groups[4].base_lr == 1e-5);
 }
 
 static void test_start_pause_and_quit_question(void **state)
@@ -455,9 +376,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_hides_empty_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_space_pending_until_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_command_keeps_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_space_on_layer_toggles_its_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_freeze_up_to_and_unfreeze_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lr_edit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lr_edit_replaces_prefilled_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_pause_and_quit_question, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quit_when_nothing_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_saves_then_exits, setup, teardown),
