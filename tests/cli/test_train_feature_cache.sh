@@ -7,7 +7,13 @@
 #    claim is a benchmark's, not this test's);
 #  - resuming from the epoch-1 checkpoint refills the cache as the straight
 #    run did and reaches a byte-identical epoch-3 checkpoint;
-#  - with augmentation on, the run says why the cache is off.
+#  - with augmentation on, the run says why the cache is off;
+#  - items % batch != 0 (resnet18 at 32 px, 170 train items in batches of 4:
+#    42 per epoch, 2 never drawn in an epoch): epoch 1 fills the 2 leftover
+#    rows after its batches, epochs 2 and 3 report 100%; resuming from the
+#    epoch-1 checkpoint and from a SIGINT in the middle of epoch 2 ends
+#    byte-identical to the straight run; an uncached run gives the same
+#    per-step losses and final weights up to float rounding.
 set -u
 # shellcheck source=cli_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
@@ -75,6 +81,118 @@ grep -q '^feature cache off: dataset.augment is on' "$W/aug.out" ||
 if grep -q 'feature cache [0-9]*%' "$W/aug.out"; then
     fail "the augmented run reports a cache hit rate"
 fi
+
+# ---- items % batch != 0 ----
+cat > "$W/odd.json" <<'JSON'
+{"model": {"arch": "resnet18"},
+ "dataset": {"type": "fashion_mnist", "subset_per_class": 21, "val_fraction": 0.2,
+             "image_size": 32, "augment": false},
+ "strategy": "feature_extraction",
+ "optimizer": {"name": "adamw", "lr": 0.003},
+ "epochs": 3, "batch": 4, "seed": 5, "threads": 1}
+JSON
+"$B" train "$W/odd.json" --out "$W/odd" --json > "$W/odd.jsonl" 2> "$W/odd.err" ||
+    fail "odd run exited $? ($(cat "$W/odd.err"))"
+"$THAW_PYTHON" - "$W/odd.jsonl" <<'PY' || fail "odd run: epochs 2+ do not hit every batch"
+import json, sys
+logs = [e["message"] for e in map(json.loads, open(sys.argv[1])) if e["event"] == "log"]
+print("\n".join(logs))
+assert "feature cache on: boundary before op 68 (1x1x512 per sample, 0.3 MB for 170 items)" in logs
+assert any(m.startswith("epoch 1: feature cache filled 2 rows its batches did not draw (1 batch,")
+           for m in logs), "no fill of the 2 leftover items after epoch 1"
+assert not any(m.startswith(f"epoch {e}: feature cache filled") for e in (2, 3) for m in logs)
+for e in (2, 3):
+    assert any(m.startswith(f"epoch {e}: feature cache 100% (168 of 168 samples")
+               for m in logs), f"epoch {e} is not 100%"
+PY
+
+"$B" train "$W/odd.json" --out "$W/odd_e1" --resume "$W/odd/epoch-001.safetensors" \
+    > "$W/odd_e1.out" 2> "$W/odd_e1.err" || fail "odd resume exited $? ($(cat "$W/odd_e1.err"))"
+cmp -s "$W/odd/epoch-003.safetensors" "$W/odd_e1/epoch-003.safetensors" ||
+    fail "odd run resumed from epoch 1 differs from the straight run"
+grep -Eq '^epoch 2: feature cache 100% ' "$W/odd_e1.out" ||
+    fail "odd run resumed from epoch 1 does not hit every epoch-2 batch"
+
+# SIGINT in epoch 2, gated: thaw's stdout is a one-page pipe read a byte at a
+# time, so when the step-43 line (epoch 2's first) is read thaw is at most a
+# page of lines (about 25 steps) further and stops before step 84 (epoch 3)
+"$THAW_PYTHON" - "$B" "$W/odd.json" "$W/odd_sig" "$W/odd_sig.jsonl" <<'PY' ||
+import fcntl, json, os, signal, subprocess, sys
+binary, run, out, log = sys.argv[1:]
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)
+p = subprocess.Popen([binary, "train", run, "--out", out, "--json"], stdout=w,
+                     stderr=subprocess.DEVNULL)
+os.close(w)
+data, line, sent = b"", b"", False
+while True:
+    ch = os.read(r, 1)
+    if not ch:
+        break
+    data += ch
+    line += ch
+    if ch == b"\n":
+        ev = json.loads(line)
+        if not sent and ev["event"] == "step" and ev["step"] == 43:
+            p.send_signal(signal.SIGINT)
+            sent = True
+        line = b""
+rc = p.wait()
+open(log, "wb").write(data)
+stops = [json.loads(l)["step"] for l in data.splitlines() if b'"interrupted"' in l]
+print("SIGINT: exit", rc, "stopped after step", stops)
+assert rc == 130 and len(stops) == 1 and 42 < stops[0] < 84, (rc, stops)
+PY
+    fail "SIGINT did not stop the odd run inside epoch 2"
+if [ -f "$W/odd_sig/interrupted.safetensors" ]; then
+    "$B" train "$W/odd.json" --out "$W/odd_sig" --resume "$W/odd_sig/interrupted.safetensors" \
+        > "$W/odd_sig.out" 2> "$W/odd_sig.err" ||
+        fail "resume after SIGINT exited $? ($(cat "$W/odd_sig.err"))"
+    cmp -s "$W/odd/epoch-003.safetensors" "$W/odd_sig/epoch-003.safetensors" ||
+        fail "odd run resumed mid-epoch 2 differs from the straight run"
+    grep -Eq '^epoch 2: feature cache 100% ' "$W/odd_sig.out" ||
+        fail "odd run resumed mid-epoch 2 does not hit its remaining batches"
+else
+    fail "no interrupted.safetensors after SIGINT in epoch 2"
+fi
+
+sed 's/"threads": 1}/"threads": 1, "feature_cache": false}/' "$W/odd.json" > "$W/plain.json"
+"$B" train "$W/plain.json" --out "$W/plain" --json > "$W/plain.jsonl" 2> "$W/plain.err" ||
+    fail "uncached run exited $? ($(cat "$W/plain.err"))"
+"$THAW_PYTHON" - "$W/odd.jsonl" "$W/plain.jsonl" "$W/odd/epoch-003.safetensors" \
+    "$W/plain/epoch-003.safetensors" <<'PY' || fail "cached and uncached runs differ beyond rounding"
+import json, struct, sys
+def events(path):
+    return [json.loads(l) for l in open(path)]
+def tensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n])
+    body = raw[8 + n:]
+    out = {}
+    for name, t in head.items():
+        if name != "__metadata__" and t["dtype"] == "F32":
+            a, b = t["data_offsets"]
+            out[name] = struct.unpack(f"<{(b - a) // 4}f", body[a:b])
+    return out
+cached, plain = events(sys.argv[1]), events(sys.argv[2])
+assert not any(e["event"] == "log" and "feature cache" in e["message"] and "off" not in e["message"]
+               for e in plain), "the uncached run used the cache"
+closs = [e["loss"] for e in cached if e["event"] == "step"]
+ploss = [e["loss"] for e in plain if e["event"] == "step"]
+assert len(closs) == len(ploss) == 126, (len(closs), len(ploss))
+worst = max(abs(a - b) / max(abs(b), 1e-6) for a, b in zip(closs, ploss))
+for key in ("train_loss", "val_loss"):
+    for a, b in zip([e[key] for e in cached if e["event"] == "epoch"],
+                    [e[key] for e in plain if e["event"] == "epoch"]):
+        worst = max(worst, abs(a - b) / max(abs(b), 1e-6))
+tc, tp = tensors(sys.argv[3]), tensors(sys.argv[4])
+assert tc.keys() == tp.keys() and tc
+wdiff = max(abs(a - b) for k in tc for a, b in zip(tc[k], tp[k]))
+print(f"cached vs uncached: worst relative loss difference {worst:.2e}, "
+      f"worst weight difference {wdiff:.2e}")
+assert worst < 1e-4 and wdiff < 1e-4
+PY
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"
