@@ -12,10 +12,10 @@
     "  Tab          next pane (layers, lr groups, curves)\n" \
     "  Up/Down j/k  move the selection\n" \
     "  Enter/Right  expand a group into its layers (Left collapses)\n" \
-    "  Space        freeze / thaw the selected group (a layer row: its group)\n" \
-    "  f            freeze every group up to and including the selected one\n" \
+    "  Space        freeze / thaw the selected group, or on a layer row that layer\n" \
+    "  f            freeze everything up to and including the selected group or layer\n" \
     "  u            unfreeze every group\n" \
-    "  e            edit the selected group's lr (Enter sets, Esc cancels)\n" \
+    "  e            edit the selected group's lr (typing replaces it; Enter sets, Esc cancels)\n" \
     "  t            start / pause training\n" \
     "  s            save a checkpoint now\n" \
     "  m            model-choice table (Enter picks, Esc goes back)\n" \

@@ -9,13 +9,13 @@ const WbHelpKey wb_help_keys[] = {
     {"Tab", "next pane (layers, lr groups, loss)"},
     {"j/k, Up/Down", "move the selection (PgUp/PgDn, g/G jump)"},
     {"Enter, Right", "expand a group (Left collapses)"},
-    {"Space", "freeze or thaw the selected group"},
+    {"Space", "freeze or thaw the selected group or layer"},
     {"f", "freeze everything up to the selection"},
     {"u", "unfreeze all"},
     {"e", "edit the group's lr: 1e-4, 0.001, x0.5, /10"},
     {"t", "start or pause training"},
     {"s", "save a checkpoint now"},
-    {"m", "model-choice table"},
+    {"m", "model-choice table (Esc goes back)"},
     {"l", "loss plot on a linear or log scale"},
     {"?", "this help (any key closes it)"},
     {"q", "quit (asks first while a run is going)"},
@@ -45,8 +45,9 @@ void help_view_draw(WINDOW *win, WbRect r, const WbState *s)
     if (y + 1 < in.y + in.h) {
         y++;
         wattrset(win, theme_attr(THEME_DIM, c));
-        wb_putf(win, in, y++, in.x + 1, in.w - 1, u, "%s trains  %s frozen  %s sent, not yet applied",
-                gl->on, gl->off, gl->pending);
+        wb_putf(win, in, y++, in.x + 1, in.w - 1, u,
+                "%s trains  %s frozen  %s partly  %s sent, not yet applied", gl->on, gl->off,
+                gl->partial, gl->pending);
         wb_putf(win, in, y++, in.x + 1, in.w - 1, u,
                 "%s in the plot: freeze or lr changed at that step", gl->mark);
         wattrset(win, A_NORMAL);

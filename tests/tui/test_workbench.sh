@@ -2,7 +2,8 @@
 # The workbench end to end in tmux, at 80x24 and at 132x43: it opens on a
 # run file (status bar, layers pane with layer4, footer keys), j/k move the
 # selection, Space freezes a group (the trainable count changes after the
-# engine's ACK), e edits a group's lr, t starts training (the step counter
+# engine's ACK), e edits a group's lr (typing replaces the pre-filled value;
+# the checkpoint's journal has exactly 1e-4), t starts training (the step counter
 # moves, the loss curve gets points), a resize redraws at the new size, ?
 # shows help, m shows the model table with every task row and Esc returns,
 # q asks while a run is going and y saves a checkpoint and exits 0.
@@ -47,8 +48,10 @@ one_size() {  # one_size COLS ROWS
     tui_wait_for_line '\] +layer4 ' '\[ \]' "layer4 shown frozen ([ ]) after the ACK"
     tui_wait_for 'layers +5\.1K of' "the layers pane's trainable count: only the head"
 
-    # e + 1e-4 Enter: layer4's lr reads 1e-4 in the lr groups pane.
-    tui_keys e C-u
+    # e + 1e-4 Enter: the field opens with 1e-3 selected and typing
+    # replaces it (it once appended: 0.0011e-4); layer4's lr reads 1e-4.
+    tui_keys e
+    tui_wait_for 'lr layer4:' "the lr edit prompt"
     tui_type 1e-4
     tui_keys Enter
     tui_wait_for_line '\] +layer4 ' ' 1e-4 ' "layer4 lr 1e-4 in the layers pane"
@@ -95,6 +98,9 @@ one_size() {  # one_size COLS ROWS
     rc=$(tui_wait_exit)
     [ "$rc" = 0 ] || tui_fail "exit status $rc after q y (want 0)"
     [ -s "$out/interrupted.safetensors" ] || tui_fail "no $out/interrupted.safetensors after q y"
+    # the lr the engine applied is exactly the one typed
+    tui_journal "$out/interrupted.safetensors" | grep -qx '0 lr layer4 0.0001' ||
+        tui_fail "journal lacks 'lr layer4 0.0001': $(tui_journal "$out/interrupted.safetensors")"
     tui_cleanup
     rm -rf "$out"   # 134 MB per checkpoint
     tui_pass "${cols}x$rows"

@@ -186,16 +186,16 @@ tui_layers_pane() {
 
 # The layers-pane row of group NAME (its checkbox, count, lr).
 tui_group_line() {
-    tui_layers_pane | grep -E -m1 -- "\[[ x]\] +$1 " || true
+    tui_layers_pane | grep -E -m1 -- "\[[ x-]\] +$1 " || true
 }
 
 # The group or layer name on the selected row of the layers pane: the row
 # drawn with a background colour or in reverse video.
 tui_selected_row() {
     tmux -L "$TUI_SOCK" capture-pane -p -e -t t | sed -n '3,$p' |
-        grep -E -m1 $'\e\\[([0-9]*;)*(7|4[0-7])m.*\\[[ x]\\]' |
+        grep -E -m1 $'\e\\[([0-9]*;)*(7|4[0-7])m.*\\[[ x-]\\]' |
         sed -E $'s/\e\\[[0-9;]*m//g' | LC_ALL=C.UTF-8 sed -E 's/^[│|]//; s/[│|].*//' |
-        grep -oE '\[[ x]\] +[^ ]+' | sed -E 's/^\[[ x]\] +//' || true
+        grep -oE '\[[ x-]\] +[^ ]+' | sed -E 's/^\[[ x-]\] +//' || true
 }
 
 # Moves the layers-pane selection to group NAME: to the top (g), then down
@@ -203,7 +203,7 @@ tui_selected_row() {
 # 100 ms, so a key's effect is not on the screen at once).
 tui_select_group() {
     local name=$1 i sel first end
-    first=$(tui_layers_pane | grep -oE -m1 '\[[ x]\] +[^ ]+' | sed -E 's/^\[[ x]\] +//')
+    first=$(tui_layers_pane | grep -oE -m1 '\[[ x-]\] +[^ ]+' | sed -E 's/^\[[ x-]\] +//')
     tui_keys g
     end=$((SECONDS + TUI_TIMEOUT))
     while sel=$(tui_selected_row); [ "$sel" != "$first" ]; do
@@ -299,4 +299,36 @@ tui_model_table_tasks() {
         tui_changes_within "$screen" 1 || break
     done
     sort -u <<<"$seen" | sed '/^$/d'
+}
+
+# tui_journal CKPT: the journal of live changes stored in a checkpoint's
+# safetensors header (__metadata__.journal, a JSON array), one entry per
+# line as "step kind name value" (value with repr: exact).
+tui_journal() {
+    "${THAW_PYTHON:-python3}" - "$1" <<'PY'
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    meta = json.loads(f.read(n)).get("__metadata__", {})
+for e in json.loads(meta.get("journal", "[]")):
+    print(e["step"], e["kind"], e.get("group", e.get("layer")), repr(float(e["value"])))
+PY
+}
+
+# tui_curve_marks: how many rows of the loss pane (the right-hand pane
+# whose top-left corner is the second one on line 2) hold a mark: a
+# vertical line (U+2502) inside its frame. A mark column spans the plot,
+# minus the cells a curve covers. UTF-8 screens only.
+tui_curve_marks() {
+    tui_screen | "${THAW_PYTHON:-python3}" -c '
+import sys
+lines = sys.stdin.buffer.read().decode("utf-8", "replace").split("\n")
+x = [i for i, ch in enumerate(lines[1]) if ch == "\u250c"][1]
+rows = 0
+for line in lines[2:]:
+    if len(line) <= x or line[x] != "\u2502":
+        break   # the bottom corner: the loss pane ends
+    end = line.rfind("\u2502")
+    rows += "\u2502" in line[x + 1:end]
+print(rows)'
 }
