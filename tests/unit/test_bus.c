@@ -301,31 +301,37 @@ static void commands_round_trip(void **state)
     Bus *bus = bus_open(NULL, NULL, NULL);
     assert_non_null(bus);
     char json[] = "{\"model\": {\"arch\": \"resnet18\"}}";
-    uint64_t ids[6];
+    uint64_t ids[7];
     ids[0] = bus_send(bus, BUS_CMD_START);
     ids[1] = bus_send_set_frozen(bus, "layer4", 1);
     ids[2] = bus_send_set_lr(bus, "head", 1e-4);
     ids[3] = bus_send_rebuild(bus, json, "run.json", NULL, NULL);
     json[0] = 'X';   /* the bus holds its own copy */
     ids[4] = bus_send(bus, BUS_CMD_PAUSE);
-    ids[5] = bus_send(bus, BUS_CMD_QUIT);
-    for (int i = 0; i < 6; i++) {
+    ids[5] = bus_send_set_layer_frozen(bus, "layer4.0.downsample.1", 7);
+    ids[6] = bus_send(bus, BUS_CMD_QUIT);
+    for (int i = 0; i < 7; i++) {
         assert_int_equal(ids[i], (uint64_t)i + 1);
     }
     BusStats st;
     bus_stats(bus, &st);
-    assert_int_equal(st.queued_commands, 6);
+    assert_int_equal(st.queued_commands, 7);
 
     BusCommand cmd;
-    const BusCommandKind kinds[6] = {BUS_CMD_START, BUS_CMD_SET_FROZEN, BUS_CMD_SET_LR,
-                                     BUS_CMD_REBUILD, BUS_CMD_PAUSE, BUS_CMD_QUIT};
-    for (int i = 0; i < 6; i++) {
+    const BusCommandKind kinds[7] = {BUS_CMD_START, BUS_CMD_SET_FROZEN, BUS_CMD_SET_LR,
+                                     BUS_CMD_REBUILD, BUS_CMD_PAUSE, BUS_CMD_SET_LAYER_FROZEN,
+                                     BUS_CMD_QUIT};
+    for (int i = 0; i < 7; i++) {
         assert_true(bus_poll_command(bus, &cmd));
         assert_int_equal(cmd.id, ids[i]);
         assert_int_equal(cmd.kind, kinds[i]);
         if (cmd.kind == BUS_CMD_SET_FROZEN) {
             assert_string_equal(cmd.group, "layer4");
             assert_int_equal(cmd.frozen, 1);
+        } else if (cmd.kind == BUS_CMD_SET_LAYER_FROZEN) {
+            assert_string_equal(cmd.layer, "layer4.0.downsample.1");
+            assert_int_equal(cmd.frozen, 1);   /* any non-zero is 1 */
+            assert_string_equal(bus_command_name(cmd.kind), "set_layer_frozen");
         } else if (cmd.kind == BUS_CMD_SET_LR) {
             assert_string_equal(cmd.group, "head");
             assert_true(cmd.lr == 1e-4);
@@ -338,7 +344,7 @@ static void commands_round_trip(void **state)
         bus_command_free(&cmd);
     }
     assert_false(bus_poll_command(bus, &cmd));
-    assert_int_equal(bus_send(bus, BUS_CMD_SAVE), 7);   /* ids keep increasing */
+    assert_int_equal(bus_send(bus, BUS_CMD_SAVE), 8);   /* ids keep increasing */
     assert_string_equal(bus_command_name(BUS_CMD_STOP_SAVE), "stop_save");
 
     /* an ACK names the command it answers */
@@ -347,7 +353,7 @@ static void commands_round_trip(void **state)
     bus_command_free(&cmd);
     Acked acked = {0};
     assert_int_equal(bus_drain_events(bus, take_ack, &acked), 1);
-    assert_int_equal(acked.id, 7);
+    assert_int_equal(acked.id, 8);
     assert_int_equal(acked.kind, BUS_CMD_SAVE);
     assert_int_equal(acked.ok, 0);
     assert_string_equal(acked.msg, "no run going");

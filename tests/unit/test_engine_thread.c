@@ -4,7 +4,9 @@
  * 2 epochs (4 steps an epoch). Checks, in one session:
  *   ready state and a snapshot before START, and no steps;
  *   START -> running, step events; PAUSE -> paused, no step for 300 ms;
- *   while paused: SET_FROZEN layer4 -> ACK ok and a snapshot showing it,
+ *   while paused: SET_LAYER_FROZEN layer4.0.bn1 -> ACK ok and a snapshot
+ *   with the layer frozen and layer4 partial, a bad layer -> ACK not ok
+ *   naming it; SET_FROZEN layer4 -> ACK ok and a snapshot showing it,
  *   SET_LR head 1e-4 -> ACK ok and the snapshot's base lr, a bad group ->
  *   ACK not ok naming it, SAVE -> ACK with a file that exists;
  *   START resumes (a later step arrives); STOP_SAVE -> ACK with
@@ -51,6 +53,9 @@ typedef struct {
     int64_t step;            /* STEP: the newest step */
     int n_losses;
     int layer4_frozen;       /* SNAPSHOT */
+    int layer4_partial;      /* SNAPSHOT */
+    int64_t layer4_params, layer4_trainable;
+    int bn1_frozen;          /* SNAPSHOT: layer4.0.bn1 */
     double head_base_lr;     /* SNAPSHOT */
     int n_groups, n_layers;
     int64_t trainable;       /* SNAPSHOT */
@@ -97,7 +102,13 @@ static void record(BusEvent *ev, void *user)
     r->n_losses = ev->n_losses;
     r->layer4_frozen = -1;
     snprintf(r->msg, sizeof r->msg, "%s", ev->msg ? ev->msg : "(null)");
+    r->bn1_frozen = -1;
     if (ev->kind == BUS_EV_SNAPSHOT) {
+        for (int i = 0; i < ev->snapshot.n_layers; i++) {
+            if (strcmp(ev->snapshot.layers[i].name, "layer4.0.bn1") == 0) {
+                r->bn1_frozen = ev->snapshot.layers[i].frozen;
+            }
+        }
         r->n_groups = ev->snapshot.n_groups;
         r->n_layers = ev->snapshot.n_layers;
         r->trainable = ev->snapshot.trainable_params;
@@ -105,6 +116,9 @@ static void record(BusEvent *ev, void *user)
             const BusSnapGroup *grp = &ev->snapshot.groups[g];
             if (strcmp(grp->name, "layer4") == 0) {
                 r->layer4_frozen = grp->frozen;
+                r->layer4_partial = grp->partial;
+                r->layer4_params = grp->params;
+                r->layer4_trainable = grp->trainable_params;
             } else if (strcmp(grp->name, "head") == 0) {
                 r->head_base_lr = grp->base_lr;
             }
@@ -303,14 +317,31 @@ static void drive_a_run(void **state)
     wait_until(h, NULL, NULL, 300);
     assert_int_equal(h->steps_events, steps_when_paused);   /* no step while paused */
 
-    /* 3. edits while paused */
-    const Rec *ack = ack_of(h, bus_send_set_frozen(h->bus, "layer4", 1));
+    /* 3. edits while paused: one layer, then its whole group */
+    const Rec *ack = ack_of(h, bus_send_set_layer_frozen(h->bus, "layer4.0.bn1", 1));
     assert_true(ack->ok);
     int ack_at = index_of(h, ack);
     assert_true(wait_until(h, has_snapshot_after, &ack_at, WAIT_MS));
     snap = snapshot_after(h, ack_at);
     assert_non_null(snap);
+    assert_int_equal(snap->bn1_frozen, 1);
+    assert_int_equal(snap->layer4_frozen, 0);
+    assert_int_equal(snap->layer4_partial, 1);
+    assert_int_equal(snap->layer4_trainable, snap->layer4_params - 1024);
+    assert_int_equal(snap->trainable, trainable_before - 1024);
+    ack = ack_of(h, bus_send_set_layer_frozen(h->bus, "layer4.0.bn7", 1));
+    assert_false(ack->ok);
+    assert_non_null(strstr(ack->msg, "no layer 'layer4.0.bn7'"));
+
+    ack = ack_of(h, bus_send_set_frozen(h->bus, "layer4", 1));
+    assert_true(ack->ok);
+    ack_at = index_of(h, ack);
+    assert_true(wait_until(h, has_snapshot_after, &ack_at, WAIT_MS));
+    snap = snapshot_after(h, ack_at);
+    assert_non_null(snap);
     assert_int_equal(snap->layer4_frozen, 1);
+    assert_int_equal(snap->layer4_partial, 0);
+    assert_int_equal(snap->bn1_frozen, 1);
     /* layer4 of resnet18 holds 8.4M weights; only the head trains now */
     assert_true(snap->trainable > 0 && snap->trainable + 8000000 < trainable_before);
 

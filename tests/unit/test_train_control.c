@@ -183,6 +183,8 @@ static void check_start_snapshot(TrainCtl *ctl)
     for (int g = 0; g < 6; g++) {
         assert_string_equal(snap.groups[g].name, groups[g]);
         assert_int_equal(snap.groups[g].frozen, g < 4);
+        assert_false(snap.groups[g].partial);
+        assert_int_equal(snap.groups[g].trainable_params, g < 4 ? 0 : snap.groups[g].params);
         assert_true(snap.groups[g].base_lr == 0.001);
         assert_true(snap.groups[g].lr == (double)0.001f);
     }
@@ -230,6 +232,8 @@ static void check_bad_calls(TrainCtl *ctl)
     ThawError err = {0};
     assert_int_not_equal(train_ctl_set_frozen(ctl, "layer9", 0, &err), 0);
     assert_non_null(strstr(err.msg, "layer9"));
+    assert_int_not_equal(train_ctl_set_layer_frozen(ctl, "layer4.9.conv1", 1, &err), 0);
+    assert_non_null(strstr(err.msg, "layer4.9.conv1"));
     assert_int_not_equal(train_ctl_set_lr(ctl, "nope", 0.1, &err), 0);
     assert_non_null(strstr(err.msg, "nope"));
     assert_int_not_equal(train_ctl_set_lr(ctl, "head", -1.0, &err), 0);
