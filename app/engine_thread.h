@@ -7,8 +7,9 @@
  *
  *   loading  train_run builds the model and opens the data.
  *   ready    first step boundary: a SNAPSHOT is posted and the job holds,
- *            so the workbench shows the model before training. Freeze, lr
- *            and save commands are applied (and acked) while it holds.
+ *            so the workbench shows the model before training. Freeze
+ *            (SET_FROZEN a group, SET_LAYER_FROZEN one layer), lr and save
+ *            commands are applied (and acked) while it holds.
  *   running  after START. At every step boundary the thread takes every
  *            queued command; a SNAPSHOT follows each change (and the start
  *            of each epoch), STEP/EPOCH/LOG/DONE events mirror TrainEvent.

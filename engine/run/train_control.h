@@ -76,7 +76,8 @@ typedef struct {
 int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err);
 void train_snapshot_free(TrainSnapshot *snap);
 
-/* Freezes or thaws a group by name; an unknown name is an error naming it. */
+/* Freezes or thaws a group by name, every layer of it (clearing layer
+ * choices); an unknown name is an error naming it. */
 int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err);
 /* Freezes or thaws one layer by module name ("layer4.0.bn1"); an unknown
  * name is an error naming it. Journaled as layer_freeze / layer_unfreeze. */
