@@ -28,6 +28,7 @@ void tui_request_exit(TuiApp *app, int sig)
         return;
     }
     app->wb.quit_confirm = 0;
+    app->wb.pick_confirm = 0;
     app->wb.lr_editing = 0;
     if (tui_send_simple(app, BUS_CMD_STOP_SAVE)) {
         app->quit = TUI_QUIT_SAVING;
@@ -217,7 +218,12 @@ static void models_key(TuiApp *app, int key, int is_key)
         wb_move_to(s, -1);
     } else if ((is_key && (key == KEY_ENTER || key == KEY_RIGHT)) ||
                (!is_key && (key == '\n' || key == '\r'))) {
-        tui_pick_model(app, s->model_selected);
+        const CatalogRow *row = s->n_catalog > 0 ? &s->catalog[s->model_selected] : NULL;
+        if (row && row->supported && tui_run_is_going(app)) {
+            s->pick_confirm = s->model_selected + 1;   /* the run would end unsaved */
+        } else {
+            tui_pick_model(app, s->model_selected);
+        }
     } else if (!is_key && key == '?') {
         s->help = 1;
     }
@@ -314,6 +320,14 @@ void tui_handle_key(TuiApp *app, int key, int is_key)
             s->quit_confirm = 0;
         }
         return;
+    }
+    if (s->pick_confirm) {
+        int row = s->pick_confirm - 1;
+        s->pick_confirm = 0;
+        if (!is_key && (key == 'y' || key == 'Y')) {
+            tui_pick_model(app, row);
+        }
+        return;   /* any other key keeps the run */
     }
     if (s->lr_editing) {
         lr_edit_key(app, key, is_key);

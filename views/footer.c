@@ -44,6 +44,11 @@ static const FooterKey confirm_keys[] = {
     {"n", "keep going", "stay", 9},
 };
 
+static const FooterKey pick_keys[] = {
+    {"y", "switch", "switch", 10},
+    {"n", "keep the run", "stay", 9},
+};
+
 static const FooterKey help_keys[] = {
     {"any key", "closes help", "closes help", 10},
 };
@@ -133,6 +138,11 @@ void footer_draw(WINDOW *win, WbRect r, const WbState *s)
     wb_blank(win, r, r.y, r.x, r.w);
     if (s->quit_confirm) {
         draw_keys(win, r, s, "A run is going. Quit?", confirm_keys, COUNT(confirm_keys));
+    } else if (s->pick_confirm > 0 && s->pick_confirm <= s->n_catalog) {
+        char prefix[WB_NAME + 48];
+        snprintf(prefix, sizeof prefix, "Stop this run (unsaved) for %s?",
+                 s->catalog[s->pick_confirm - 1].name);
+        draw_keys(win, r, s, prefix, pick_keys, COUNT(pick_keys));
     } else if (s->help) {
         draw_keys(win, r, s, NULL, help_keys, COUNT(help_keys));
     } else if (s->lr_editing) {

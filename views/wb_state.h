@@ -123,6 +123,8 @@ typedef struct {
                                     * selected: the first key typed replaces it */
     int help;
     int quit_confirm;
+    int pick_confirm;              /* 1 + the catalog row to switch to, asked
+                                    * first while a run is going (it ends unsaved) */
     int log_scale;
     int utf8;
     int color;

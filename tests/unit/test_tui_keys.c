@@ -333,6 +333,35 @@ static void test_help_and_model_table(void **state)
     bus_command_free(&cmd);
 }
 
+/* Picking a model while a run is going would end it unsaved: asked first;
+ * only y switches. */
+static void test_pick_while_running_asks(void **state)
+{
+    Fixture *f = *state;
+    WbState *s = &f->app.wb;
+    s->n_catalog = 1;
+    memset(s->catalog, 0, sizeof s->catalog);
+    snprintf(s->catalog[0].name, sizeof s->catalog[0].name, "ResNet-50");
+    snprintf(s->catalog[0].arch, sizeof s->catalog[0].arch, "resnet50");
+    s->catalog[0].supported = 1;
+    fold_state(&f->app, BUS_STATE_RUNNING);
+    key(&f->app, 'm');
+    key(&f->app, '\n');
+    assert_int_equal(s->pick_confirm, 1);
+    no_cmd(f);
+    key(&f->app, 'n');   /* keeps the run */
+    assert_int_equal(s->pick_confirm, 0);
+    assert_int_equal(s->screen, WB_SCREEN_MODELS);
+    no_cmd(f);
+    key(&f->app, '\n');
+    key(&f->app, 'y');
+    BusCommand cmd = next_cmd(f);
+    assert_int_equal(cmd.kind, BUS_CMD_REBUILD);
+    assert_non_null(strstr(cmd.run_json, "\"resnet50\""));
+    bus_command_free(&cmd);
+    assert_int_equal(s->screen, WB_SCREEN_MAIN);
+}
+
 static void test_run_text(void **state)
 {
     (void)state;
@@ -385,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_signal_exits_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merged_steps_reach_the_curve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_and_model_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pick_while_running_asks, setup, teardown),
         cmocka_unit_test(test_run_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

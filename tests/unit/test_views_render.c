@@ -249,6 +249,17 @@ static void full_screen(int rows, int cols, int utf8)
     free(text);
     s->quit_confirm = 0;
 
+    /* switching models while a run is going asks first */
+    s->screen = WB_SCREEN_MODELS;
+    s->pick_confirm = 1;
+    wb_draw(stdscr, s);
+    text = read_screen(rows, cols, &max_cp);
+    must_have(text, "Stop this run (unsaved) for ResNet-18?", where);
+    must_have(text, "y switch", where);
+    free(text);
+    s->pick_confirm = 0;
+    s->screen = WB_SCREEN_MAIN;
+
     /* model-choice table */
     s->screen = WB_SCREEN_MODELS;
     s->model_selected = 2;
