@@ -104,6 +104,8 @@ def main():
             continue
         d = unicodedata.normalize("NFD", chr(cp))
         if d != chr(cp):
+            if len(d) > 4:
+                sys.exit(f"NFD(U+{cp:04X}) has {len(d)} code points; the C side allows 4")
             nfd_from.append(cp)
             nfd_offset.append(len(nfd_pool))
             nfd_pool.extend(ord(c) for c in d)
