@@ -91,6 +91,7 @@ int thaw_wordpiece_tokenize(const ThawWordPiece *wp, const char *text, size_t le
                             ThawIds *out, ThawError *err)
 {
     if (!text && len) return thaw_fail(err, THAW_ERR_ARG, "tokenizer: NULL text");
+    if (!text) text = "";
     ThawBasicTokens basic = {0};
     int rc = THAW_OK;
     size_t chunk = 0;

@@ -10,6 +10,9 @@
  * sequence reads as U+FFFD, which BERT's cleaning drops, exactly what HF
  * gives for bytes.decode("utf-8", errors="replace").
  *
+ * A loaded ThawWordPiece is read-only: threads may share it. About 7 MB/s
+ * of English text on one core.
+ *
  * Typical use:
  *   ThawWordPiece *wp;
  *   thaw_wordpiece_load(&wp, "vocab.txt", &err);
