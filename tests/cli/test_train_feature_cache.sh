@@ -122,7 +122,7 @@ binary, run, out, log = sys.argv[1:]
 r, w = os.pipe()
 fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)
 p = subprocess.Popen([binary, "train", run, "--out", out, "--json"], stdout=w,
-                     stderr=subprocess.DEVNULL)
+                     stderr=open(log + ".err", "wb"))
 os.close(w)
 data, line, sent = b"", b"", False
 while True:
@@ -193,6 +193,11 @@ print(f"cached vs uncached: worst relative loss difference {worst:.2e}, "
       f"worst weight difference {wdiff:.2e}")
 assert worst < 1e-4 and wdiff < 1e-4
 PY
+
+# under THAW_SANITIZE, a report in any run's stderr fails the test
+if grep -l 'Sanitizer' "$W"/*.err 2> /dev/null; then
+    fail "sanitizer reports in the files above"
+fi
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"
