@@ -173,6 +173,41 @@ void curve_plot(CurveGrid *g, const double *x, const double *y, int n, double xm
     }
 }
 
+void curve_plot_blocks(CurveGrid *g, const CurveBlock *b, int n, double xmin, double xmax,
+                       const CurveScale *sc, CurveSeries series)
+{
+    int have_prev = 0, px = 0, py = 0;
+    for (int i = 0; i < n; i++) {
+        int dx0 = curve_dot_col(g, b[i].x0, xmin, xmax);
+        int dx1 = curve_dot_col(g, b[i].x1, xmin, xmax);
+        int lo = curve_dot_row(g, sc, b[i].hi);   /* rows grow downwards */
+        int hi = curve_dot_row(g, sc, b[i].lo);
+        int first = curve_dot_row(g, sc, b[i].first);
+        int last = curve_dot_row(g, sc, b[i].last);
+        if (dx0 < 0 || dx1 < 0 || lo < 0 || hi < 0 || first < 0 || last < 0) {
+            have_prev = 0;   /* off the range, or no finite value: a gap */
+            continue;
+        }
+        if (have_prev) {
+            line(g, px, py, dx0, first, series);
+        }
+        for (int dx = dx0; dx <= dx1; dx++) {
+            line(g, dx, lo, dx, hi, series);
+        }
+        have_prev = 1;
+        px = dx1;
+        py = last;
+    }
+}
+
+void curve_scale_add_blocks(CurveScale *sc, const CurveBlock *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        curve_scale_add(sc, &b[i].lo, 1);
+        curve_scale_add(sc, &b[i].hi, 1);
+    }
+}
+
 void curve_mark(CurveGrid *g, double x, double xmin, double xmax, int kind)
 {
     int dx = curve_dot_col(g, x, xmin, xmax);

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "views/curve_pyramid.h"
+
 typedef enum {
     CURVE_TRAIN = 0,   /* smoothed train loss per step */
     CURVE_VAL_LOSS,
@@ -57,6 +59,14 @@ void curve_set_dot(CurveGrid *g, int dx, int dy, CurveSeries series);
  * line when connect is set. Skips NaN/inf and, on a log scale, y <= 0. */
 void curve_plot(CurveGrid *g, const double *x, const double *y, int n, double xmin,
                 double xmax, const CurveScale *sc, CurveSeries series, int connect);
+/* Plots min/max blocks (curve_pyramid.h) as a connected line: each block
+ * fills [lo, hi] in its dot columns and joins the previous block's last
+ * value to its first, so it sets the dots curve_plot would set for the
+ * block's points once several points share a dot column. */
+void curve_plot_blocks(CurveGrid *g, const CurveBlock *b, int n, double xmin, double xmax,
+                       const CurveScale *sc, CurveSeries series);
+/* Extends *sc by the blocks' lo and hi. */
+void curve_scale_add_blocks(CurveScale *sc, const CurveBlock *b, int n);
 /* A vertical mark at step x: the whole cell column. */
 void curve_mark(CurveGrid *g, double x, double xmin, double xmax, int kind);
 

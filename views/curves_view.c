@@ -10,7 +10,6 @@
 #include "views/theme.h"
 #include "views/views.h"
 
-#define EMA_WEIGHT 0.6
 #define AXIS_W 7
 
 static double last_finite(const WbSeries *v)
@@ -83,21 +82,30 @@ void curves_view_draw(WINDOW *win, WbRect r, const WbState *s)
     }
     int u = s->utf8, c = s->color;
     const WbSeries *tl = &s->train_loss;
-    double *ema = malloc(sizeof(double) * (size_t)(tl->n > 0 ? tl->n : 1));
+    /* the smoothing kept as points arrived (wb_push_train_loss); computed
+     * here only for a series filled some other way */
+    double *own = NULL;
+    const double *ema = s->train_ema;
+    if (tl->n > 0 && !ema) {
+        own = malloc(sizeof(double) * (size_t)tl->n);
+        if (own) {
+            curve_ema(tl->y, tl->n, WB_EMA_WEIGHT, own);
+        }
+        ema = own;
+    }
     CurveGrid *g = malloc(sizeof *g);
-    if (!ema || !g) {
-        free(ema);
+    if ((tl->n > 0 && !ema) || !g) {
+        free(own);
         free(g);
         return;
     }
-    curve_ema(tl->y, tl->n, EMA_WEIGHT, ema);
     legend(win, in, s, ema);
 
     if (tl->n == 0 && s->val_loss.n == 0) {
         wattron(win, theme_attr(THEME_DIM, c));
         wb_put(win, in, in.y + in.h / 2, in.x + (in.w - 18) / 2, in.w, "no steps yet", u);
         wattroff(win, theme_attr(THEME_DIM, c));
-        free(ema);
+        free(own);
         free(g);
         return;
     }
@@ -107,7 +115,7 @@ void curves_view_draw(WINDOW *win, WbRect r, const WbState *s)
     int plot_h = in.h - 2, plot_w = in.w - AXIS_W - right_w;
     int plot_x = in.x + AXIS_W, plot_y = in.y + 1;
     if (plot_h < 1 || plot_w < 2) {
-        free(ema);
+        free(own);
         free(g);
         return;
     }
@@ -124,7 +132,16 @@ void curves_view_draw(WINDOW *win, WbRect r, const WbState *s)
     }
 
     CurveScale loss = curve_scale_empty(s->log_scale);
-    curve_scale_add(&loss, ema, tl->n);
+    /* a long series: its min/max blocks, two per dot column at most, and
+     * the points after the last block (fewer than one block) */
+    int level = own || tl->n <= 4 * g->dots_x
+                    ? -1 : curve_pyramid_level(&s->train_pyr, 2 * g->dots_x);
+    int from = level >= 0 ? (int)curve_pyramid_covered(&s->train_pyr, level) : 0;
+    const CurvePyrLevel *blocks = level >= 0 ? &s->train_pyr.level[level] : NULL;
+    if (blocks) {
+        curve_scale_add_blocks(&loss, blocks->blocks, blocks->n);
+    }
+    curve_scale_add(&loss, ema + from, tl->n - from);
     curve_scale_add(&loss, s->val_loss.y, s->val_loss.n);
     curve_scale_finish(&loss);
     CurveScale acc = curve_scale_empty(0);
@@ -138,7 +155,14 @@ void curves_view_draw(WINDOW *win, WbRect r, const WbState *s)
     for (int i = 0; i < s->n_marks; i++) {
         curve_mark(g, (double)s->marks[i].step, xmin, xmax, (int)s->marks[i].kind);
     }
-    curve_plot(g, tl->x, ema, tl->n, xmin, xmax, &loss, CURVE_TRAIN, 1);
+    if (blocks) {
+        curve_plot_blocks(g, blocks->blocks, blocks->n, xmin, xmax, &loss, CURVE_TRAIN);
+        /* join the last block to the points after it */
+        int at = from > 0 ? from - 1 : 0;
+        curve_plot(g, tl->x + at, ema + at, tl->n - at, xmin, xmax, &loss, CURVE_TRAIN, 1);
+    } else {
+        curve_plot(g, tl->x, ema, tl->n, xmin, xmax, &loss, CURVE_TRAIN, 1);
+    }
     curve_plot(g, s->val_loss.x, s->val_loss.y, s->val_loss.n, xmin, xmax, &loss,
                CURVE_VAL_LOSS, 1);
     curve_plot(g, s->val_acc.x, s->val_acc.y, s->val_acc.n, xmin, xmax, &acc,
@@ -183,6 +207,6 @@ void curves_view_draw(WINDOW *win, WbRect r, const WbState *s)
     int rw = wb_text_cols(right);
     wb_put(win, in, axis_y, plot_x + plot_w - rw, rw, right, u);
     wattroff(win, theme_attr(THEME_DIM, c));
-    free(ema);
+    free(own);
     free(g);
 }

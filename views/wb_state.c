@@ -2,6 +2,7 @@
  * selection movement. No ncurses here. */
 #include "views/wb_state.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@ void wb_free(WbState *s)
     free(s->layers);
     free(s->marks);
     series_free(&s->train_loss);
+    free(s->train_ema);
+    s->train_ema = NULL;
+    s->cap_ema = s->ema_count = 0;
+    curve_pyramid_free(&s->train_pyr);
     series_free(&s->epoch_train_loss);
     series_free(&s->val_loss);
     series_free(&s->val_acc);
@@ -128,7 +133,20 @@ int wb_set_layers(WbState *s, const WbLayer *layers, int n)
 
 int wb_push_train_loss(WbState *s, int64_t step, double loss)
 {
-    return series_push(&s->train_loss, (double)step, loss);
+    if (series_push(&s->train_loss, (double)step, loss) != 0 ||
+        grow((void **)&s->train_ema, &s->cap_ema, s->train_loss.n, sizeof *s->train_ema) != 0) {
+        return -1;
+    }
+    /* curve_ema, one value at a time */
+    double ema = loss;
+    if (isfinite(loss)) {
+        s->ema_last = s->ema_last * WB_EMA_WEIGHT + (1.0 - WB_EMA_WEIGHT) * loss;
+        s->ema_count++;
+        double debias = 1.0 - pow(WB_EMA_WEIGHT, s->ema_count);
+        ema = debias > 0 ? s->ema_last / debias : loss;
+    }
+    s->train_ema[s->train_loss.n - 1] = ema;
+    return curve_pyramid_push(&s->train_pyr, (double)step, ema);
 }
 
 int wb_push_epoch(WbState *s, int64_t step, double train_loss, double val_loss,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "views/catalog_row.h"
+#include "views/curve_pyramid.h"
 
 #define WB_NAME 96
 #define WB_TEXT 160
@@ -17,6 +18,7 @@
 #define WB_MAX_CATALOG 48
 #define WB_LOG_LINES 64
 #define WB_LR_EDIT 32
+#define WB_EMA_WEIGHT 0.6
 
 typedef enum {
     WB_JOB_IDLE = 0,   /* no run yet (model table, nothing loaded) */
@@ -95,6 +97,14 @@ typedef struct {
 
     /* metrics */
     WbSeries train_loss;           /* per step */
+    /* its TensorBoard smoothing (curve_ema, weight WB_EMA_WEIGHT) and a
+     * min/max pyramid of that, kept as points arrive so a frame costs the
+     * plot's width, not the steps seen (wb_push_train_loss) */
+    double *train_ema;             /* owned, train_loss.n values */
+    int cap_ema;
+    double ema_last;
+    int ema_count;
+    CurvePyramid train_pyr;
     WbSeries epoch_train_loss;     /* per epoch, x = step at the epoch's end */
     WbSeries val_loss;
     WbSeries val_acc;              /* 0..1 */
