@@ -13,7 +13,9 @@ typedef struct {
 } Ctx;
 
 static const char *STRATEGIES[] = {"feature_extraction", "fine_tune", "full"};
-static const char *DATA_KINDS[] = {"fashion_mnist", "image_folder", "csv"};
+static const char *DATA_KINDS[] = {"fashion_mnist", "image_folder", "csv",
+                                    "text_csv", "text_jsonl", "fortunes"};
+#define N_DATA_KINDS 6
 
 const char *run_strategy_name(RunStrategy s)
 {
@@ -22,7 +24,7 @@ const char *run_strategy_name(RunStrategy s)
 
 const char *run_data_kind_name(RunDataKind k)
 {
-    return (unsigned)k < 3 ? DATA_KINDS[k] : "?";
+    return (unsigned)k < N_DATA_KINDS ? DATA_KINDS[k] : "?";
 }
 
 void run_config_defaults(RunConfig *cfg)
@@ -48,6 +50,34 @@ void run_config_defaults(RunConfig *cfg)
     cfg->epochs = 3;
     cfg->batch = 32;
     cfg->workers = 2;
+    cfg->pretrained = 1;
+    cfg->layer_lr_decay = 1.0;
+    cfg->max_length = 128;
+}
+
+/* The text recipe (MISSION.md): every group trains, AdamW lr 2e-5, linear
+ * decay after a warmup over 10% of the steps, batch 16; keys given in the
+ * run file override these (they are parsed after the model). */
+static void text_defaults(RunConfig *cfg)
+{
+    const char *cache = getenv("THAW_CACHE");
+    const char *home = getenv("HOME");
+    cfg->text = 1;
+    cfg->head_cls = strcmp(cfg->arch, "bert") == 0;
+    cfg->strategy = STRATEGY_FULL;
+    cfg->lr = 2e-5;
+    cfg->batch = 16;
+    cfg->schedule.kind = SCHED_LINEAR;
+    cfg->warmup_ratio = 0.1;
+    cfg->feature_cache = 0;
+    if (!cfg->weights[0] && strcmp(cfg->arch, "minilm") == 0) {
+        if (cache && cache[0]) {
+            snprintf(cfg->weights, sizeof cfg->weights, "%s/weights/all-minilm-l6-v2", cache);
+        } else {
+            snprintf(cfg->weights, sizeof cfg->weights, "%s/.cache/thaw/weights/all-minilm-l6-v2",
+                     home ? home : ".");
+        }
+    }
 }
 
 void run_config_free(RunConfig *cfg)
@@ -258,8 +288,9 @@ static void expand_home(char *path, size_t cap)
 
 static int parse_model(Ctx *c, RunConfig *cfg, const cJSON *m)
 {
-    static const char *const keys[] = {"arch", "weights", "head", NULL};
+    static const char *const keys[] = {"arch", "weights", "head", "pretrained", NULL};
     static const char *const heads[] = {"mlp", "linear"};
+    static const char *const text_heads[] = {"mean", "cls"};
     int found = 0, head = 0;
     int rc = check_keys(c, m, "model", keys);
     rc = rc ? rc : get_string(c, m, "model", "arch", cfg->arch, sizeof cfg->arch, &found);
@@ -267,12 +298,68 @@ static int parse_model(Ctx *c, RunConfig *cfg, const cJSON *m)
         return missing(c, "model.arch");
     }
     rc = rc ? rc : get_string(c, m, "model", "weights", cfg->weights, sizeof cfg->weights, NULL);
+    expand_home(cfg->weights, sizeof cfg->weights);
+    if (rc == 0 && (strcmp(cfg->arch, "minilm") == 0 || strcmp(cfg->arch, "bert") == 0)) {
+        text_defaults(cfg);
+        if (!cfg->weights[0]) {
+            return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'model.weights' is required for "
+                             "bert (a folder with config.json, vocab.txt, model.safetensors)",
+                             c->path);
+        }
+        rc = get_enum(c, m, "model", "head", text_heads, 2, &head, &found);
+        cfg->head_cls = found ? head : cfg->head_cls;
+        return rc ? rc : get_bool(c, m, "model", "pretrained", &cfg->pretrained);
+    }
+    if (rc == 0 && cJSON_GetObjectItemCaseSensitive(m, "pretrained")) {
+        return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'model.pretrained' applies to text "
+                         "encoders (minilm, bert); leave model.weights out for random init",
+                         c->path);
+    }
     rc = rc ? rc : get_enum(c, m, "model", "head", heads, 2, &head, &found);
     if (rc == 0 && found) {
         cfg->head_hidden = head == 0 ? 256 : 0;
     }
-    expand_home(cfg->weights, sizeof cfg->weights);
     return rc;
+}
+
+/* max_length, topics (fortunes), text_column / label_column (text_csv,
+ * text_jsonl). */
+static int parse_text_dataset(Ctx *c, RunConfig *cfg, const cJSON *d)
+{
+    snprintf(cfg->text_column, sizeof cfg->text_column, "text");
+    snprintf(cfg->label_column, sizeof cfg->label_column, "label");
+    int rc = get_int32(c, d, "dataset", "max_length", 3, 100000, &cfg->max_length);
+    rc = rc ? rc : get_string(c, d, "dataset", "text_column", cfg->text_column,
+                              sizeof cfg->text_column, NULL);
+    rc = rc ? rc : get_string(c, d, "dataset", "label_column", cfg->label_column,
+                              sizeof cfg->label_column, NULL);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "topics");
+    if (rc != 0) {
+        return rc;
+    }
+    if (cfg->data_kind != DATA_FORTUNES) {
+        return t ? thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'dataset.topics' applies to "
+                             "dataset.type fortunes only", c->path) : 0;
+    }
+    if (!t) {
+        return missing(c, "dataset.topics");
+    }
+    int n = cJSON_IsArray(t) ? cJSON_GetArraySize(t) : -1;
+    if (n < 2 || n > RUN_MAX_TOPICS) {
+        return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'dataset.topics' must be a list of 2 "
+                         "to %d fortunes topics (files in /usr/share/games/fortunes)", c->path,
+                         RUN_MAX_TOPICS);
+    }
+    cfg->n_topics = 0;
+    for (const cJSON *it = t->child; it; it = it->next) {
+        if (!cJSON_IsString(it) || !it->valuestring[0] ||
+            strlen(it->valuestring) >= RUN_NAME_MAX) {
+            return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'dataset.topics[%d]' must be a "
+                             "topic name", c->path, cfg->n_topics);
+        }
+        snprintf(cfg->topics[cfg->n_topics++], RUN_NAME_MAX, "%s", it->valuestring);
+    }
+    return 0;
 }
 
 static int parse_dataset(Ctx *c, RunConfig *cfg, const cJSON *d)
@@ -280,16 +367,35 @@ static int parse_dataset(Ctx *c, RunConfig *cfg, const cJSON *d)
     static const char *const keys[] = {"type", "path", "subset_per_class",
                                        "val_fraction", "image_size", "seed",
                                        "num_classes", "augment", NULL};
+    static const char *const text_keys[] = {"type", "path", "subset_per_class",
+                                            "val_fraction", "seed", "num_classes",
+                                            "max_length", "topics", "text_column",
+                                            "label_column", NULL};
     int found = 0, kind = 0, has_path = 0;
-    int rc = check_keys(c, d, "dataset", keys);
-    rc = rc ? rc : get_enum(c, d, "dataset", "type", DATA_KINDS, 3, &kind, &found);
+    int rc = check_keys(c, d, "dataset", cfg->text ? text_keys : keys);
+    rc = rc ? rc : get_enum(c, d, "dataset", "type", DATA_KINDS, N_DATA_KINDS, &kind, &found);
     if (rc == 0 && !found) {
         return missing(c, "dataset.type");
     }
     cfg->data_kind = (RunDataKind)kind;
+    int text_data = kind >= DATA_TEXT_CSV;
+    if (rc == 0 && text_data != cfg->text) {
+        return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'dataset.type': '%s' is a%s dataset, "
+                         "but model.arch '%s' needs %s", c->path, DATA_KINDS[kind],
+                         text_data ? " text" : "n image", cfg->arch,
+                         cfg->text ? "text_csv, text_jsonl or fortunes"
+                                   : "fashion_mnist, image_folder or csv");
+    }
+    if (rc == 0 && cfg->text) {
+        rc = parse_text_dataset(c, cfg, d);
+    }
+    if (rc == 0 && cfg->data_kind == DATA_FORTUNES) {
+        snprintf(cfg->data_path, sizeof cfg->data_path, "%s", "/usr/share/games/fortunes");
+    }
     rc = rc ? rc : get_string(c, d, "dataset", "path", cfg->data_path,
                               sizeof cfg->data_path, &has_path);
-    if (rc == 0 && !has_path && cfg->data_kind != DATA_FASHION_MNIST) {
+    if (rc == 0 && !has_path && cfg->data_kind != DATA_FASHION_MNIST &&
+        cfg->data_kind != DATA_FORTUNES) {
         return missing(c, "dataset.path");
     }
     expand_home(cfg->data_path, sizeof cfg->data_path);
@@ -433,10 +539,10 @@ static int parse_schedule(Ctx *c, RunConfig *cfg, const cJSON *s)
 {
     static const char *const keys[] = {"name", "warmup_ratio", "step_size", "gamma",
                                        "pct_start", NULL};
-    static const char *const names[] = {"constant", "step", "cosine", "onecycle"};
-    int kind = 0;
+    static const char *const names[] = {"constant", "step", "cosine", "onecycle", "linear"};
+    int kind = (int)cfg->schedule.kind;
     int rc = check_keys(c, s, "schedule", keys);
-    rc = rc ? rc : get_enum(c, s, "schedule", "name", names, 4, &kind, NULL);
+    rc = rc ? rc : get_enum(c, s, "schedule", "name", names, 5, &kind, NULL);
     cfg->schedule.kind = (ScheduleKind)kind;
     rc = rc ? rc : get_number(c, s, "schedule", "warmup_ratio", 0.0, 0.99, &cfg->warmup_ratio);
     rc = rc ? rc : get_int32(c, s, "schedule", "step_size", 1, 1000000, &cfg->step_size);
@@ -452,7 +558,7 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
         "model", "dataset", "strategy", "trainable", "groups", "optimizer",
         "schedule", "epochs", "batch", "seed", "label_smoothing",
         "early_stopping", "train_bn", "threads", "workers", "feature_cache",
-        "frozen_layers", "trainable_layers", NULL};
+        "frozen_layers", "trainable_layers", "layer_lr_decay", NULL};
     if (!cJSON_IsObject(root)) {
         return thaw_fail(c->err, THAW_ERR_ARG, "%s: a run file must be a JSON object",
                          c->path);
@@ -473,7 +579,7 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
         return missing(c, "dataset");
     }
     rc = rc ? rc : parse_dataset(c, cfg, obj);
-    int strategy = 0;
+    int strategy = (int)cfg->strategy;   /* text encoders default to full */
     rc = rc ? rc : get_enum(c, root, "", "strategy", STRATEGIES, 3, &strategy, NULL);
     cfg->strategy = (RunStrategy)strategy;
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trainable");
@@ -517,6 +623,11 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
     rc = rc ? rc : get_int32(c, root, "", "threads", 0, 1024, &cfg->threads);
     rc = rc ? rc : get_int32(c, root, "", "workers", 1, 64, &cfg->workers);
     rc = rc ? rc : get_bool(c, root, "", "feature_cache", &cfg->feature_cache);
+    rc = rc ? rc : get_number(c, root, "", "layer_lr_decay", 1e-6, 1.0, &cfg->layer_lr_decay);
+    if (rc == 0 && !cfg->text && cJSON_GetObjectItemCaseSensitive(root, "layer_lr_decay")) {
+        return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'layer_lr_decay' applies to text "
+                         "encoders (minilm, bert) only", c->path);
+    }
     return rc;
 }
 

@@ -19,7 +19,11 @@
 #define RUN_MAX_LAYERS 256
 
 typedef enum { STRATEGY_FEATURE_EXTRACTION, STRATEGY_FINE_TUNE, STRATEGY_FULL } RunStrategy;
-typedef enum { DATA_FASHION_MNIST, DATA_IMAGE_FOLDER, DATA_CSV } RunDataKind;
+typedef enum {
+    DATA_FASHION_MNIST, DATA_IMAGE_FOLDER, DATA_CSV,          /* images */
+    DATA_TEXT_CSV, DATA_TEXT_JSONL, DATA_FORTUNES,            /* texts */
+} RunDataKind;
+#define RUN_MAX_TOPICS 16
 
 typedef struct {
     char name[RUN_NAME_MAX];
@@ -42,6 +46,12 @@ typedef struct {
     char arch[RUN_NAME_MAX];        /* model.arch (required) */
     char weights[RUN_PATH_MAX];     /* model.weights ("" = random init) */
     int head_hidden;                /* model.head: mlp = 256, linear = 0 */
+    /* text encoders (model.arch minilm or bert; text_job.h) */
+    int text;                       /* 1 for a text arch */
+    int head_cls;                   /* model.head: cls = 1, mean = 0 (minilm: mean, bert: cls) */
+    int pretrained;                 /* model.pretrained (true): false = random init, config
+                                       and vocab still from model.weights */
+    double layer_lr_decay;          /* 1 = off; lr of encoder layer i = lr * d^(L-i) */
 
     RunDataKind data_kind;          /* dataset.type (required) */
     char data_path[RUN_PATH_MAX];   /* dataset.path (fashion_mnist default) */
@@ -51,6 +61,11 @@ typedef struct {
     uint64_t data_seed;             /* dataset.seed (default: seed) */
     int num_classes;                /* dataset.num_classes, csv only (0) */
     int augment;                    /* dataset.augment: train RandomResizedCrop + flip (true) */
+    int max_length;                 /* dataset.max_length, texts: tokens incl. [CLS]/[SEP] (128) */
+    char topics[RUN_MAX_TOPICS][RUN_NAME_MAX];  /* dataset.topics, fortunes */
+    int n_topics;
+    char text_column[RUN_NAME_MAX]; /* dataset.text_column ("text"), text_csv/_jsonl */
+    char label_column[RUN_NAME_MAX];/* dataset.label_column ("label") */
 
     RunStrategy strategy;           /* feature_extraction */
     char trainable[RUN_MAX_GROUPS][RUN_NAME_MAX];  /* fine_tune */

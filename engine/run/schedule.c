@@ -3,16 +3,16 @@
 #include <math.h>
 #include <string.h>
 
-static const char *NAMES[] = {"constant", "step", "cosine", "onecycle"};
+static const char *NAMES[] = {"constant", "step", "cosine", "onecycle", "linear"};
 
 const char *schedule_name(ScheduleKind kind)
 {
-    return (unsigned)kind < 4 ? NAMES[kind] : "?";
+    return (unsigned)kind < 5 ? NAMES[kind] : "?";
 }
 
 int schedule_parse(const char *name, ScheduleKind *kind)
 {
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (strcmp(name, NAMES[i]) == 0) {
             *kind = (ScheduleKind)i;
             return 0;
@@ -71,6 +71,11 @@ double schedule_factor(const Schedule *s, int64_t step)
             t = span;
         }
         return 0.5 * (1.0 + cos(M_PI * (double)t / (double)span));
+    case SCHED_LINEAR:
+        if (span <= 0) {
+            return 1.0;
+        }
+        return t >= span ? 0.0 : (double)(span - t) / (double)span;
     default:
         return 1.0;
     }

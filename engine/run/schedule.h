@@ -6,6 +6,8 @@
  *  - step:     gamma ^ floor(s / step_steps)            (StepLR)
  *  - cosine:   0.5 * (1 + cos(pi * s / T))               (CosineAnnealingLR,
  *              eta_min 0, T = total steps)
+ *  - linear:   max(0, 1 - s / T)  (transformers' linear schedule, the text
+ *              recipe's default with warmup_ratio 0.1)
  *  - onecycle: OneCycleLR(max_lr = base lr, total_steps, pct_start,
  *              anneal cos, div_factor 25, final_div_factor 1e4), without
  *              momentum cycling
@@ -19,7 +21,7 @@
 
 #include <stdint.h>
 
-typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE, SCHED_ONECYCLE } ScheduleKind;
+typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE, SCHED_ONECYCLE, SCHED_LINEAR } ScheduleKind;
 
 typedef struct {
     ScheduleKind kind;

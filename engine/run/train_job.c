@@ -21,6 +21,7 @@
 #include "engine/models/model.h"
 #include "engine/optim/optimizer.h"
 
+#include "text_job.h"
 #include "train_job_internal.h"
 
 void job_emit(Job *j, TrainEvent *ev)
@@ -342,6 +343,9 @@ static int run_epochs(Job *j, TrainResult *res)
 int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
               ThawError *err)
 {
+    if (text_run_config(cfg)) {   /* minilm, bert: the text job */
+        return text_train_run(cfg, opt, res, err);
+    }
     memset(res, 0, sizeof *res);
     Job j;
     memset(&j, 0, sizeof j);

@@ -1,0 +1,357 @@
+/* The text training loop: per epoch a seeded shuffle of the training
+ * texts, batches padded to their longest text, AdamW steps under the
+ * schedule, validation, a checkpoint; the stop flag at every step. */
+#include "text_job_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "engine/data/transforms.h"
+
+int text_run_config(const RunConfig *cfg)
+{
+    return cfg->text;
+}
+
+void text_emit(TextJob *j, TrainEvent *ev)
+{
+    if (j->opt->on_event) {
+        ev->epochs = j->cfg->epochs;
+        ev->total_steps = j->total_steps;
+        j->opt->on_event(ev, j->opt->user);
+    }
+}
+
+void text_log(TextJob *j, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    TrainEvent ev = {.kind = TRAIN_EV_LOG, .msg = line};
+    text_emit(j, &ev);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int k = 1; k < n; k++) {
+        best = x[k] > x[best] ? k : best;
+    }
+    return best;
+}
+
+/* Fills ids/mask/labels with items[0..count) of tok, padded to the longest;
+ * plans the encoder for it. */
+static int load_batch(TextJob *j, const TextTokens *tok, const int64_t *items, int count,
+                      int training)
+{
+    int seq = 1;
+    for (int b = 0; b < count; b++) {
+        int64_t len = tok->start[items[b] + 1] - tok->start[items[b]];
+        seq = len > seq ? (int)len : seq;
+    }
+    int32_t pad = thaw_wordpiece_special_ids(j->wp).pad;
+    for (int b = 0; b < count; b++) {
+        int64_t s = tok->start[items[b]], len = tok->start[items[b] + 1] - s;
+        for (int t = 0; t < seq; t++) {
+            j->ids[b * seq + t] = t < len ? tok->ids[s + t] : pad;
+            j->mask[b * seq + t] = t < len;
+        }
+        j->labels[b] = tok->labels[items[b]];
+    }
+    return bert_plan(&j->model, count, seq, training, j->err);
+}
+
+static int validate(TextJob *j, double *loss, double *acc)
+{
+    *loss = *acc = 0;
+    int k = j->classes, batch = j->cfg->batch;
+    int64_t n = j->val_tok.n, seen = 0, correct = 0;
+    double sum = 0;
+    memset(j->confusion, 0, (size_t)k * k * sizeof *j->confusion);
+    int64_t items[4096];
+    for (int64_t first = 0; first < n; first += batch) {
+        int count = (int)(n - first < batch ? n - first : batch);
+        for (int b = 0; b < count; b++) {
+            items[b] = first + b;
+        }
+        int rc = load_batch(j, &j->val_tok, items, count, 0);
+        rc = rc ? rc : bert_forward(&j->model, j->ids, NULL, j->mask, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        const float *logits = bert_logits(&j->model);
+        for (int b = 0; b < count; b++) {
+            const float *z = logits + (size_t)b * k;
+            int p = argmax(z, k), y = j->labels[b];
+            double lse = 0;
+            for (int c = 0; c < k; c++) {
+                lse += exp((double)z[c] - z[p]);
+            }
+            sum += log(lse) + z[p] - z[y];
+            correct += p == y;
+            j->confusion[(size_t)y * k + p]++;
+        }
+        seen += count;
+    }
+    *loss = seen ? sum / (double)seen : 0;
+    *acc = seen ? (double)correct / (double)seen : 0;
+    return 0;
+}
+
+static void set_lrs(TextJob *j)
+{
+    double f = schedule_factor(&j->sched, j->global_step);
+    ParamTable *t = &j->model.params;
+    for (int g = 0; g < t->n_groups; g++) {
+        t->groups[g].lr = (float)(j->base_lr[g] * f);
+    }
+}
+
+static size_t trainable_weights(const TextJob *j)
+{
+    size_t n = 0;
+    for (int g = 0; g < j->model.params.n_groups; g++) {
+        n += params_count_weights(&j->model.params, g, 1);
+    }
+    return n;
+}
+
+static int checkpoint(TextJob *j, TrainResult *res, const char *name)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", j->opt->out_dir, name);
+    int rc = text_save_checkpoint(j, path);
+    if (rc == 0) {
+        snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
+    }
+    return rc;
+}
+
+/* This epoch's order of the training items: a Fisher-Yates shuffle seeded
+ * by (seed, epoch), so a resumed run draws the same batches. */
+static void shuffle_epoch(TextJob *j)
+{
+    int64_t n = j->train_tok.n;
+    ThawRng rng;
+    thaw_rng_seed(&rng, thaw_seed_mix(j->cfg->seed, (uint64_t)j->epoch));
+    for (int64_t i = 0; i < n; i++) {
+        j->order[i] = i;
+    }
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t k = thaw_rng_below(&rng, i + 1), t = j->order[i];
+        j->order[i] = j->order[k];
+        j->order[k] = t;
+    }
+}
+
+static int train_step(TextJob *j, const int64_t *items, int count, TrainResult *res,
+                      float *loss)
+{
+    BertModel *m = &j->model;
+    float ls = (float)j->cfg->label_smoothing;
+    set_lrs(j);
+    int rc = load_batch(j, &j->train_tok, items, count, 1);
+    rc = rc ? rc : bert_forward(m, j->ids, NULL, j->mask, j->err);
+    if (rc != 0) {
+        return rc;
+    }
+    *loss = bert_loss(m, j->labels, ls);
+    if (!isfinite(*loss)) {
+        return thaw_fail(j->err, THAW_ERR_ARG, "step %" PRId64 " (epoch %d): loss is %s; "
+                         "stopped, the last good checkpoint is %s", j->global_step + 1,
+                         j->epoch + 1, isnan(*loss) ? "nan" : "inf",
+                         res->checkpoint[0] ? res->checkpoint : "(none yet)");
+    }
+    const float *logits = bert_logits(m);
+    for (int b = 0; b < count; b++) {
+        j->correct += argmax(logits + (size_t)b * j->classes, j->classes) == j->labels[b];
+    }
+    if (trainable_weights(j) > 0) {
+        params_zero_grad(&m->params);
+        rc = bert_backward(m, j->labels, ls, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        optimizer_step(&j->optim, &m->params);
+    }
+    j->loss_sum += (double)*loss * count;
+    j->seen += count;
+    j->epoch_step++;
+    j->global_step++;
+    return 0;
+}
+
+/* The stop flag at a step boundary: 1 when the run ends here, with *rc
+ * the result of writing interrupted.safetensors; 0 to go on. */
+static int stop_requested(TextJob *j, TrainResult *res, int *rc)
+{
+    *rc = 0;
+    if (!(j->opt->stop && *j->opt->stop)) {
+        return 0;
+    }
+    res->interrupted = 1;
+    res->steps_done = j->global_step;
+    *rc = checkpoint(j, res, "interrupted.safetensors");
+    return 1;
+}
+
+/* After an epoch: validation, the event, early stopping, the checkpoint.
+ * 1 when early stopping ends the run. */
+static int finish_epoch(TextJob *j, TrainResult *res, double train_time, int64_t samples,
+                        double t_start, int64_t steps_timed, int *rc)
+{
+    const RunConfig *c = j->cfg;
+    double val_loss, val_acc;
+    *rc = validate(j, &val_loss, &val_acc);
+    if (*rc != 0) {
+        return 0;
+    }
+    int has_val = j->val_tok.n > 0;
+    res->train_loss = j->seen ? j->loss_sum / (double)j->seen : 0;
+    res->train_acc = j->seen ? (double)j->correct / (double)j->seen : 0;
+    res->val_loss = val_loss;
+    res->val_acc = val_acc;
+    double el = now_s() - t_start;
+    TrainEvent ev = {.kind = TRAIN_EV_EPOCH, .epoch = j->epoch + 1, .step = j->global_step,
+                     .train_loss = res->train_loss, .train_acc = res->train_acc,
+                     .val_loss = val_loss, .val_acc = val_acc, .has_val = has_val,
+                     .samples_per_s = train_time > 0 ? (double)samples / train_time : 0,
+                     .eta_s = steps_timed ? el / (double)steps_timed *
+                              (double)(j->total_steps - j->global_step) : 0};
+    double monitor = has_val ? val_loss : res->train_loss;
+    if (monitor < j->best - c->min_delta) {
+        j->best = monitor;
+        j->bad_epochs = 0;
+    } else {
+        j->bad_epochs++;
+    }
+    /* the epoch is complete: the checkpoint resumes at the next one */
+    j->epoch++;
+    j->epoch_step = 0;
+    j->loss_sum = 0;
+    j->correct = j->seen = 0;
+    char name[64];
+    snprintf(name, sizeof name, "epoch-%03d.safetensors", j->epoch);
+    *rc = checkpoint(j, res, name);
+    if (*rc != 0) {
+        return 0;
+    }
+    text_emit(j, &ev);
+    res->epochs_done = j->epoch;
+    res->steps_done = j->global_step;
+    if (c->patience > 0 && j->bad_epochs >= c->patience) {
+        res->stopped_early = 1;
+        text_log(j, "early stopping after epoch %d: no improvement over %g for %d epochs",
+                 j->epoch, j->best, c->patience);
+        return 1;
+    }
+    return 0;
+}
+
+static int run_epochs(TextJob *j, TrainResult *res)
+{
+    const RunConfig *c = j->cfg;
+    int head = params_find_group(&j->model.params, "classifier");
+    double t_start = now_s();
+    int64_t steps_timed = 0;
+    int rc;
+    if (stop_requested(j, res, &rc)) {
+        return rc;
+    }
+    while (j->epoch < c->epochs) {
+        shuffle_epoch(j);
+        double t_epoch = now_s();
+        int64_t samples = 0, n = j->train_tok.n;
+        for (int64_t first = j->epoch_step * c->batch; first < n; first += c->batch) {
+            int count = (int)(n - first < c->batch ? n - first : c->batch);
+            float loss;
+            rc = train_step(j, j->order + first, count, res, &loss);
+            if (rc != 0) {
+                return rc;
+            }
+            samples += count;
+            steps_timed++;
+            double el = now_s() - t_start;
+            TrainEvent ev = {.kind = TRAIN_EV_STEP, .epoch = j->epoch + 1,
+                             .step = j->global_step, .loss = loss,
+                             .lr = head >= 0 ? j->model.params.groups[head].lr : 0,
+                             .eta_s = el / (double)steps_timed *
+                                      (double)(j->total_steps - j->global_step)};
+            text_emit(j, &ev);
+            if (stop_requested(j, res, &rc)) {
+                return rc;
+            }
+        }
+        if (finish_epoch(j, res, now_s() - t_epoch, samples, t_start, steps_timed, &rc) ||
+            rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void emit_done(TextJob *j, const TrainResult *res)
+{
+    const char *names[1024];
+    int nk = j->classes < 1024 ? j->classes : 1024;
+    for (int k = 0; k < nk; k++) {
+        names[k] = thaw_text_class_name(j->source, k);
+    }
+    int has_val = j->val_tok.n > 0;
+    TrainEvent ev = {.kind = TRAIN_EV_DONE, .epoch = j->epoch, .step = j->global_step,
+                     .msg = res->checkpoint, .num_classes = nk,
+                     .confusion = has_val ? j->confusion : NULL, .class_names = names,
+                     .train_loss = res->train_loss, .train_acc = res->train_acc,
+                     .val_loss = res->val_loss, .val_acc = res->val_acc, .has_val = has_val};
+    text_emit(j, &ev);
+}
+
+int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
+                   ThawError *err)
+{
+    memset(res, 0, sizeof *res);
+    TextJob j;
+    memset(&j, 0, sizeof j);
+    j.cfg = cfg;
+    j.opt = opt;
+    j.err = err;
+    j.best = INFINITY;
+    if (cfg->threads > 0) {
+        omp_set_num_threads(cfg->threads);
+    }
+    if (cfg->batch > 4096) {
+        return thaw_fail(err, THAW_ERR_ARG, "%s: key 'batch' must be at most 4096 for text runs",
+                         cfg->path);
+    }
+    if (mkdir(opt->out_dir, 0777) != 0 && errno != EEXIST) {
+        return thaw_fail(err, THAW_ERR_IO, "%s: cannot create output folder: %s", opt->out_dir,
+                         strerror(errno));
+    }
+    int rc = text_job_open_data(&j);
+    rc = rc ? rc : text_job_setup_model(&j);
+    rc = rc || !opt->resume ? rc : text_load_checkpoint(&j, opt->resume);
+    rc = rc ? rc : run_epochs(&j, res);
+    if (rc == 0 && !res->interrupted) {
+        emit_done(&j, res);
+    }
+    text_job_free(&j);
+    return rc;
+}

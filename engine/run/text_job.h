@@ -1,0 +1,31 @@
+/* The text classification job behind `thaw train` for text encoders
+ * (model.arch minilm or bert): a BERT-family encoder (engine/models/bert.h)
+ * with a classifier on mean pooling or [CLS], fine-tuned on labelled texts
+ * (engine/data/text_dataset.h) tokenized once by WordPiece (the vocab.txt
+ * next to the weights). train_run sends text run files here; the events,
+ * checkpoints (format thaw-checkpoint-1, Hugging Face parameter names,
+ * optimizer state, run file and progress in __metadata__, plus
+ * "task": "text_classification" and "classes": a JSON list of the class
+ * names), --resume (byte-identical), the stop flag and the NaN stop are the
+ * image job's (train_job.h).
+ *
+ * Batches: the training items are shuffled per epoch (seed, epoch), the
+ * last batch may be smaller (nothing is dropped), and each batch is padded
+ * to its longest text (at most dataset.max_length tokens).
+ *
+ * Not yet: on_boundary (live control) is never called for text runs (the
+ * workbench's TrainCtl holds an image Job); frozen_layers/trainable_layers
+ * are refused. */
+#ifndef THAW_RUN_TEXT_JOB_H
+#define THAW_RUN_TEXT_JOB_H
+
+#include "engine/run/train_job.h"
+
+/* 1 when the run file's model is a text encoder (cfg->text). */
+int text_run_config(const RunConfig *cfg);
+
+/* As train_run, for a text run file. */
+int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
+                   ThawError *err);
+
+#endif

@@ -1,0 +1,341 @@
+/* Setting up a text job: the texts (source, subset, split, token ids once)
+ * and the encoder (config.json, vocab.txt, model.safetensors of
+ * model.weights; head, strategy, groups, layer-wise lr decay, optimizer,
+ * schedule). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text_job_internal.h"
+
+/* ---- data ---- */
+
+static int open_source(TextJob *j)
+{
+    const RunConfig *c = j->cfg;
+    const char *topics[RUN_MAX_TOPICS];
+    switch (c->data_kind) {
+    case DATA_FORTUNES:
+        for (int k = 0; k < c->n_topics; k++) {
+            topics[k] = c->topics[k];
+        }
+        return thaw_text_open_fortunes(c->data_path, topics, c->n_topics, &j->source, j->err);
+    case DATA_TEXT_JSONL:
+        return thaw_text_open_jsonl(c->data_path, c->text_column, c->label_column,
+                                    c->num_classes, &j->source, j->err);
+    default:
+        return thaw_text_open_csv(c->data_path, 0, c->text_column, c->label_column,
+                                  c->num_classes, &j->source, j->err);
+    }
+}
+
+static int tokenize(TextJob *j, const ThawTextDataset *ds, TextTokens *out,
+                    int64_t *truncated, double *tokens)
+{
+    int64_t n = thaw_text_count(ds);
+    size_t max = (size_t)j->cfg->max_length;
+    out->n = n;
+    out->start = malloc((size_t)(n + 1) * sizeof *out->start);
+    out->ids = malloc((size_t)(n ? n : 1) * max * sizeof *out->ids);
+    out->labels = malloc((size_t)(n ? n : 1) * sizeof *out->labels);
+    if (!out->start || !out->ids || !out->labels) {
+        return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory for %lld texts", (long long)n);
+    }
+    ThawEncodeOptions cut = {.max_length = max}, probe = {.max_length = max + 1};
+    out->start[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        size_t len;
+        const char *text = thaw_text_get(ds, i, &len);
+        ThawEncoding e = {0};
+        /* a text over 1 MiB is read up to its first MiB: far more than
+         * max_length tokens, and the tokenizer's time stays bounded */
+        size_t scan = len > (1u << 20) ? (1u << 20) : len;
+        int rc = thaw_wordpiece_encode(j->wp, text, scan, NULL, 0, &cut, &e, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (e.length == max) {   /* at the limit: was anything cut? */
+            ThawEncoding f = {0};
+            rc = thaw_wordpiece_encode(j->wp, text, scan, NULL, 0, &probe, &f, j->err);
+            *truncated += rc == 0 && f.length > max;
+            thaw_encoding_free(&f);
+        }
+        memcpy(out->ids + out->start[i], e.input_ids, e.length * sizeof *out->ids);
+        out->start[i + 1] = out->start[i] + (int64_t)e.length;
+        out->labels[i] = thaw_text_label(ds, i);
+        *tokens += (double)e.length;
+        thaw_encoding_free(&e);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* config.json and vocab.txt of model.weights; the vocab must fit the
+ * embedding table. */
+static int load_encoder_files(TextJob *j)
+{
+    const RunConfig *c = j->cfg;
+    char path[RUN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/config.json", c->weights);
+    int rc = bert_config_load(&j->bcfg, path, j->err);
+    if (rc != 0) {
+        return thaw_fail(j->err, rc, "%s: key 'model.weights': %s", c->path, j->err->msg);
+    }
+    snprintf(path, sizeof path, "%s/vocab.txt", c->weights);
+    rc = thaw_wordpiece_load(&j->wp, path, j->err);
+    if (rc != 0) {
+        return thaw_fail(j->err, rc, "%s: key 'model.weights': %s", c->path, j->err->msg);
+    }
+    size_t nv = thaw_wordpiece_vocab_size(j->wp);
+    if (nv > (size_t)j->bcfg.vocab_size) {
+        return thaw_fail(j->err, THAW_ERR_MISMATCH, "%s: %zu tokens, but config.json's "
+                         "vocab_size (the embedding rows) is %d: this vocab does not belong "
+                         "to these weights", path, nv, j->bcfg.vocab_size);
+    }
+    if (c->max_length > j->bcfg.max_position) {
+        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset.max_length' is %d, but %s "
+                         "has %d positions", c->path, c->max_length, c->arch,
+                         j->bcfg.max_position);
+    }
+    return 0;
+}
+
+int text_job_open_data(TextJob *j)
+{
+    const RunConfig *c = j->cfg;
+    int rc = load_encoder_files(j);
+    rc = rc ? rc : open_source(j);
+    if (rc != 0) {
+        return rc;
+    }
+    if (thaw_text_skipped_empty(j->source) > 0) {
+        text_log(j, "skipped %lld empty text(s) in %s", (long long)thaw_text_skipped_empty(j->source),
+                 c->data_path);
+    }
+    if (thaw_text_invalid_utf8(j->source) > 0) {
+        text_log(j, "warning: %lld text(s) in %s are not valid UTF-8: their invalid bytes are "
+                 "dropped (read as U+FFFD, which BERT's cleaning removes)",
+                 (long long)thaw_text_invalid_utf8(j->source), c->data_path);
+    }
+    const ThawTextDataset *base = j->source;
+    if (c->subset_per_class > 0) {
+        rc = thaw_text_subset_per_class(j->source, c->subset_per_class, c->data_seed,
+                                        &j->subset, j->err);
+        base = j->subset;
+    }
+    rc = rc ? rc : thaw_text_split(base, c->val_fraction, c->data_seed, &j->train, &j->val,
+                                   j->err);
+    if (rc != 0) {
+        return rc;
+    }
+    j->classes = thaw_text_num_classes(j->source);
+    int64_t n_train = thaw_text_count(j->train);
+    if (n_train < 1) {
+        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset': no training items", c->path);
+    }
+    int64_t truncated = 0;
+    double tokens = 0;
+    rc = tokenize(j, j->train, &j->train_tok, &truncated, &tokens);
+    rc = rc ? rc : tokenize(j, j->val, &j->val_tok, &truncated, &tokens);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t n_all = n_train + j->val_tok.n;
+    text_log(j, "%s: %lld texts in %d classes (train %lld, validation %lld); max_length %d: "
+             "%.1f tokens per text on average, %lld truncated",
+             run_data_kind_name(c->data_kind), (long long)n_all, j->classes,
+             (long long)n_train, (long long)j->val_tok.n, c->max_length,
+             n_all ? tokens / (double)n_all : 0.0, (long long)truncated);
+    j->steps_per_epoch = (n_train + c->batch - 1) / c->batch;
+    j->total_steps = j->steps_per_epoch * c->epochs;
+    size_t cells = (size_t)c->batch * (size_t)c->max_length;
+    j->ids = malloc(cells * sizeof *j->ids);
+    j->mask = malloc(cells * sizeof *j->mask);
+    j->labels = malloc((size_t)c->batch * sizeof *j->labels);
+    j->order = malloc((size_t)n_train * sizeof *j->order);
+    j->confusion = calloc((size_t)j->classes * j->classes, sizeof *j->confusion);
+    if (!j->ids || !j->mask || !j->labels || !j->order || !j->confusion) {
+        return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* ---- model ---- */
+
+static int in_list(const char (*names)[RUN_NAME_MAX], int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int unknown_group(TextJob *j, const char *key, const char *name)
+{
+    const ParamTable *t = &j->model.params;
+    char list[512] = "";
+    size_t used = 0;
+    for (int g = 0; g < t->n_groups && used < sizeof list; g++) {
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", g ? ", " : "",
+                                 t->groups[g].name);
+    }
+    return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s' names no group of %s: '%s' (groups: %s)",
+                     j->cfg->path, key, j->cfg->arch, name, list);
+}
+
+/* Depth of a group for layer-wise lr decay: embeddings 0, encoder.layer.k
+ * k + 1, pooler and classifier L (the top). */
+static int group_depth(const char *name, int layers)
+{
+    int k;
+    if (strcmp(name, "embeddings") == 0) {
+        return 0;
+    }
+    if (sscanf(name, "encoder.layer.%d", &k) == 1) {
+        return k + 1;
+    }
+    return layers;
+}
+
+static int check_groups(TextJob *j)
+{
+    const RunConfig *c = j->cfg;
+    const ParamTable *t = &j->model.params;
+    char key[96];
+    for (int i = 0; i < c->n_trainable; i++) {
+        if (params_find_group(t, c->trainable[i]) < 0) {
+            snprintf(key, sizeof key, "trainable[%d]", i);
+            return unknown_group(j, key, c->trainable[i]);
+        }
+    }
+    for (int i = 0; i < c->n_groups; i++) {
+        if (params_find_group(t, c->groups[i].name) < 0) {
+            snprintf(key, sizeof key, "groups.%s", c->groups[i].name);
+            return unknown_group(j, key, c->groups[i].name);
+        }
+    }
+    if (c->n_layers > 0) {
+        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s' is not supported for text encoders "
+                         "yet (freeze whole groups: embeddings, encoder.layer.N, pooler)",
+                         c->path, c->layers[0].frozen ? "frozen_layers" : "trainable_layers");
+    }
+    return 0;
+}
+
+static void apply_groups(TextJob *j)
+{
+    const RunConfig *c = j->cfg;
+    ParamTable *t = &j->model.params;
+    int head = params_find_group(t, "classifier");
+    int pooler = params_find_group(t, "pooler");
+    char last[RUN_NAME_MAX];
+    snprintf(last, sizeof last, "encoder.layer.%d", j->bcfg.num_layers - 1);
+    for (int g = 0; g < t->n_groups; g++) {
+        ParamGroup *pg = &t->groups[g];
+        int trainable = g == head || c->strategy == STRATEGY_FULL;
+        if (c->strategy == STRATEGY_FINE_TUNE) {
+            trainable |= c->n_trainable > 0 ? in_list(c->trainable, c->n_trainable, pg->name)
+                                            : g == pooler || strcmp(pg->name, last) == 0;
+        }
+        pg->frozen = !trainable;
+        int depth = group_depth(pg->name, j->bcfg.num_layers);
+        j->base_lr[g] = c->lr * pow(c->layer_lr_decay, j->bcfg.num_layers - depth);
+        pg->weight_decay = (float)c->weight_decay;
+        for (int i = 0; i < c->n_groups; i++) {
+            const RunGroup *o = &c->groups[i];
+            if (strcmp(o->name, pg->name) == 0) {
+                pg->frozen = o->has_frozen ? o->frozen : pg->frozen;
+                j->base_lr[g] = o->has_lr ? o->lr : j->base_lr[g];
+                pg->weight_decay = o->has_weight_decay ? (float)o->weight_decay
+                                                       : pg->weight_decay;
+            }
+        }
+        pg->lr = (float)j->base_lr[g];
+    }
+}
+
+int text_job_setup_model(TextJob *j)
+{
+    const RunConfig *c = j->cfg;
+    BertHead head = c->head_cls ? BERT_HEAD_CLS : BERT_HEAD_MEAN;
+    int rc = bert_create(&j->model, &j->bcfg, head, j->classes, c->seed, j->err);
+    if (rc != 0) {
+        return thaw_fail(j->err, rc, "%s: key 'model.weights': %s", c->path, j->err->msg);
+    }
+    if (c->pretrained) {
+        char path[RUN_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/model.safetensors", c->weights);
+        rc = bert_load_safetensors(&j->model, path, j->err);
+        if (rc != 0) {
+            return rc;
+        }
+        text_log(j, "loaded the encoder from %s; new classifier (%d classes)", path, j->classes);
+    } else {
+        text_log(j, "random init (model.pretrained false): %s's shape from %s/config.json",
+                 c->arch, c->weights);
+    }
+    rc = check_groups(j);
+    if (rc != 0) {
+        return rc;
+    }
+    apply_groups(j);
+    ParamTable *t = &j->model.params;
+    rc = optimizer_init(&j->optim, c->optimizer, t, j->err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (c->optimizer == OPT_SGD) {
+        j->optim.momentum = (float)c->momentum;
+        j->optim.nesterov = c->nesterov;
+    }
+    j->sched = c->schedule;
+    j->sched.total_steps = j->total_steps;
+    j->sched.warmup_steps = (int64_t)llround(c->warmup_ratio * (double)j->total_steps);
+    j->sched.step_steps = (int64_t)c->step_size * j->steps_per_epoch;
+
+    char line[1024];
+    size_t used = (size_t)snprintf(line, sizeof line, "%s (%d layers, hidden %d), %s head, %s, "
+                                   "%d classes, %s schedule; trainable:", c->arch,
+                                   j->bcfg.num_layers, j->bcfg.hidden_size,
+                                   c->head_cls ? "cls" : "mean", run_strategy_name(c->strategy),
+                                   j->classes, schedule_name(c->schedule.kind));
+    for (int g = 0; g < t->n_groups && used < sizeof line; g++) {
+        if (!t->groups[g].frozen) {
+            used += (size_t)snprintf(line + used, sizeof line - used, " %s(lr %.3g)",
+                                     t->groups[g].name, j->base_lr[g]);
+        }
+    }
+    TrainEvent ev = {.kind = TRAIN_EV_START, .msg = line, .num_classes = j->classes};
+    text_emit(j, &ev);
+    return 0;
+}
+
+static void tokens_free(TextTokens *t)
+{
+    free(t->start);
+    free(t->ids);
+    free(t->labels);
+}
+
+void text_job_free(TextJob *j)
+{
+    tokens_free(&j->train_tok);
+    tokens_free(&j->val_tok);
+    thaw_text_free(j->train);
+    thaw_text_free(j->val);
+    thaw_text_free(j->subset);
+    thaw_text_free(j->source);
+    thaw_wordpiece_free(j->wp);
+    optimizer_free(&j->optim);
+    bert_free(&j->model);
+    free(j->ids);
+    free(j->mask);
+    free(j->labels);
+    free(j->order);
+    free(j->confusion);
+}
