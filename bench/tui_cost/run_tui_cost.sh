@@ -15,7 +15,9 @@
 #            EfficientNet-Lite0 224x224, feature extraction), idle (the
 #            default run built and ready, not started). Default: fast default idle.
 # Prints one table row per scenario (markdown) and writes JSON lines to
-# $OUT_DIR/tui_cost.jsonl (OUT_DIR default: build-bench/tui_cost).
+# $OUT_DIR/tui_cost.jsonl (OUT_DIR default: build-bench/tui_cost); then,
+# when the binary's build folder has libthaw_views.a, the CPU cost of one
+# frame by loss-series length (draw_cost.c, no terminal, no engine).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -144,3 +146,13 @@ echo "|---|---|---|---|---|---|---|"
 for s in "${scenarios[@]}"; do
     measure "$s"
 done
+
+# The cost of one frame without a terminal or an engine, by series length
+# (draw_cost.c against the binary's build folder's views library).
+views_lib="$(dirname "$binary")/libthaw_views.a"
+if [ -f "$views_lib" ]; then
+    echo
+    cc -O2 -I"$src" "$here/draw_cost.c" "$views_lib" $(pkg-config --libs ncursesw) -lm \
+        -o "$work/draw_cost"
+    "$work/draw_cost" 200
+fi
