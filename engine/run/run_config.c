@@ -372,8 +372,7 @@ static int parse_dataset(Ctx *c, RunConfig *cfg, const cJSON *d)
                                             "max_length", "topics", "text_column",
                                             "label_column", NULL};
     int found = 0, kind = 0, has_path = 0;
-    int rc = check_keys(c, d, "dataset", cfg->text ? text_keys : keys);
-    rc = rc ? rc : get_enum(c, d, "dataset", "type", DATA_KINDS, N_DATA_KINDS, &kind, &found);
+    int rc = get_enum(c, d, "dataset", "type", DATA_KINDS, N_DATA_KINDS, &kind, &found);
     if (rc == 0 && !found) {
         return missing(c, "dataset.type");
     }
@@ -386,6 +385,7 @@ static int parse_dataset(Ctx *c, RunConfig *cfg, const cJSON *d)
                          cfg->text ? "text_csv, text_jsonl or fortunes"
                                    : "fashion_mnist, image_folder or csv");
     }
+    rc = rc ? rc : check_keys(c, d, "dataset", cfg->text ? text_keys : keys);
     if (rc == 0 && cfg->text) {
         rc = parse_text_dataset(c, cfg, d);
     }
