@@ -11,7 +11,7 @@ JOBS=$(nproc)
 PACKAGES=(build-essential cmake pkg-config libopenblas-dev libuv1-dev
           libncurses-dev libcjson-dev libstb-dev zlib1g-dev libcmocka-dev
           python3-torch python3-torchvision python3-numpy tmux
-          dataset-fashion-mnist python3-skimage
+          dataset-fashion-mnist python3-skimage fortunes
           clang libclang-rt-14-dev)
 
 install_packages() {
