@@ -117,7 +117,7 @@ static void errors_name_file_and_key(void **state)
     expect_error("{" BASE ",\"groups\":{\"head\":{\"lr\":true}}}", "key 'groups.head.lr' must be a number");
     expect_error("{" BASE ",\"groups\":{\"head\":{\"freeze\":true}}}", "unknown key 'groups.head.freeze'");
     expect_error("{" BASE ",\"groups\":{\"head\":3}}", "key 'groups.head' must be an object");
-    expect_error("{" BASE ",\"schedule\":{\"name\":\"linear\"}}", "key 'schedule.name' must be one of");
+    expect_error("{" BASE ",\"schedule\":{\"name\":\"triangle\"}}", "key 'schedule.name' must be one of");
     expect_error("{" BASE ",\"schedule\":{\"warmup_ratio\":1.5}}", "key 'schedule.warmup_ratio' must be between");
     expect_error("{" BASE ",\"early_stopping\":{\"patience\":0}}", "key 'early_stopping.patience'");
     expect_error("{" BASE ",\"early_stopping\":true}", "key 'early_stopping' must be an object");

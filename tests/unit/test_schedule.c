@@ -56,7 +56,16 @@ static void names_parse(void **state)
     assert_int_equal(schedule_parse("onecycle", &k), 0);
     assert_int_equal(k, SCHED_ONECYCLE);
     assert_string_equal(schedule_name(SCHED_COSINE), "cosine");
-    assert_int_not_equal(schedule_parse("linear", &k), 0);
+    assert_int_not_equal(schedule_parse("triangle", &k), 0);
+    /* linear (the text recipe): warmup then max(0, 1 - t / span), as
+     * transformers' get_linear_schedule_with_warmup */
+    assert_int_equal(schedule_parse("linear", &k), 0);
+    Schedule s = {.kind = k, .total_steps = 10, .warmup_steps = 2};
+    assert_true(schedule_factor(&s, 1) == 0.5);
+    assert_true(schedule_factor(&s, 2) == 1.0);
+    assert_true(schedule_factor(&s, 6) == 0.5);
+    assert_true(schedule_factor(&s, 10) == 0.0);
+    assert_true(schedule_factor(&s, 12) == 0.0);
 }
 
 int main(void)
