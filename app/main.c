@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "engine/cuda/cuda_device.h"
 #include "tui.h"
 
 static void usage(FILE *f)
@@ -30,6 +31,7 @@ static void usage(FILE *f)
           "exit status: 0 ok, 2 bad input (one line on stderr), 1 internal error;\n"
           "128 + signal after SIGINT/SIGTERM/SIGHUP (checkpoint saved)\n",
           f);
+    fprintf(f, "\n%s\n", thaw_cuda_build_info());
 }
 
 int main(int argc, char **argv)
