@@ -1,0 +1,107 @@
+/* Context lifetime and raw memory for the CUDA backend. */
+#include "engine/cuda/cuda_context_internal.h"
+
+#include <stdlib.h>
+
+#define DEFAULT_WORKSPACE_LIMIT ((size_t)256 << 20)
+
+static int context_open(ThawCudaContext *c, ThawError *err)
+{
+    THAW_CUDA_CHECK(cudaSetDevice(c->device));
+    THAW_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    THAW_CUBLAS_CHECK(cublasCreate(&c->cublas));
+    THAW_CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream));
+    /* Default math is exact fp32; TF32 only when the run allows it. */
+    THAW_CUBLAS_CHECK(cublasSetMathMode(c->cublas, c->allow_tf32
+                                                       ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                       : CUBLAS_PEDANTIC_MATH));
+    THAW_CUDNN_CHECK(cudnnCreate(&c->cudnn));
+    THAW_CUDNN_CHECK(cudnnSetStream(c->cudnn, c->stream));
+    return 0;
+}
+
+int thaw_cuda_context_create(ThawCudaContext **out, int device, int allow_tf32,
+                             size_t workspace_limit, ThawError *err)
+{
+    *out = NULL;
+    ThawCudaContext *c = (ThawCudaContext *)calloc(1, sizeof *c);
+    if (!c) {
+        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for a CUDA context");
+    }
+    c->device = device;
+    c->allow_tf32 = allow_tf32;
+    c->workspace_limit = workspace_limit ? workspace_limit : DEFAULT_WORKSPACE_LIMIT;
+    int rc = context_open(c, err);
+    if (rc) {
+        thaw_cuda_context_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void thaw_cuda_context_destroy(ThawCudaContext *c)
+{
+    if (!c) {
+        return;
+    }
+    /* Teardown errors have nowhere to go; the device may already be lost. */
+    if (c->stream) {
+        (void)cudaStreamSynchronize(c->stream);
+    }
+    cudaFree(c->workspace);
+    if (c->cudnn) {
+        cudnnDestroy(c->cudnn);
+    }
+    if (c->cublas) {
+        cublasDestroy(c->cublas);
+    }
+    if (c->stream) {
+        cudaStreamDestroy(c->stream);
+    }
+    (void)cudaGetLastError();
+    free(c);
+}
+
+int thaw_cuda_synchronize(ThawCudaContext *c, ThawError *err)
+{
+    THAW_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return 0;
+}
+
+int thaw_cuda_context_device(const ThawCudaContext *c)
+{
+    return c->device;
+}
+
+int thaw_cuda_alloc(void **ptr, size_t bytes, ThawError *err)
+{
+    *ptr = NULL;
+    THAW_CUDA_CHECK(cudaMalloc(ptr, bytes ? bytes : 1));
+    return 0;
+}
+
+void thaw_cuda_release(void *ptr)
+{
+    cudaFree(ptr);
+}
+
+int thaw_cuda_upload(ThawCudaContext *c, void *dst, const void *src,
+                     size_t bytes, ThawError *err)
+{
+    THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
+    return 0;
+}
+
+int thaw_cuda_download(ThawCudaContext *c, void *dst, const void *src,
+                       size_t bytes, ThawError *err)
+{
+    THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
+    return 0;
+}
+
+int thaw_cuda_zero(ThawCudaContext *c, void *dst, size_t bytes, ThawError *err)
+{
+    THAW_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, c->stream));
+    return 0;
+}

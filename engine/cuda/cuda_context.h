@@ -1,0 +1,42 @@
+/* One device's working set: a stream, cuBLAS and cuDNN handles bound to it,
+ * and a workspace for cuDNN. Every op runs asynchronously on the context's
+ * stream; thaw_cuda_synchronize waits and reports a kernel's late error.
+ * Device pointers are plain float * / void * so C callers need no CUDA
+ * headers. */
+#ifndef THAW_CUDA_CONTEXT_H
+#define THAW_CUDA_CONTEXT_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "engine/core/error.h"
+
+typedef struct ThawCudaContext ThawCudaContext;
+
+/* allow_tf32 0: matrix products in exact fp32 (parity tests); 1: TF32
+ * tensor cores. workspace_limit caps cuDNN's scratch memory (0: 256 MiB). */
+int thaw_cuda_context_create(ThawCudaContext **out, int device, int allow_tf32,
+                             size_t workspace_limit, ThawError *err);
+void thaw_cuda_context_destroy(ThawCudaContext *ctx);
+int thaw_cuda_synchronize(ThawCudaContext *ctx, ThawError *err);
+int thaw_cuda_context_device(const ThawCudaContext *ctx);
+
+/* Device memory (cudaMalloc / cudaFree) and copies on the context's stream.
+ * Copies are asynchronous: synchronize before reading host memory, and use
+ * pinned host memory (ThawCudaStaging) for real overlap. */
+int thaw_cuda_alloc(void **ptr, size_t bytes, ThawError *err);
+void thaw_cuda_release(void *ptr);
+int thaw_cuda_upload(ThawCudaContext *ctx, void *dst, const void *src,
+                     size_t bytes, ThawError *err);
+int thaw_cuda_download(ThawCudaContext *ctx, void *dst, const void *src,
+                       size_t bytes, ThawError *err);
+int thaw_cuda_zero(ThawCudaContext *ctx, void *dst, size_t bytes, ThawError *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
