@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/io/safetensors.h"
+#include "engine/run/checkpoint_meta.h"
 #include "train_job_internal.h"
 
 int train_save_checkpoint(Job *j, const char *path)
@@ -101,47 +102,6 @@ int train_save_checkpoint(Job *j, const char *path)
     return rc;
 }
 
-static int meta_i64(const SafeTensors *st, const char *path, const char *key, int64_t *out,
-                    ThawError *err)
-{
-    const char *s = st_metadata(st, key);
-    char *end = NULL;
-    errno = 0;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end) {
-        return thaw_fail(err, THAW_ERR_FORMAT, "%s: metadata key '%s' missing or not an integer",
-                         path, key);
-    }
-    *out = v;
-    return 0;
-}
-
-static int meta_double(const SafeTensors *st, const char *path, const char *key,
-                       double *out, ThawError *err)
-{
-    const char *s = st_metadata(st, key);
-    char *end = NULL;
-    double v = s ? strtod(s, &end) : 0;
-    if (!s || end == s || *end) {
-        return thaw_fail(err, THAW_ERR_FORMAT, "%s: metadata key '%s' missing or not a number",
-                         path, key);
-    }
-    *out = v;
-    return 0;
-}
-
-static int read_i64(const SafeTensors *st, const char *path, const char *key, int64_t *out,
-                    ThawError *err)
-{
-    const StTensorInfo *info = st_find(st, key);
-    if (!info || info->dtype != ST_I64 || info->numel != 1) {
-        return thaw_fail(err, THAW_ERR_MISMATCH, "%s: key '%s' missing or not one int64",
-                         path, key);
-    }
-    memcpy(out, st_data(st, info), sizeof *out);
-    return 0;
-}
-
 int train_load_checkpoint(Job *j, const char *path)
 {
     SafeTensors *st = NULL;
@@ -168,7 +128,7 @@ int train_load_checkpoint(Job *j, const char *path)
     for (int i = 0; i < t->count && rc == 0; i++) {
         const ParamInfo *p = &t->items[i];
         if (p->kind == PARAM_COUNTER) {
-            rc = read_i64(st, path, p->name, params_counter(t, i), j->err);
+            rc = checkpoint_read_i64(st, path, p->name, params_counter(t, i), j->err);
             continue;
         }
         rc = st_load_f32(st, p->name, p->ndim, p->shape, params_data(t, i), j->err);
@@ -183,18 +143,18 @@ int train_load_checkpoint(Job *j, const char *path)
         }
         if (rc == 0) {
             snprintf(key, sizeof key, "opt.step.%s", p->name);
-            rc = read_i64(st, path, key, &o->steps[i], j->err);
+            rc = checkpoint_read_i64(st, path, key, &o->steps[i], j->err);
         }
     }
     int64_t epoch = 0, rng = 0, bad = 0;
-    rc = rc ? rc : meta_i64(st, path, "epoch", &epoch, j->err);
-    rc = rc ? rc : meta_i64(st, path, "epoch_step", &j->epoch_step, j->err);
-    rc = rc ? rc : meta_i64(st, path, "global_step", &j->global_step, j->err);
-    rc = rc ? rc : meta_i64(st, path, "train.correct", &j->correct, j->err);
-    rc = rc ? rc : meta_i64(st, path, "train.seen", &j->seen, j->err);
-    rc = rc ? rc : meta_i64(st, path, "early.bad_epochs", &bad, j->err);
-    rc = rc ? rc : meta_double(st, path, "train.loss_sum", &j->loss_sum, j->err);
-    rc = rc ? rc : meta_double(st, path, "early.best", &j->best, j->err);
+    rc = rc ? rc : checkpoint_meta_i64(st, path, "epoch", &epoch, j->err);
+    rc = rc ? rc : checkpoint_meta_i64(st, path, "epoch_step", &j->epoch_step, j->err);
+    rc = rc ? rc : checkpoint_meta_i64(st, path, "global_step", &j->global_step, j->err);
+    rc = rc ? rc : checkpoint_meta_i64(st, path, "train.correct", &j->correct, j->err);
+    rc = rc ? rc : checkpoint_meta_i64(st, path, "train.seen", &j->seen, j->err);
+    rc = rc ? rc : checkpoint_meta_i64(st, path, "early.bad_epochs", &bad, j->err);
+    rc = rc ? rc : checkpoint_meta_double(st, path, "train.loss_sum", &j->loss_sum, j->err);
+    rc = rc ? rc : checkpoint_meta_double(st, path, "early.best", &j->best, j->err);
     const char *r = st_metadata(st, "rng.dropout");
     if (rc == 0) {
         char *end = NULL;
