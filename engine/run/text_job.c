@@ -62,20 +62,8 @@ static int argmax(const float *x, int n)
 static int load_batch(TextJob *j, const TextTokens *tok, const int64_t *items, int count,
                       int training)
 {
-    int seq = 1;
-    for (int b = 0; b < count; b++) {
-        int64_t len = tok->start[items[b] + 1] - tok->start[items[b]];
-        seq = len > seq ? (int)len : seq;
-    }
     int32_t pad = thaw_wordpiece_special_ids(j->wp).pad;
-    for (int b = 0; b < count; b++) {
-        int64_t s = tok->start[items[b]], len = tok->start[items[b] + 1] - s;
-        for (int t = 0; t < seq; t++) {
-            j->ids[b * seq + t] = t < len ? tok->ids[s + t] : pad;
-            j->mask[b * seq + t] = t < len;
-        }
-        j->labels[b] = tok->labels[items[b]];
-    }
+    int seq = text_tokens_fill_batch(tok, items, count, pad, j->ids, j->mask, j->labels);
     return bert_plan(&j->model, count, seq, training, j->err);
 }
 

@@ -3,21 +3,15 @@
 #ifndef THAW_RUN_TEXT_JOB_INTERNAL_H
 #define THAW_RUN_TEXT_JOB_INTERNAL_H
 
+#include "journal.h"
 #include "text_job.h"
+#include "train_ctl_internal.h"
 
 #include "engine/data/text_dataset.h"
 #include "engine/models/bert.h"
 #include "engine/optim/optimizer.h"
+#include "engine/run/text_data.h"
 #include "engine/text/wordpiece.h"
-
-/* Token ids of one split, each text encoded once ([CLS] ... [SEP], at most
- * max_length ids, no padding). */
-typedef struct {
-    int64_t n;
-    int64_t *start;            /* n + 1 offsets into ids */
-    int32_t *ids;
-    int32_t *labels;
-} TextTokens;
 
 typedef struct {
     const RunConfig *cfg;
@@ -45,6 +39,7 @@ typedef struct {
     double best;
     int bad_epochs;
     int64_t *confusion;
+    Journal journal;           /* live changes, saved in checkpoints */
 } TextJob;
 
 void text_emit(TextJob *j, TrainEvent *ev);
@@ -60,5 +55,9 @@ void text_job_free(TextJob *j);
 /* Checkpoints (text_job_checkpoint.c). */
 int text_save_checkpoint(TextJob *j, const char *path);
 int text_load_checkpoint(TextJob *j, const char *path);
+
+/* Live control (text_control.c): train_text_ctl_ops, and the journal of a
+ * resumed checkpoint re-applied to the freshly built job. */
+int text_journal_reapply(TextJob *j);
 
 #endif

@@ -11,68 +11,6 @@
 
 /* ---- data ---- */
 
-static int open_source(TextJob *j)
-{
-    const RunConfig *c = j->cfg;
-    const char *topics[RUN_MAX_TOPICS];
-    switch (c->data_kind) {
-    case DATA_FORTUNES:
-        for (int k = 0; k < c->n_topics; k++) {
-            topics[k] = c->topics[k];
-        }
-        return thaw_text_open_fortunes(c->data_path, topics, c->n_topics, &j->source, j->err);
-    case DATA_TEXT_JSONL:
-        return thaw_text_open_jsonl(c->data_path, c->text_column, c->label_column,
-                                    c->num_classes, &j->source, j->err);
-    default:
-        return thaw_text_open_csv(c->data_path, 0, c->text_column, c->label_column,
-                                  c->num_classes, &j->source, j->err);
-    }
-}
-
-static int tokenize(TextJob *j, const ThawTextDataset *ds, TextTokens *out,
-                    int64_t *truncated, double *tokens)
-{
-    int64_t n = thaw_text_count(ds);
-    size_t max = (size_t)j->cfg->max_length;
-    out->n = n;
-    out->start = malloc((size_t)(n + 1) * sizeof *out->start);
-    out->ids = malloc((size_t)(n ? n : 1) * max * sizeof *out->ids);
-    out->labels = malloc((size_t)(n ? n : 1) * sizeof *out->labels);
-    if (!out->start || !out->ids || !out->labels) {
-        return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory for %lld texts", (long long)n);
-    }
-    ThawEncodeOptions cut = {.max_length = max}, probe = {.max_length = max + 1};
-    out->start[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
-        size_t len;
-        const char *text = thaw_text_get(ds, i, &len);
-        ThawEncoding e = {0};
-        /* a text over 1 MiB is read up to its first MiB: far more than
-         * max_length tokens, and the tokenizer's time stays bounded */
-        size_t scan = len > (1u << 20) ? (1u << 20) : len;
-        int rc = thaw_wordpiece_encode(j->wp, text, scan, NULL, 0, &cut, &e, j->err);
-        if (rc != 0) {
-            return rc;
-        }
-        if (e.length == max) {   /* at the limit: was anything cut? */
-            ThawEncoding f = {0};
-            rc = thaw_wordpiece_encode(j->wp, text, scan, NULL, 0, &probe, &f, j->err);
-            *truncated += rc == 0 && f.length > max;
-            thaw_encoding_free(&f);
-        }
-        memcpy(out->ids + out->start[i], e.input_ids, e.length * sizeof *out->ids);
-        out->start[i + 1] = out->start[i] + (int64_t)e.length;
-        out->labels[i] = thaw_text_label(ds, i);
-        *tokens += (double)e.length;
-        thaw_encoding_free(&e);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
 /* config.json and vocab.txt of model.weights; the vocab must fit the
  * embedding table. */
 static int load_encoder_files(TextJob *j)
@@ -107,7 +45,7 @@ int text_job_open_data(TextJob *j)
 {
     const RunConfig *c = j->cfg;
     int rc = load_encoder_files(j);
-    rc = rc ? rc : open_source(j);
+    rc = rc ? rc : text_data_open_source(c, &j->source, j->err);
     if (rc != 0) {
         return rc;
     }
@@ -120,14 +58,7 @@ int text_job_open_data(TextJob *j)
                  "dropped (read as U+FFFD, which BERT's cleaning removes)",
                  (long long)thaw_text_invalid_utf8(j->source), c->data_path);
     }
-    const ThawTextDataset *base = j->source;
-    if (c->subset_per_class > 0) {
-        rc = thaw_text_subset_per_class(j->source, c->subset_per_class, c->data_seed,
-                                        &j->subset, j->err);
-        base = j->subset;
-    }
-    rc = rc ? rc : thaw_text_split(base, c->val_fraction, c->data_seed, &j->train, &j->val,
-                                   j->err);
+    rc = text_data_split(c, j->source, &j->subset, &j->train, &j->val, j->err);
     if (rc != 0) {
         return rc;
     }
@@ -138,8 +69,10 @@ int text_job_open_data(TextJob *j)
     }
     int64_t truncated = 0;
     double tokens = 0;
-    rc = tokenize(j, j->train, &j->train_tok, &truncated, &tokens);
-    rc = rc ? rc : tokenize(j, j->val, &j->val_tok, &truncated, &tokens);
+    rc = text_data_tokenize(j->wp, j->train, c->max_length, &j->train_tok, &truncated, &tokens,
+                            j->err);
+    rc = rc ? rc : text_data_tokenize(j->wp, j->val, c->max_length, &j->val_tok, &truncated,
+                                      &tokens, j->err);
     if (rc != 0) {
         return rc;
     }
@@ -315,17 +248,10 @@ int text_job_setup_model(TextJob *j)
     return 0;
 }
 
-static void tokens_free(TextTokens *t)
-{
-    free(t->start);
-    free(t->ids);
-    free(t->labels);
-}
-
 void text_job_free(TextJob *j)
 {
-    tokens_free(&j->train_tok);
-    tokens_free(&j->val_tok);
+    text_tokens_free(&j->train_tok);
+    text_tokens_free(&j->val_tok);
     thaw_text_free(j->train);
     thaw_text_free(j->val);
     thaw_text_free(j->subset);
