@@ -22,3 +22,17 @@ void thaw_error_clear(ThawError *err)
         err->msg[0] = '\0';
     }
 }
+
+const char *thaw_error_name(int code)
+{
+    switch (code) {
+    case THAW_OK: return "THAW_OK";
+    case THAW_ERR_IO: return "THAW_ERR_IO";
+    case THAW_ERR_FORMAT: return "THAW_ERR_FORMAT";
+    case THAW_ERR_MISMATCH: return "THAW_ERR_MISMATCH";
+    case THAW_ERR_ARG: return "THAW_ERR_ARG";
+    case THAW_ERR_NOMEM: return "THAW_ERR_NOMEM";
+    case THAW_ERR_CUDA: return "THAW_ERR_CUDA";
+    default: return "THAW_ERR_?";
+    }
+}

@@ -13,6 +13,7 @@ enum {
     THAW_ERR_MISMATCH = 3,/* missing/extra/misshapen keys, wrong sizes */
     THAW_ERR_ARG = 4,     /* bad argument from the caller */
     THAW_ERR_NOMEM = 5,
+    THAW_ERR_CUDA = 16,   /* a CUDA, cuBLAS or cuDNN call failed */
 };
 
 typedef struct ThawError {
@@ -25,5 +26,9 @@ int thaw_fail(ThawError *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 void thaw_error_clear(ThawError *err);
+
+/* The code's name ("THAW_ERR_CUDA"), for logs and tests; "THAW_ERR_?" when
+ * unknown. */
+const char *thaw_error_name(int code);
 
 #endif

@@ -49,7 +49,9 @@ void thaw_cuda_context_destroy(ThawCudaContext *c)
     if (c->stream) {
         (void)cudaStreamSynchronize(c->stream);
     }
+    thaw_cuda_conv_cache_clear(c);
     cudaFree(c->workspace);
+    cudaFree(c->scratch);
     if (c->cudnn) {
         cudnnDestroy(c->cudnn);
     }
@@ -72,6 +74,51 @@ int thaw_cuda_synchronize(ThawCudaContext *c, ThawError *err)
 int thaw_cuda_context_device(const ThawCudaContext *c)
 {
     return c->device;
+}
+
+void thaw_cuda_context_set_deterministic(ThawCudaContext *c, int deterministic)
+{
+    c->deterministic = deterministic != 0;
+    thaw_cuda_conv_cache_clear(c);
+}
+
+size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *c)
+{
+    return c->workspace_limit;
+}
+
+/* Replaces *block with one of at least bytes (rounded up to 1 MiB so small
+ * growth steps do not reallocate each time). */
+static int grow(ThawCudaContext *c, void **block, size_t *have, size_t bytes,
+                ThawError *err)
+{
+    if (bytes <= *have && *block) {
+        return 0;
+    }
+    size_t want = (bytes + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+    THAW_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    cudaFree(*block);
+    *block = NULL;
+    *have = 0;
+    THAW_CUDA_CHECK(cudaMalloc(block, want ? want : 1));
+    *have = want;
+    return 0;
+}
+
+int thaw_cuda_scratch(ThawCudaContext *c, size_t bytes, void **out, ThawError *err)
+{
+    *out = NULL;
+    int rc = grow(c, &c->scratch, &c->scratch_bytes, bytes, err);
+    *out = rc ? NULL : c->scratch;
+    return rc;
+}
+
+int thaw_cuda_workspace_reserve(ThawCudaContext *c, size_t bytes, ThawError *err)
+{
+    if (bytes == 0) {
+        return 0;
+    }
+    return grow(c, &c->workspace, &c->workspace_bytes, bytes, err);
 }
 
 int thaw_cuda_alloc(void **ptr, size_t bytes, ThawError *err)

@@ -22,6 +22,13 @@ int thaw_cuda_context_create(ThawCudaContext **out, int device, int allow_tf32,
                              size_t workspace_limit, ThawError *err);
 void thaw_cuda_context_destroy(ThawCudaContext *ctx);
 int thaw_cuda_synchronize(ThawCudaContext *ctx, ThawError *err);
+
+/* deterministic 1: convolutions use only cuDNN algorithms whose results do
+ * not depend on scheduling (parity tests, bit-reproducible runs); 0 (the
+ * default): the fastest that fits the workspace limit. Clears the
+ * convolution algorithm cache. */
+void thaw_cuda_context_set_deterministic(ThawCudaContext *ctx, int deterministic);
+size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *ctx);
 int thaw_cuda_context_device(const ThawCudaContext *ctx);
 
 /* Device memory (cudaMalloc / cudaFree) and copies on the context's stream.

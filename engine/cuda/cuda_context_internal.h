@@ -11,9 +11,25 @@ struct ThawCudaContext {
     cudaStream_t stream;
     cublasHandle_t cublas;
     cudnnHandle_t cudnn;
+    int deterministic;          /* cuDNN algorithms with a fixed order only */
     void *workspace;            /* cuDNN scratch, grown up to the limit */
     size_t workspace_bytes, workspace_limit;
+    void *scratch;              /* the backend's own per-op scratch */
+    size_t scratch_bytes;
+    struct ThawCudaConvPlan *conv_plans;   /* cuda_conv.cu's algorithm cache */
 };
+
+/* Device scratch of at least bytes, valid until the next call on ctx that
+ * asks for scratch: an op asks once and carves its pieces from it. Growing
+ * waits for the stream first, so kernels still reading the old block are
+ * done. Steady-state training asks for no new memory. */
+int thaw_cuda_scratch(ThawCudaContext *ctx, size_t bytes, void **out,
+                      ThawError *err);
+/* Grows the cuDNN workspace to bytes (callers keep bytes <= the limit). */
+int thaw_cuda_workspace_reserve(ThawCudaContext *ctx, size_t bytes,
+                                ThawError *err);
+/* Drops every cached convolution plan (cuda_conv.cu). */
+void thaw_cuda_conv_cache_clear(ThawCudaContext *ctx);
 
 /* Threads per block for flat elementwise kernels, and their grid size. */
 #define THAW_CUDA_THREADS 256

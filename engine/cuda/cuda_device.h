@@ -10,10 +10,7 @@
 extern "C" {
 #endif
 
-#include "engine/core/error.h"   /* C linkage when a .cu includes it */
-
-/* Error code for a failed CUDA, cuBLAS or cuDNN call (beside error.h's). */
-#define THAW_ERR_CUDA 16
+#include "engine/core/error.h"   /* C linkage; THAW_ERR_CUDA lives there */
 
 typedef struct {
     int index;

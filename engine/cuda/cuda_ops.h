@@ -16,6 +16,9 @@ extern "C" {
 
 #include "engine/core/error.h"
 #include "engine/cuda/cuda_context.h"
+#include "engine/ops/conv2d.h"
+#include "engine/ops/pad.h"
+#include "engine/ops/pool.h"
 
 /* engine/ops/linear.h: out[n, o] = in[n, i] W[o, i]^T + b (cuBLAS). */
 int thaw_cuda_linear_forward(ThawCudaContext *ctx, float *out, const float *in,
@@ -64,6 +67,88 @@ int thaw_cuda_cross_entropy_backward(ThawCudaContext *ctx, float *dlogits,
                                      const float *probs, const int32_t *labels,
                                      int n, int classes, float smoothing,
                                      float dloss, ThawError *err);
+
+/* engine/ops/conv2d.h through cuDNN: stride, symmetric padding, dilation,
+ * groups (depthwise when groups == c); weights in PyTorch's KCRS layout
+ * (see cuda_conv.cu for the KRSC copies). No workspace argument: the
+ * context owns cuDNN's workspace (capped by its limit) and scratch. The
+ * first call for a shape picks the algorithms and caches them. */
+int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
+                             const float *weight, const float *bias,
+                             const Conv2dShape *s, ThawError *err);
+/* din += dconv/din, dweight += ..., dbias += column sums of dout; NULL skips. */
+int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
+                              float *dbias, const float *dout, const float *in,
+                              const float *weight, const Conv2dShape *s,
+                              ThawError *err);
+
+/* What the cache chose for one shape (cudnnConvolution*Algo_t values). */
+typedef struct {
+    int fwd, bwd_data, bwd_filter;
+    size_t fwd_workspace, bwd_data_workspace, bwd_filter_workspace;
+} ThawCudaConvAlgos;
+/* Plans s now (or finds it in the cache) and reports its algorithms;
+ * algos may be NULL (warm-up before the first step). */
+int thaw_cuda_conv2d_plan(ThawCudaContext *ctx, const Conv2dShape *s,
+                          ThawCudaConvAlgos *algos, ThawError *err);
+int thaw_cuda_conv2d_cached_plans(const ThawCudaContext *ctx);
+
+/* engine/ops/batchnorm.h on x[m, c] (m = n*h*w), own kernels (not cuDNN's:
+ * the eval-mode backward with dgamma/dbeta has no cuDNN twin). Train mode:
+ * batch statistics, mean/rstd saved, running stats (when non-NULL) updated
+ * with momentum and the unbiased variance. Backward accumulates; NULL skips. */
+int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mean,
+                                      float *rstd, const float *x, const float *gamma,
+                                      const float *beta, float *running_mean,
+                                      float *running_var, float momentum, float eps,
+                                      int m, int c, ThawError *err);
+int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float *x,
+                                     const float *gamma, const float *beta,
+                                     const float *running_mean,
+                                     const float *running_var, float eps, int m,
+                                     int c, ThawError *err);
+int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *dgamma,
+                                       float *dbeta, const float *dy, const float *x,
+                                       const float *mean, const float *rstd,
+                                       const float *gamma, int m, int c, ThawError *err);
+int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dgamma,
+                                      float *dbeta, const float *dy, const float *x,
+                                      const float *gamma, const float *running_mean,
+                                      const float *running_var, float eps, int m,
+                                      int c, ThawError *err);
+
+/* engine/ops/pool.h: max pooling with int32 argmax (flat index into in, ties
+ * keep the first, NaN wins); adaptive average pooling with PyTorch's bins. */
+int thaw_cuda_maxpool2d_forward(ThawCudaContext *ctx, float *out, int32_t *argmax,
+                                const float *in, const Pool2dShape *s, ThawError *err);
+int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                                 const int32_t *argmax, const Pool2dShape *s,
+                                 ThawError *err);
+int thaw_cuda_adaptive_avgpool2d_forward(ThawCudaContext *ctx, float *out,
+                                         const float *in, int n, int h, int w, int c,
+                                         int oh, int ow, ThawError *err);
+int thaw_cuda_adaptive_avgpool2d_backward(ThawCudaContext *ctx, float *din,
+                                          const float *dout, int n, int h, int w, int c,
+                                          int oh, int ow, ThawError *err);
+
+/* engine/ops/elementwise.h's inverted dropout with the same generator: same
+ * seed, same mask as the CPU (not PyTorch's stream). *rng_state is host
+ * memory and advances as on the CPU. */
+int thaw_cuda_dropout_forward(ThawCudaContext *ctx, float *out, float *mask,
+                              const float *in, float p, size_t n, uint64_t *rng_state,
+                              ThawError *err);
+int thaw_cuda_dropout_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                               const float *mask, size_t n, ThawError *err);
+
+/* engine/ops/pad.h (asymmetric zero padding) and flatten to (c, h, w). */
+int thaw_cuda_pad2d_forward(ThawCudaContext *ctx, float *out, const float *in,
+                            const Pad2dShape *s, ThawError *err);
+int thaw_cuda_pad2d_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                             const Pad2dShape *s, ThawError *err);
+int thaw_cuda_flatten_forward(ThawCudaContext *ctx, float *out, const float *in, int n,
+                              int h, int w, int c, ThawError *err);
+int thaw_cuda_flatten_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                               int n, int h, int w, int c, ThawError *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,252 @@
+/* BatchNorm2d on the GPU with the CPU op's exact semantics
+ * (engine/ops/batchnorm.c): own kernels rather than cuDNN's, because the CPU
+ * op also has an eval-mode backward with dgamma/dbeta (frozen statistics in
+ * a trainable group) that cuDNN lacks, and because every sum here is
+ * deterministic. Each call: per-channel sums (cuda_channel_sums.cu, double),
+ * one thread per channel for the constants (double, as on the CPU), then
+ * one elementwise pass. Statistics use the first row as shift like the CPU,
+ * so E[x^2] - E[x]^2 never cancels. */
+#include "engine/cuda/cuda_channel_sums.h"
+#include "engine/cuda/cuda_context_internal.h"
+#include "engine/cuda/cuda_ops.h"
+
+#define GRID_STRIDE(i, n)                                                      \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
+         i += (size_t)gridDim.x * blockDim.x)
+
+/* Scratch: the chunk partials, then s1, s2 (c doubles each), then three
+ * per-channel float arrays (k, sub, q). */
+typedef struct {
+    double *s1, *s2;
+    float *k, *sub, *q;
+    void *partials;
+} BnScratch;
+
+static int bn_scratch(ThawCudaContext *ctx, int m, int c, BnScratch *s, ThawError *err)
+{
+    size_t part = thaw_cuda_channel_sums_scratch(m, c);
+    size_t doubles = 2 * (size_t)c * sizeof(double);
+    void *base = NULL;
+    int rc = thaw_cuda_scratch(ctx, part + doubles + 3 * (size_t)c * sizeof(float), &base, err);
+    if (rc) {
+        return rc;
+    }
+    char *p = (char *)base;
+    s->partials = p;
+    s->s1 = (double *)(p + part);
+    s->s2 = s->s1 + c;
+    s->k = (float *)(p + part + doubles);
+    s->sub = s->k + c;
+    s->q = s->sub + c;
+    return 0;
+}
+
+__global__ static void train_stats(float *mean, float *rstd, float *k,
+                                   float *running_mean, float *running_var,
+                                   const double *s1, const double *s2,
+                                   const float *shift, const float *gamma,
+                                   double momentum, double eps, int m, int c)
+{
+    int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= c) {
+        return;
+    }
+    double d = s1[ch] / m;
+    double mu = (double)shift[ch] + d;
+    double var = s2[ch] / m - d * d;
+    var = var < 0.0 ? 0.0 : var;
+    double rs = 1.0 / sqrt(var + eps);
+    mean[ch] = (float)mu;
+    rstd[ch] = (float)rs;
+    k[ch] = (float)(rs * gamma[ch]);
+    if (running_mean) {
+        running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mu);
+    }
+    if (running_var) {
+        /* PyTorch tracks the unbiased variance; one row has none. */
+        double unb = m > 1 ? var * m / (m - 1) : var;
+        running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * unb);
+    }
+}
+
+__global__ static void eval_scale(float *k, const float *gamma, const float *running_var,
+                                  double eps, int c)
+{
+    int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch < c) {
+        k[ch] = (float)(gamma[ch] / sqrt((double)running_var[ch] + eps));
+    }
+}
+
+/* y = (x - mu) * k + b: the mean is subtracted first, as on the CPU. */
+__global__ static void apply_affine(float *y, const float *x, const float *mu,
+                                    const float *k, const float *b, int c, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        size_t j = i % (size_t)c;
+        y[i] = (x[i] - mu[j]) * k[j] + b[j];
+    }
+}
+
+/* dbeta += s1, dgamma += s2 * rs; the constants of dx for train mode. */
+__global__ static void grad_stats(float *dgamma, float *dbeta, float *k, float *sub,
+                                  float *q, const double *s1, const double *s2,
+                                  const float *rstd, const float *gamma,
+                                  const float *running_var, double eps, int m, int c)
+{
+    int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= c) {
+        return;
+    }
+    double rs = rstd ? (double)rstd[ch] : 1.0 / sqrt((double)running_var[ch] + eps);
+    if (dbeta) {
+        dbeta[ch] += (float)s1[ch];
+    }
+    if (dgamma) {
+        dgamma[ch] += (float)(s2[ch] * rs);
+    }
+    k[ch] = (float)(gamma[ch] * rs);
+    sub[ch] = (float)(s1[ch] / m);
+    q[ch] = (float)(s2[ch] * rs * rs / m);
+}
+
+__global__ static void train_dx(float *dx, const float *dy, const float *x,
+                                const float *mean, const float *k, const float *sub,
+                                const float *q, int c, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        size_t j = i % (size_t)c;
+        dx[i] += k[j] * (dy[i] - sub[j] - (x[i] - mean[j]) * q[j]);
+    }
+}
+
+__global__ static void eval_dx(float *dx, const float *dy, const float *k, int c,
+                               size_t total)
+{
+    GRID_STRIDE(i, total) {
+        dx[i] += dy[i] * k[i % (size_t)c];
+    }
+}
+
+#define PER_CHANNEL(kernel, c, ...)                                            \
+    do {                                                                       \
+        kernel<<<(unsigned)(((c) + 127) / 128), 128, 0, ctx->stream>>>(__VA_ARGS__); \
+        THAW_CUDA_CHECK_LAUNCH(#kernel);                                       \
+    } while (0)
+
+#define ELEMENTWISE(kernel, total, ...)                                        \
+    do {                                                                       \
+        kernel<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
+            __VA_ARGS__);                                                      \
+        THAW_CUDA_CHECK_LAUNCH(#kernel);                                       \
+    } while (0)
+
+extern "C" {
+
+int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mean,
+                                      float *rstd, const float *x, const float *gamma,
+                                      const float *beta, float *running_mean,
+                                      float *running_var, float momentum, float eps,
+                                      int m, int c, ThawError *err)
+{
+    if (m <= 0 || c <= 0) {
+        return 0;
+    }
+    BnScratch s;
+    int rc = bn_scratch(ctx, m, c, &s, err);
+    if (rc) {
+        return rc;
+    }
+    /* x itself as the shift: its first row. */
+    rc = thaw_cuda_channel_sums(ctx, s.s1, s.s2, x, x, x, x, m, c, s.partials, err);
+    if (rc) {
+        return rc;
+    }
+    PER_CHANNEL(train_stats, c, mean, rstd, s.k, running_mean, running_var, s.s1,
+                s.s2, x, gamma, (double)momentum, (double)eps, m, c);
+    size_t total = (size_t)m * c;
+    ELEMENTWISE(apply_affine, total, y, x, mean, s.k, beta, c, total);
+    return 0;
+}
+
+int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float *x,
+                                     const float *gamma, const float *beta,
+                                     const float *running_mean,
+                                     const float *running_var, float eps, int m,
+                                     int c, ThawError *err)
+{
+    if (m <= 0 || c <= 0) {
+        return 0;
+    }
+    BnScratch s;
+    int rc = bn_scratch(ctx, 0, c, &s, err);
+    if (rc) {
+        return rc;
+    }
+    PER_CHANNEL(eval_scale, c, s.k, gamma, running_var, (double)eps, c);
+    size_t total = (size_t)m * c;
+    ELEMENTWISE(apply_affine, total, y, x, running_mean, s.k, beta, c, total);
+    return 0;
+}
+
+int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *dgamma,
+                                       float *dbeta, const float *dy, const float *x,
+                                       const float *mean, const float *rstd,
+                                       const float *gamma, int m, int c, ThawError *err)
+{
+    if ((!dx && !dgamma && !dbeta) || m <= 0 || c <= 0) {
+        return 0;
+    }
+    BnScratch s;
+    int rc = bn_scratch(ctx, m, c, &s, err);
+    if (rc) {
+        return rc;
+    }
+    /* s1 = sum dy, s2 = sum dy (x - mean) */
+    rc = thaw_cuda_channel_sums(ctx, s.s1, s.s2, dy, NULL, x, mean, m, c, s.partials, err);
+    if (rc) {
+        return rc;
+    }
+    PER_CHANNEL(grad_stats, c, dgamma, dbeta, s.k, s.sub, s.q, s.s1, s.s2, rstd, gamma,
+                (const float *)NULL, 0.0, m, c);
+    if (dx) {
+        size_t total = (size_t)m * c;
+        ELEMENTWISE(train_dx, total, dx, dy, x, mean, s.k, s.sub, s.q, c, total);
+    }
+    return 0;
+}
+
+int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dgamma,
+                                      float *dbeta, const float *dy, const float *x,
+                                      const float *gamma, const float *running_mean,
+                                      const float *running_var, float eps, int m,
+                                      int c, ThawError *err)
+{
+    if ((!dx && !dgamma && !dbeta) || m <= 0 || c <= 0) {
+        return 0;
+    }
+    BnScratch s;
+    int rc = bn_scratch(ctx, (dgamma || dbeta) ? m : 0, c, &s, err);
+    if (rc) {
+        return rc;
+    }
+    if (dgamma || dbeta) {
+        rc = thaw_cuda_channel_sums(ctx, s.s1, s.s2, dy, NULL, x, running_mean, m, c,
+                                    s.partials, err);
+        if (rc) {
+            return rc;
+        }
+        /* The statistics are constants: only dgamma/dbeta and k matter. */
+        PER_CHANNEL(grad_stats, c, dgamma, dbeta, s.k, s.sub, s.q, s.s1, s.s2,
+                    (const float *)NULL, gamma, running_var, (double)eps, m, c);
+    } else {
+        PER_CHANNEL(eval_scale, c, s.k, gamma, running_var, (double)eps, c);
+    }
+    if (dx) {
+        size_t total = (size_t)m * c;
+        ELEMENTWISE(eval_dx, total, dx, dy, s.k, c, total);
+    }
+    return 0;
+}
+
+} /* extern "C" */

@@ -1,0 +1,97 @@
+/* Layout ops on NHWC maps: constant zero padding with separate amounts per
+ * side (TF "same" padding before the Lite models' stride-2 depthwise
+ * convolutions; engine/ops/pad.h) and flatten to PyTorch's (c, h, w) order
+ * (engine/ops/elementwise.h). One thread per destination element, so
+ * backward needs no atomics. */
+#include "engine/cuda/cuda_context_internal.h"
+#include "engine/cuda/cuda_ops.h"
+
+#define GRID_STRIDE(i, n)                                                      \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
+         i += (size_t)gridDim.x * blockDim.x)
+
+#define LAUNCH(kernel, n, ...)                                                 \
+    do {                                                                       \
+        if ((n) > 0) {                                                         \
+            kernel<<<thaw_cuda_blocks(n), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
+                __VA_ARGS__);                                                  \
+            THAW_CUDA_CHECK_LAUNCH(#kernel);                                   \
+        }                                                                      \
+    } while (0)
+
+__global__ static void pad_fwd(float *out, const float *in, Pad2dShape s, int oh, int ow,
+                               size_t total)
+{
+    GRID_STRIDE(i, total) {
+        size_t j = i % s.c, t = i / s.c;
+        int x = (int)(t % ow) - s.left;
+        t /= ow;
+        int y = (int)(t % oh) - s.top;
+        size_t b = t / oh;
+        out[i] = (y >= 0 && y < s.h && x >= 0 && x < s.w)
+                     ? in[((b * s.h + y) * s.w + x) * s.c + j]
+                     : 0.0f;
+    }
+}
+
+__global__ static void pad_bwd(float *din, const float *dout, Pad2dShape s, int oh, int ow,
+                               size_t total)
+{
+    GRID_STRIDE(i, total) {
+        size_t j = i % s.c, t = i / s.c;
+        size_t x = t % s.w;
+        t /= s.w;
+        size_t y = t % s.h, b = t / s.h;
+        din[i] += dout[((b * oh + y + s.top) * ow + x + s.left) * s.c + j];
+    }
+}
+
+/* dst[b, col, row] (=|+=) src[b, row, col] for rows x cols matrices. */
+__global__ static void transpose_batch(float *dst, const float *src, size_t rows,
+                                       size_t cols, int accumulate, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        size_t r = i % rows, t = i / rows;
+        size_t col = t % cols, b = t / cols;
+        float v = src[(b * rows + r) * cols + col];
+        dst[i] = accumulate ? dst[i] + v : v;
+    }
+}
+
+extern "C" {
+
+int thaw_cuda_pad2d_forward(ThawCudaContext *ctx, float *out, const float *in,
+                            const Pad2dShape *s, ThawError *err)
+{
+    int oh = s->h + s->top + s->bottom, ow = s->w + s->left + s->right;
+    size_t total = (size_t)s->n * oh * ow * s->c;
+    LAUNCH(pad_fwd, total, out, in, *s, oh, ow, total);
+    return 0;
+}
+
+int thaw_cuda_pad2d_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                             const Pad2dShape *s, ThawError *err)
+{
+    int oh = s->h + s->top + s->bottom, ow = s->w + s->left + s->right;
+    size_t total = (size_t)s->n * s->h * s->w * s->c;
+    LAUNCH(pad_bwd, total, din, dout, *s, oh, ow, total);
+    return 0;
+}
+
+int thaw_cuda_flatten_forward(ThawCudaContext *ctx, float *out, const float *in, int n,
+                              int h, int w, int c, ThawError *err)
+{
+    size_t total = (size_t)n * h * w * c;
+    LAUNCH(transpose_batch, total, out, in, (size_t)h * w, (size_t)c, 0, total);
+    return 0;
+}
+
+int thaw_cuda_flatten_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                               int n, int h, int w, int c, ThawError *err)
+{
+    size_t total = (size_t)n * h * w * c;
+    LAUNCH(transpose_batch, total, din, dout, (size_t)c, (size_t)h * w, 1, total);
+    return 0;
+}
+
+} /* extern "C" */

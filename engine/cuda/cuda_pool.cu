@@ -1,0 +1,197 @@
+/* Max pooling (with the CPU's argmax) and adaptive average pooling on NHWC
+ * maps. Backward passes gather instead of scatter: each input element adds
+ * the gradients of the windows that chose it (or contain it), in the order
+ * the CPU adds them (output row, then column), so the results match the
+ * CPU's bit for bit without atomics. */
+#include "engine/cuda/cuda_context_internal.h"
+#include "engine/cuda/cuda_ops.h"
+
+#define GRID_STRIDE(i, n)                                                      \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
+         i += (size_t)gridDim.x * blockDim.x)
+
+#define LAUNCH(kernel, n, ...)                                                 \
+    do {                                                                       \
+        if ((n) > 0) {                                                         \
+            kernel<<<thaw_cuda_blocks(n), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
+                __VA_ARGS__);                                                  \
+            THAW_CUDA_CHECK_LAUNCH(#kernel);                                   \
+        }                                                                      \
+    } while (0)
+
+/* Output rows whose window [o*stride - pad, o*stride - pad + k) holds i. */
+__device__ static void windows_holding(int i, int stride, int pad, int k, int outsize,
+                                       int *lo, int *hi)
+{
+    int a = i + pad - k + 1;
+    *lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+    int b = (i + pad) / stride;
+    *hi = b < outsize - 1 ? b : outsize - 1;
+}
+
+__global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
+                                   Pool2dShape s, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        int j = (int)(i % s.c);
+        size_t t = i / s.c;
+        int oq = (int)(t % s.q);
+        t /= s.q;
+        int op = (int)(t % s.p);
+        int b = (int)(t / s.p);
+        int h0 = op * s.stride_h - s.pad_h, w0 = oq * s.stride_w - s.pad_w;
+        int h1 = min(h0 + s.kh, s.h), w1 = min(w0 + s.kw, s.w);
+        h0 = max(h0, 0);
+        w0 = max(w0, 0);
+        float best = 0.0f;
+        int32_t where = 0;
+        int first = 1;
+        /* Row, then column, first maximum kept; NaN wins (PyTorch). */
+        for (int ih = h0; ih < h1; ih++) {
+            for (int iw = w0; iw < w1; iw++) {
+                int32_t idx = (int32_t)((((size_t)b * s.h + ih) * s.w + iw) * s.c + j);
+                float v = in[idx];
+                if (first || v > best || v != v) {
+                    best = v;
+                    where = idx;
+                    first = 0;
+                }
+            }
+        }
+        out[i] = best;
+        argmax[i] = where;
+    }
+}
+
+__global__ static void maxpool_bwd(float *din, const float *dout, const int32_t *argmax,
+                                   Pool2dShape s, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        int j = (int)(i % s.c);
+        size_t t = i / s.c;
+        int iw = (int)(t % s.w);
+        t /= s.w;
+        int ih = (int)(t % s.h);
+        int b = (int)(t / s.h);
+        int p0, p1, q0, q1;
+        windows_holding(ih, s.stride_h, s.pad_h, s.kh, s.p, &p0, &p1);
+        windows_holding(iw, s.stride_w, s.pad_w, s.kw, s.q, &q0, &q1);
+        float acc = din[i];
+        for (int op = p0; op <= p1; op++) {
+            for (int oq = q0; oq <= q1; oq++) {
+                size_t o = (((size_t)b * s.p + op) * s.q + oq) * s.c + j;
+                if ((size_t)argmax[o] == i) {
+                    acc += dout[o];
+                }
+            }
+        }
+        din[i] = acc;
+    }
+}
+
+/* PyTorch's adaptive bins: [floor(i*size/out), ceil((i+1)*size/out)). */
+__device__ static void adaptive_bin(int i, int size, int outsize, int *lo, int *hi)
+{
+    *lo = (int)(((long)i * size) / outsize);
+    *hi = (int)((((long)i + 1) * size + outsize - 1) / outsize);
+}
+
+__global__ static void adaptive_fwd(float *out, const float *in, int h, int w, int c,
+                                    int oh, int ow, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        int j = (int)(i % c);
+        size_t t = i / c;
+        int oj = (int)(t % ow);
+        t /= ow;
+        int oi = (int)(t % oh);
+        int b = (int)(t / oh);
+        int h0, h1, w0, w1;
+        adaptive_bin(oi, h, oh, &h0, &h1);
+        adaptive_bin(oj, w, ow, &w0, &w1);
+        float sum = 0.0f;
+        for (int ih = h0; ih < h1; ih++) {
+            for (int iw = w0; iw < w1; iw++) {
+                sum += in[(((size_t)b * h + ih) * w + iw) * c + j];
+            }
+        }
+        out[i] = sum * (1.0f / (float)((h1 - h0) * (w1 - w0)));
+    }
+}
+
+__global__ static void adaptive_bwd(float *din, const float *dout, int h, int w, int c,
+                                    int oh, int ow, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        int j = (int)(i % c);
+        size_t t = i / c;
+        int iw = (int)(t % w);
+        t /= w;
+        int ih = (int)(t % h);
+        int b = (int)(t / h);
+        float acc = din[i];
+        /* Bins overlap when sizes do not divide: test each (oh, ow are small). */
+        for (int oi = 0; oi < oh; oi++) {
+            int h0, h1;
+            adaptive_bin(oi, h, oh, &h0, &h1);
+            if (ih < h0 || ih >= h1) {
+                continue;
+            }
+            for (int oj = 0; oj < ow; oj++) {
+                int w0, w1;
+                adaptive_bin(oj, w, ow, &w0, &w1);
+                if (iw < w0 || iw >= w1) {
+                    continue;
+                }
+                float inv = 1.0f / (float)((h1 - h0) * (w1 - w0));
+                acc += dout[(((size_t)b * oh + oi) * ow + oj) * c + j] * inv;
+            }
+        }
+        din[i] = acc;
+    }
+}
+
+extern "C" {
+
+int thaw_cuda_maxpool2d_forward(ThawCudaContext *ctx, float *out, int32_t *argmax,
+                                const float *in, const Pool2dShape *s, ThawError *err)
+{
+    size_t total = (size_t)s->n * s->p * s->q * s->c;
+    LAUNCH(maxpool_fwd, total, out, argmax, in, *s, total);
+    return 0;
+}
+
+int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                                 const int32_t *argmax, const Pool2dShape *s,
+                                 ThawError *err)
+{
+    size_t total = (size_t)s->n * s->h * s->w * s->c;
+    LAUNCH(maxpool_bwd, total, din, dout, argmax, *s, total);
+    return 0;
+}
+
+int thaw_cuda_adaptive_avgpool2d_forward(ThawCudaContext *ctx, float *out,
+                                         const float *in, int n, int h, int w, int c,
+                                         int oh, int ow, ThawError *err)
+{
+    if (h <= 0 || w <= 0 || oh <= 0 || ow <= 0) {
+        return thaw_fail(err, THAW_ERR_ARG, "adaptive average pool %dx%d -> %dx%d", h, w, oh, ow);
+    }
+    size_t total = (size_t)n * oh * ow * c;
+    LAUNCH(adaptive_fwd, total, out, in, h, w, c, oh, ow, total);
+    return 0;
+}
+
+int thaw_cuda_adaptive_avgpool2d_backward(ThawCudaContext *ctx, float *din,
+                                          const float *dout, int n, int h, int w, int c,
+                                          int oh, int ow, ThawError *err)
+{
+    if (h <= 0 || w <= 0 || oh <= 0 || ow <= 0) {
+        return thaw_fail(err, THAW_ERR_ARG, "adaptive average pool %dx%d -> %dx%d", h, w, oh, ow);
+    }
+    size_t total = (size_t)n * h * w * c;
+    LAUNCH(adaptive_bwd, total, din, dout, h, w, c, oh, ow, total);
+    return 0;
+}
+
+} /* extern "C" */
