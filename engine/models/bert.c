@@ -1,5 +1,5 @@
 /* BERT encoder: parameter registration with Hugging Face names and groups,
- * init, state_dict loading and the activation arena plan. Forward and
+ * init and the activation arena plan (loading: bert_load.c). Forward and
  * backward are in bert_forward.c and bert_backward.c. */
 #include "engine/models/bert.h"
 
@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/io/weights.h"
 #include "engine/models/bert_internal.h"
 #include "engine/models/init.h"
 
@@ -176,36 +175,6 @@ void bert_free(BertModel *m)
 {
     free_plan(m);
     params_free(&m->params);
-}
-
-int bert_load_safetensors(BertModel *m, const char *path, ThawError *err)
-{
-    SafeTensors *st = NULL;
-    int rc = weights_open(&st, path, err);
-    if (rc) {
-        return rc;
-    }
-    const ParamTable *t = &m->params;
-    int cls = m->head != BERT_HEAD_NONE ? bert_classifier_param(m) : t->count;
-    int have_cls = cls < t->count && st_find(st, t->items[cls].name) &&
-                   st_find(st, t->items[cls + 1].name);
-    for (int i = 0; i < t->count && !rc; i++) {
-        if (i >= cls && !have_cls) {
-            continue;   /* a new head keeps its init */
-        }
-        const ParamInfo *p = &t->items[i];
-        rc = st_load_f32(st, p->name, p->ndim, p->shape, params_data(t, i), err);
-    }
-    for (int i = 0; i < st_count(st) && !rc; i++) {
-        const char *name = st_info(st, i)->name;
-        if (params_find(t, name) < 0 && strcmp(name, "embeddings.position_ids") != 0) {
-            rc = thaw_fail(err, THAW_ERR_MISMATCH,
-                           "%s: unexpected key '%s' (not a BertModel parameter)",
-                           path, name);
-        }
-    }
-    st_close(st);
-    return rc;
 }
 
 /* Hands out consecutive slices of one block; count-only when base is NULL. */

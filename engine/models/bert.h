@@ -65,12 +65,41 @@ int bert_create(BertModel *m, const BertConfig *cfg, BertHead head,
                 int num_classes, uint64_t seed, ThawError *err);
 void bert_free(BertModel *m);
 
-/* Loads a BertModel state_dict (model.safetensors of a Hugging Face or
- * sentence-transformers checkpoint): every encoder and pooler parameter
- * must be there with its shape; classifier.* is loaded when present (both
- * keys) and kept at init otherwise; embeddings.position_ids is ignored;
- * any other key is an error naming the file and the key. */
+/* What bert_load_weights did beyond loading the encoder, for the caller's
+ * log: note is "; "-separated clauses such as "new classifier (3 classes)",
+ * "classifier from the file (3 classes)", "new classifier (3 classes; the
+ * file's has 2, not loaded)", "new pooler (none in the file)", "5
+ * pre-training head keys ignored (cls.*)" ("" when there is nothing to
+ * say: no head and a plain BertModel file). */
+typedef struct {
+    int classifier;     /* 1: classifier.* came from the file */
+    int ignored;        /* keys skipped: cls.*, position_ids, token_type_ids */
+    char note[256];
+} BertLoadInfo;
+
+/* Loads a Hugging Face BERT checkpoint in any format weights_open reads
+ * (model.safetensors, pytorch_model.bin zip or legacy): a BertModel
+ * state_dict (sentence-transformers, MiniLM) or one with the "bert." prefix
+ * (BertForPreTraining, BertForSequenceClassification, bert-base-uncased),
+ * with LayerNorm.weight/.bias or the old .gamma/.beta names. Pre-training
+ * heads (cls.*) and the position_ids/token_type_ids buffers are ignored.
+ * Every encoder parameter must be there with its shape; the pooler may be
+ * absent (kept at init). classifier.weight/.bias are loaded when the model
+ * has a head with that many classes; for another class count the new head
+ * is kept (said in info->note). Errors are one line naming the file and
+ * the key: an unknown key, a missing key, a wrong shape. info may be
+ * NULL. On error the model is partly loaded. */
+int bert_load_weights(BertModel *m, const char *path, BertLoadInfo *info,
+                      ThawError *err);
+
+/* bert_load_weights without the info (the name of the first loader). */
 int bert_load_safetensors(BertModel *m, const char *path, ThawError *err);
+
+/* The checkpoint of a Hugging Face model folder (config.json, vocab.txt):
+ * <folder>/model.safetensors if present, else <folder>/pytorch_model.bin,
+ * written into path (cap bytes). Neither: an error naming the folder and
+ * both names. */
+int bert_weights_file(const char *folder, char *path, size_t cap, ThawError *err);
 
 /* Plans the arena for batch x seq (seq <= max_position). training = 1 runs
  * dropout with cfg's probabilities (set them to 0 for deterministic train

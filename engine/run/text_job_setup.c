@@ -202,12 +202,13 @@ int text_job_setup_model(TextJob *j)
     }
     if (c->pretrained) {
         char path[RUN_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/model.safetensors", c->weights);
-        rc = bert_load_safetensors(&j->model, path, j->err);
+        BertLoadInfo info;
+        rc = bert_weights_file(c->weights, path, sizeof path, j->err);
+        rc = rc ? rc : bert_load_weights(&j->model, path, &info, j->err);
         if (rc != 0) {
             return rc;
         }
-        text_log(j, "loaded the encoder from %s; new classifier (%d classes)", path, j->classes);
+        text_log(j, "loaded the encoder from %s; %s", path, info.note);
     } else {
         text_log(j, "random init (model.pretrained false): %s's shape from %s/config.json",
                  c->arch, c->weights);
