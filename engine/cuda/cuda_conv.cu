@@ -72,9 +72,15 @@ static int make_conv_desc(ThawCudaContext *ctx, cudnnConvolutionDescriptor_t *d,
     return 0;
 }
 
-static int math_ok(const ThawCudaContext *ctx, cudnnMathType_t math)
+/* The math type to run a candidate with, or -1 to skip it. Without TF32 the
+ * descriptor stays FMA (PyTorch's rule: cuDNN then reports FMA); a DEFAULT
+ * entry is run as FMA too, tensor-op entries are skipped. */
+static int run_math(const ThawCudaContext *ctx, cudnnMathType_t math)
 {
-    return ctx->allow_tf32 || math == CUDNN_FMA_MATH;
+    if (ctx->allow_tf32) {
+        return (int)math;
+    }
+    return math == CUDNN_FMA_MATH || math == CUDNN_DEFAULT_MATH ? (int)CUDNN_FMA_MATH : -1;
 }
 
 static int pick_fwd(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
@@ -85,9 +91,10 @@ static int pick_fwd(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
         ctx->cudnn, p->x, p->w, p->fwd_desc, p->y, MAX_ALGOS, &got, perf));
     for (int i = 0; i < got; i++) {
         size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(ctx, perf[i].mathType) ||
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
             (ctx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-            cudnnSetConvolutionMathType(p->fwd_desc, perf[i].mathType) != CUDNN_STATUS_SUCCESS ||
+            cudnnSetConvolutionMathType(p->fwd_desc, (cudnnMathType_t)run_math(ctx, perf[i].mathType)) !=
+                CUDNN_STATUS_SUCCESS ||
             cudnnGetConvolutionForwardWorkspaceSize(ctx->cudnn, p->x, p->w, p->fwd_desc, p->y,
                                                     perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS ||
             ws > ctx->workspace_limit) {
@@ -111,9 +118,10 @@ static int pick_data(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
         ctx->cudnn, p->w, p->y, p->data_desc, p->x, MAX_ALGOS, &got, perf));
     for (int i = 0; i < got; i++) {
         size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(ctx, perf[i].mathType) ||
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
             (ctx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-            cudnnSetConvolutionMathType(p->data_desc, perf[i].mathType) != CUDNN_STATUS_SUCCESS ||
+            cudnnSetConvolutionMathType(p->data_desc, (cudnnMathType_t)run_math(ctx, perf[i].mathType)) !=
+                CUDNN_STATUS_SUCCESS ||
             cudnnGetConvolutionBackwardDataWorkspaceSize(ctx->cudnn, p->w, p->y, p->data_desc,
                                                          p->x, perf[i].algo,
                                                          &ws) != CUDNN_STATUS_SUCCESS ||
@@ -138,9 +146,10 @@ static int pick_filter(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
         ctx->cudnn, p->x, p->y, p->filter_desc, p->w, MAX_ALGOS, &got, perf));
     for (int i = 0; i < got; i++) {
         size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(ctx, perf[i].mathType) ||
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
             (ctx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-            cudnnSetConvolutionMathType(p->filter_desc, perf[i].mathType) != CUDNN_STATUS_SUCCESS ||
+            cudnnSetConvolutionMathType(p->filter_desc, (cudnnMathType_t)run_math(ctx, perf[i].mathType)) !=
+                CUDNN_STATUS_SUCCESS ||
             cudnnGetConvolutionBackwardFilterWorkspaceSize(ctx->cudnn, p->x, p->y,
                                                            p->filter_desc, p->w, perf[i].algo,
                                                            &ws) != CUDNN_STATUS_SUCCESS ||

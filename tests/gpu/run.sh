@@ -26,7 +26,8 @@ if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTHAW_CUDA=ON >"$L
     echo "FAIL: configure (see $LOG)"; tail -20 "$LOG"; exit 1
 fi
 # Only what the GPU tests need (thaw for --help's backend line).
-if ! cmake --build "$BUILD" -j"$JOBS" --target thaw test_gpu_check test_gpu_ops >>"$LOG" 2>&1; then
+if ! cmake --build "$BUILD" -j"$JOBS" --target thaw test_gpu_check test_gpu_ops \
+        test_gpu_cnn_ops >>"$LOG" 2>&1; then
     echo "FAIL: build (see $LOG)"; grep -E "error" "$LOG" | head -20; exit 1
 fi
 echo "   $("$BUILD/thaw" --help | grep 'CUDA backend')"
@@ -36,8 +37,12 @@ ctest_rc=$?
 echo "== tests"
 grep -E "Test +#[0-9]+: " "$BUILD/gpu-ctest.log" | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: /   /'
 echo "== ops (max |gpu - cpu|, tolerance 1e-4 x max |cpu|)"
-"$BUILD/tests/test_gpu_ops" >"$BUILD/gpu-ops.log" 2>&1
-grep -E "^(gpu|gpu-op|FAIL|skipped)" "$BUILD/gpu-ops.log" | sed 's/^/   /'
+: >"$BUILD/gpu-ops.log"
+for t in test_gpu_ops test_gpu_cnn_ops; do
+    echo "-- $t" >>"$BUILD/gpu-ops.log"
+    timeout 240 "$BUILD/tests/$t" >>"$BUILD/gpu-ops.log" 2>&1 || echo "FAIL: $t exit $?" >>"$BUILD/gpu-ops.log"
+done
+grep -E "^(--|gpu|gpu-op|FAIL|skipped)" "$BUILD/gpu-ops.log" | sed 's/^/   /'
 failed=$(grep -cE "gpu-op .*FAIL" "$BUILD/gpu-ops.log" || true)
 echo "== $((  $(date +%s) - start )) s; ctest exit $ctest_rc; failing op checks: $failed"
 if [ "$ctest_rc" -ne 0 ] || grep -q "Skipped" "$BUILD/gpu-ctest.log"; then

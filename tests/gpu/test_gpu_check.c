@@ -44,6 +44,9 @@ int main(void)
     int rc = thaw_cuda_fail_runtime(&e, cudaErrorMemoryAllocation,
                                     "cudaMalloc(&p, bytes)", "/src/engine/cuda/x.cu", 42);
     expect(rc == THAW_ERR_CUDA && e.code == THAW_ERR_CUDA, "runtime failure code", NULL);
+    expect(strcmp(thaw_error_name(THAW_ERR_CUDA), "THAW_ERR_CUDA") == 0 &&
+               strcmp(thaw_error_name(THAW_ERR_ARG), "THAW_ERR_ARG") == 0,
+           "THAW_ERR_CUDA is named in error.c", thaw_error_name(THAW_ERR_CUDA));
     expect(has(e.msg, "cudaMalloc(&p, bytes)") && has(e.msg, "x.cu:42") &&
                has(e.msg, "cudaErrorMemoryAllocation") && has(e.msg, "hint: ") &&
                has(e.msg, "batch size"),

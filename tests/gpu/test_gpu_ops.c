@@ -22,81 +22,7 @@
 #include "engine/ops/pool.h"
 #include "engine/optim/optimizer.h"
 
-#define SKIP_CODE 77
-#define REL_TOL 1e-4
-
-static ThawCudaContext *ctx;
-static ThawError err;
-static int failures;
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static float uniform(float lo, float hi)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (hi - lo) * (float)((rng >> 40) / (double)(1ull << 24));
-}
-
-static float *random_host(size_t n, float lo, float hi)
-{
-    float *x = malloc((n + 1) * sizeof *x);
-    for (size_t i = 0; i < n; i++) {
-        x[i] = uniform(lo, hi);
-    }
-    return x;
-}
-
-static float *copy_host(const float *x, size_t n)
-{
-    float *y = malloc((n + 1) * sizeof *y);
-    memcpy(y, x, n * sizeof *y);
-    return y;
-}
-
-/* Exits the test (as a failure) on a CUDA error: later checks would only
- * repeat it. */
-static void check_rc(int rc, const char *what)
-{
-    if (rc) {
-        printf("FAIL: %s: %s\n", what, err.msg);
-        exit(1);
-    }
-}
-
-static void *to_device(const void *host, size_t bytes)
-{
-    void *d = NULL;
-    check_rc(thaw_cuda_alloc(&d, bytes, &err), "alloc");
-    check_rc(thaw_cuda_upload(ctx, d, host, bytes, &err), "upload");
-    return d;
-}
-
-static float *from_device(const float *d, size_t n)
-{
-    float *h = malloc((n + 1) * sizeof *h);
-    check_rc(thaw_cuda_download(ctx, h, d, n * sizeof *h, &err), "download");
-    check_rc(thaw_cuda_synchronize(ctx, &err), "synchronize");
-    return h;
-}
-
-/* Compares device values d against the CPU reference ref. */
-static void compare(const char *name, const float *d, const float *ref, size_t n)
-{
-    float *got = from_device(d, n);
-    double worst = 0.0, scale = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double diff = fabs((double)got[i] - ref[i]);
-        worst = isnan(diff) || diff > worst ? (isnan(diff) ? INFINITY : diff) : worst;
-        scale = fabs(ref[i]) > scale ? fabs(ref[i]) : scale;
-    }
-    double tol = REL_TOL * (scale > 1e-30 ? scale : 1e-30);
-    int ok = worst <= tol;
-    printf("gpu-op %-30s max_diff %.3e  max_ref %.3e  tol %.3e  %s\n", name, worst,
-           scale, tol, ok ? "PASS" : "FAIL");
-    failures += !ok;
-    free(got);
-}
+#include "gpu_parity.h"
 
 static void test_linear(void)
 {
@@ -284,27 +210,12 @@ static void test_optimizer(OptimizerKind kind, float momentum, int nesterov,
 
 int main(void)
 {
-    int count = 0;
-    char reason[256];
-    thaw_cuda_device_count(&count, reason, sizeof reason);
-    if (count == 0) {
-        printf("skipped: no GPU (%s)\n", reason);
-        return SKIP_CODE;
-    }
-    ThawCudaDeviceInfo info;
-    check_rc(thaw_cuda_device_info(0, &info, &err), "device info");
-    printf("gpu: %s (sm_%d%d, %.1f GiB)\n", info.name, info.cc_major, info.cc_minor,
-           info.total_bytes / (double)(1u << 30));
-    check_rc(thaw_cuda_context_create(&ctx, 0, 0, 0, &err), "context");
-
+    gpu_start(0);
     test_linear();
     test_pointwise();
     test_cross_entropy();
     test_optimizer(OPT_SGD, 0.0f, 0, "sgd");
     test_optimizer(OPT_SGD, 0.9f, 1, "sgd momentum nesterov");
     test_optimizer(OPT_ADAMW, 0.0f, 0, "adamw");
-
-    thaw_cuda_context_destroy(ctx);
-    printf("%s: %d failing check(s)\n", failures ? "FAIL" : "PASS", failures);
-    return failures ? 1 : 0;
+    return gpu_finish();
 }
