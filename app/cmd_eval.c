@@ -1,6 +1,10 @@
 /* thaw eval CKPT [--split test|val|all] [--data PATH] [--batch N] [--json]
+ *               [--logits OUT.safetensors]
  * Accuracy of a training checkpoint on a dataset, in eval mode: the model
  * and its input size come from the run file stored in the checkpoint.
+ * Image and text checkpoints alike (text: the run's encoder files, the
+ * run's own texts or a CSV/TSV/JSONL --data; no test set of its own, so
+ * test means all of --data; --logits writes the token ids and logits).
  *   test: Fashion-MNIST's 10,000-image t10k files (fashion_mnist runs;
  *         others need --data, a folder or CSV of the run's dataset type);
  *   val:  the run's own validation split, recreated from its seed;
@@ -18,8 +22,11 @@
 #include "engine/data/dataset.h"
 #include "engine/run/checkpoint_model.h"
 #include "engine/run/evaluate.h"
+#include "engine/run/text_checkpoint_model.h"
+#include "engine/run/text_evaluate.h"
 
-#define EVAL_USAGE "thaw eval CKPT [--split test|val|all] [--data PATH] [--batch N] [--json]"
+#define EVAL_USAGE "thaw eval CKPT [--split test|val|all] [--data PATH] [--batch N] [--json] " \
+                   "[--logits OUT.safetensors]"
 
 typedef enum { SPLIT_DEFAULT, SPLIT_TEST, SPLIT_VAL, SPLIT_ALL } EvalSplit;
 
@@ -93,44 +100,70 @@ static const char *split_name(EvalSplit s)
 static void print_result(const char *ckpt, EvalSplit split, const ThawDataset *ds,
                          const EvalResult *r, int json)
 {
-    int k = r->classes;
     const char *names[1024];
-    int nk = k < 1024 ? k : 1024;
-    for (int c = 0; c < nk; c++) {
+    int k = r->classes;
+    for (int c = 0; c < k && c < 1024; c++) {
         names[c] = thaw_dataset_class_name(ds, c);
     }
-    if (json) {
-        printf("{\"event\":\"eval\",\"checkpoint\":");
-        print_json_string(ckpt);
-        printf(",\"split\":\"%s\",\"count\":%lld,\"loss\":%.6f,\"accuracy\":%.6f",
-               split_name(split), (long long)r->count, r->loss, r->accuracy);
-        if (nk == k) {
-            print_confusion_json(k, names, r->confusion);
-        }
-        printf("}\n");
-        return;
-    }
-    printf("%s: %s split, %lld images: loss %.4f  accuracy %.4f\n", ckpt, split_name(split),
-           (long long)r->count, r->loss, r->accuracy);
-    if (nk != k) {
-        return;
-    }
-    printf("per-class accuracy:\n");
-    for (int a = 0; a < k; a++) {
-        int64_t row = 0;
-        for (int b = 0; b < k; b++) {
-            row += r->confusion[(size_t)a * k + b];
-        }
-        printf("  %-14.14s %.4f (%lld)\n", names[a] ? names[a] : "",
-               row ? (double)r->confusion[(size_t)a * k + a] / (double)row : 0.0,
-               (long long)row);
-    }
-    print_confusion_table(split_name(split), k, names, r->confusion);
+    print_eval_report(ckpt, split_name(split), "images", k <= 1024 ? names : NULL, r, json);
 }
 
-static int run(const char *ckpt, EvalSplit split, const char *data, int batch, int json,
-               ThawError *err)
+static int run_text(const char *ckpt, EvalSplit split, const char *data, int batch,
+                    const char *logits_path, int json, ThawError *err)
 {
+    TextCheckpoint tc;
+    int rc = text_checkpoint_open(&tc, ckpt, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (split == SPLIT_DEFAULT) {
+        split = data ? SPLIT_ALL : SPLIT_VAL;
+    }
+    if (split == SPLIT_TEST && !data) {
+        rc = thaw_fail(err, THAW_ERR_ARG, "--split test needs --data PATH for a %s run (its "
+                       "test set)", run_data_kind_name(tc.cfg.data_kind));
+    }
+    TextEvalSet set = {0};
+    rc = rc ? rc : text_eval_open_set(&tc, split == SPLIT_VAL, data, &set, err);
+    if (rc == 0 && set.skipped_empty > 0) {
+        fprintf(stderr, "thaw eval: skipped %lld empty text(s)\n", (long long)set.skipped_empty);
+    }
+    if (rc == 0 && set.invalid_utf8 > 0) {
+        fprintf(stderr, "thaw eval: warning: %lld text(s) are not valid UTF-8: their invalid "
+                "bytes are dropped\n", (long long)set.invalid_utf8);
+    }
+    float *logits = NULL;
+    if (rc == 0 && logits_path) {
+        logits = malloc((size_t)set.tok.n * (size_t)tc.classes * sizeof *logits);
+        rc = logits ? 0 : thaw_fail(err, THAW_ERR_NOMEM, "out of memory");
+    }
+    EvalResult r = {0};
+    rc = rc ? rc : text_eval_run(&tc, &set.tok, batch > 0 ? batch : tc.cfg.batch, logits, &r,
+                                 err);
+    if (rc == 0 && logits_path) {
+        rc = text_eval_write_logits(logits_path, &set.tok, thaw_wordpiece_special_ids(tc.wp).pad,
+                                    logits, tc.classes, err);
+    }
+    if (rc == 0) {
+        print_eval_report(ckpt, split_name(split), "texts", (const char *const *)tc.class_names,
+                          &r, json);
+    }
+    eval_result_free(&r);
+    free(logits);
+    text_eval_set_free(&set);
+    text_checkpoint_free(&tc);
+    return rc;
+}
+
+static int run(const char *ckpt, EvalSplit split, const char *data, int batch,
+               const char *logits_path, int json, ThawError *err)
+{
+    if (checkpoint_task(ckpt) == CHECKPOINT_TEXT) {
+        return run_text(ckpt, split, data, batch, logits_path, json, err);
+    }
+    if (logits_path) {
+        return thaw_fail(err, THAW_ERR_ARG, "%s: --logits is for text checkpoints", ckpt);
+    }
     Model model;
     RunConfig cfg;
     CheckpointModelInfo info;
@@ -181,11 +214,12 @@ int cmd_eval(int argc, char **argv)
         {"data", required_argument, NULL, 'd'},
         {"batch", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'j'},
+        {"logits", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     EvalSplit split = SPLIT_DEFAULT;
-    const char *data = NULL;
+    const char *data = NULL, *logits_path = NULL;
     int batch = 0, json = 0;
     char shortopt[3], *end;
     int c;
@@ -214,6 +248,7 @@ int cmd_eval(int argc, char **argv)
             break;
         }
         case 'j': json = 1; break;
+        case 'l': logits_path = optarg; break;
         case 'h':
             printf("usage: " EVAL_USAGE "\n");
             return 0;
@@ -234,7 +269,7 @@ int cmd_eval(int argc, char **argv)
         return usage_error("unexpected argument", argv[optind + 1]);
     }
     ThawError err = {0};
-    int rc = run(argv[optind], split, data, batch, json, &err);
+    int rc = run(argv[optind], split, data, batch, logits_path, json, &err);
     if (rc != 0) {
         cli_error_line("eval", err.msg);
         return rc == THAW_ERR_NOMEM ? 1 : 2;

@@ -4,7 +4,9 @@
  * The model is rebuilt from the run file stored in the checkpoint's
  * metadata, loaded strictly (every parameter and buffer present with its
  * shape; no key outside the model but opt.*), and written atomically with
- * arch, head and classes in __metadata__. */
+ * arch, head and classes in __metadata__. A text checkpoint (minilm, bert)
+ * also gets config.json and vocab.txt in --out's folder: a Hugging Face
+ * model folder (engine/run/text_export.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 #include "engine/io/safetensors.h"
 #include "engine/models/model.h"
 #include "engine/run/checkpoint_model.h"
+#include "engine/run/text_checkpoint_model.h"
+#include "engine/run/text_export.h"
 
 #define EXPORT_USAGE "thaw export CKPT.safetensors --out MODEL.safetensors"
 
@@ -27,8 +31,22 @@ static int usage_error(const char *msg, const char *what)
     return 2;
 }
 
+static int run_text(const char *ckpt, const char *out, ThawError *err)
+{
+    TextCheckpoint tc;
+    int rc = text_checkpoint_open(&tc, ckpt, err);
+    if (rc == 0) {
+        rc = text_export(&tc, out, err);
+        text_checkpoint_free(&tc);
+    }
+    return rc;
+}
+
 static int run(const char *ckpt, const char *out, ThawError *err)
 {
+    if (checkpoint_task(ckpt) == CHECKPOINT_TEXT) {
+        return run_text(ckpt, out, err);
+    }
     Model model;
     RunConfig cfg;
     CheckpointModelInfo info;

@@ -1,5 +1,7 @@
 /* thaw predict --arch A --weights W --image P [--image P2 | P2 ...]
  *              [--top K] [--size S]
+ * thaw predict CKPT --text "..." [--file F|-] [--top K] [--json]
+ *   (a text checkpoint: cmd_predict_text.h)
  * Eval-mode classification of photos: per image, the file name, then K lines
  * "  0.8123  tabby" (softmax probability, class name). Class names come from
  * $THAW_ASSETS/imagenet_classes.txt, else the source tree's assets/ (compiled
@@ -24,18 +26,21 @@
 #include <string.h>
 
 #include "cli_error.h"
+#include "cmd_predict_text.h"
 #include "commands.h"
 #include "engine/data/image.h"
 #include "engine/data/transforms.h"
 #include "engine/io/weights.h"
 #include "engine/models/model.h"
+#include "engine/run/text_checkpoint_model.h"
 
 #ifndef THAW_ASSETS_DIR
 #define THAW_ASSETS_DIR "assets"
 #endif
 
 #define PREDICT_USAGE "thaw predict --arch {%s} --weights W.pth|W.safetensors " \
-                      "--image P [--image P2 | P2 ...] [--top K] [--size S]"
+                      "--image P [--image P2 | P2 ...] [--top K] [--size S]; " \
+                      "thaw predict TEXT_CKPT --text T [--text T2] [--file F|-] [--top K] [--json]"
 #define CLASS_FILE "imagenet_classes.txt"
 #define IMAGENET_CLASSES 1000
 
@@ -374,6 +379,11 @@ static int run(const char *arch_name, const char *weights, char **images,
         return thaw_fail(err, THAW_ERR_ARG, "--size %d is below %s's minimum %d",
                          size, arch->name, arch->min_input);
     }
+    if (checkpoint_task(weights) == CHECKPOINT_TEXT) {
+        return thaw_fail(err, THAW_ERR_ARG, "%s: a text classification checkpoint, not image "
+                         "weights (classify texts with: thaw predict %s --text ...)", weights,
+                         weights);
+    }
     int classes = 0;
     SafeTensors *st = NULL;
     int rc = weights_open(&st, weights, err);
@@ -446,14 +456,20 @@ int cmd_predict(int argc, char **argv)
         {"image", required_argument, NULL, 'i'},
         {"top", required_argument, NULL, 'k'},
         {"size", required_argument, NULL, 's'},
+        {"text", required_argument, NULL, 't'},
+        {"file", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *arch = NULL, *weights = NULL;
-    int top = 5, size = 0;
+    const char *arch = NULL, *weights = NULL, *file = NULL;
+    int top = 5, size = 0, json = 0, image_opts = 0;
     char **images = malloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *));
-    int n_images = 0;
-    if (!images) {
+    char **texts = malloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *));
+    int n_images = 0, n_texts = 0;
+    if (!images || !texts) {
+        free(images);
+        free(texts);
         print_error_line("out of memory");
         return 1;
     }
@@ -465,7 +481,10 @@ int cmd_predict(int argc, char **argv)
         switch (c) {
         case 'a': arch = optarg; break;
         case 'w': weights = optarg; break;
-        case 'i': images[n_images++] = optarg; break;
+        case 'i': images[n_images++] = optarg; image_opts++; break;
+        case 't': texts[n_texts++] = optarg; break;
+        case 'f': file = optarg; break;
+        case 'j': json = 1; break;
         case 'k':
             top = parse_count(optarg);
             if (top < 0) {
@@ -499,6 +518,24 @@ int cmd_predict(int argc, char **argv)
         while (optind < argc) {
             images[n_images++] = argv[optind++];
         }
+        int text_mode = n_texts > 0 || file;
+        if (!text_mode && !arch && !weights && n_images > 0 &&
+            checkpoint_task(images[0]) == CHECKPOINT_TEXT) {
+            rc = usage_error("give --text or --file to classify texts with the text "
+                             "classification checkpoint", images[0]);
+        } else if (text_mode && (arch || weights || image_opts || size)) {
+            rc = usage_error("--text and --file take a text checkpoint and no --arch, --weights, "
+                             "--image or --size", NULL);
+        } else if (text_mode && n_images != 1) {
+            rc = usage_error(n_images ? "one text checkpoint, not also" : "a text checkpoint "
+                             "is required", n_images ? images[1] : NULL);
+        } else if (text_mode) {
+            rc = predict_text(images[0], texts, n_texts, file, top, json);
+        } else if (json) {
+            rc = usage_error("--json is for text checkpoints", NULL);
+        }
+    }
+    if (rc < 0) {
         if (!arch || !weights || n_images == 0) {
             rc = usage_error("--arch, --weights and at least one --image are required",
                              NULL);
@@ -513,5 +550,6 @@ int cmd_predict(int argc, char **argv)
         }
     }
     free(images);
+    free(texts);
     return rc;
 }

@@ -17,21 +17,20 @@ static int argmax(const float *x, int n)
     return best;
 }
 
-/* Adds one batch of logits to the sums; returns the correct count. */
-static int64_t score_batch(const float *logits, const ThawBatch *b, int k, double *loss_sum,
-                           int64_t *confusion)
+int64_t eval_score_logits(const float *logits, const int32_t *labels, int count, int k,
+                          double *loss_sum, int64_t *confusion)
 {
     int64_t correct = 0;
-    for (int i = 0; i < b->count; i++) {
+    for (int i = 0; i < count; i++) {
         const float *z = logits + (size_t)i * k;
         int p = argmax(z, k);
         double lse = 0;
         for (int c = 0; c < k; c++) {
             lse += exp((double)z[c] - z[p]);
         }
-        *loss_sum += log(lse) + z[p] - z[b->labels[i]];
-        correct += p == b->labels[i];
-        confusion[(size_t)b->labels[i] * k + p]++;
+        *loss_sum += log(lse) + z[p] - z[labels[i]];
+        correct += p == labels[i];
+        confusion[(size_t)labels[i] * k + p]++;
     }
     return correct;
 }
@@ -78,7 +77,8 @@ int eval_model(Model *m, const ThawDataset *ds, const EvalOptions *opt, EvalResu
         memset(input, 0, per * (size_t)n * sizeof *input);
         memcpy(input, b->images, per * (size_t)b->count * sizeof *input);
         model_forward(m, input);
-        correct += score_batch(model_logits(m), b, k, &loss_sum, res->confusion);
+        correct += eval_score_logits(model_logits(m), b->labels, b->count, k, &loss_sum,
+                                     res->confusion);
         res->count += b->count;
     }
     thaw_loader_destroy(loader);

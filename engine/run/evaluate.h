@@ -29,4 +29,11 @@ int eval_model(Model *m, const ThawDataset *ds, const EvalOptions *opt, EvalResu
                ThawError *err);
 void eval_result_free(EvalResult *res);
 
+/* Adds count rows of logits [count, k] to the sums: cross-entropy into
+ * *loss_sum (log-sum-exp in double around the largest logit), one count
+ * per row into confusion[label][argmax]; returns how many were right.
+ * Shared by image and text evaluation. */
+int64_t eval_score_logits(const float *logits, const int32_t *labels, int count, int k,
+                          double *loss_sum, int64_t *confusion);
+
 #endif

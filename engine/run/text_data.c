@@ -39,49 +39,72 @@ int text_data_split(const RunConfig *c, const ThawTextDataset *source,
     return thaw_text_split(base, c->val_fraction, c->data_seed, train, val, err);
 }
 
+static int tokens_alloc(TextTokens *out, int64_t n, size_t max, ThawError *err)
+{
+    out->n = n;
+    out->start = malloc((size_t)(n + 1) * sizeof *out->start);
+    out->ids = malloc((size_t)(n ? n : 1) * max * sizeof *out->ids);
+    out->labels = calloc((size_t)(n ? n : 1), sizeof *out->labels);
+    if (!out->start || !out->ids || !out->labels) {
+        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for %lld texts", (long long)n);
+    }
+    out->start[0] = 0;
+    return 0;
+}
+
+/* Appends the ids of text as item i of out (items before it are in place). */
+static int encode_one(const ThawWordPiece *wp, const char *text, size_t len, size_t max,
+                      TextTokens *out, int64_t i, int64_t *truncated, double *tokens,
+                      ThawError *err)
+{
+    ThawEncodeOptions cut = {.max_length = max}, probe = {.max_length = max + 1};
+    ThawEncoding e = {0};
+    /* a text over 1 MiB is read up to its first MiB: far more than
+     * max_length tokens, and the tokenizer's time stays bounded */
+    size_t scan = len > (1u << 20) ? (1u << 20) : len;
+    int rc = thaw_wordpiece_encode(wp, text, scan, NULL, 0, &cut, &e, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (e.length == max && truncated) {   /* at the limit: was anything cut? */
+        ThawEncoding f = {0};
+        rc = thaw_wordpiece_encode(wp, text, scan, NULL, 0, &probe, &f, err);
+        *truncated += rc == 0 && f.length > max;
+        thaw_encoding_free(&f);
+    }
+    memcpy(out->ids + out->start[i], e.input_ids, e.length * sizeof *out->ids);
+    out->start[i + 1] = out->start[i] + (int64_t)e.length;
+    if (tokens) {
+        *tokens += (double)e.length;
+    }
+    thaw_encoding_free(&e);
+    return rc;
+}
+
 int text_data_tokenize(const ThawWordPiece *wp, const ThawTextDataset *ds, int max_length,
                        TextTokens *out, int64_t *truncated, double *tokens, ThawError *err)
 {
     int64_t n = thaw_text_count(ds);
-    size_t max = (size_t)max_length;
-    out->n = n;
-    out->start = malloc((size_t)(n + 1) * sizeof *out->start);
-    out->ids = malloc((size_t)(n ? n : 1) * max * sizeof *out->ids);
-    out->labels = malloc((size_t)(n ? n : 1) * sizeof *out->labels);
-    if (!out->start || !out->ids || !out->labels) {
-        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for %lld texts", (long long)n);
-    }
-    ThawEncodeOptions cut = {.max_length = max}, probe = {.max_length = max + 1};
-    out->start[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
+    int rc = tokens_alloc(out, n, (size_t)max_length, err);
+    for (int64_t i = 0; i < n && rc == 0; i++) {
         size_t len;
         const char *text = thaw_text_get(ds, i, &len);
-        ThawEncoding e = {0};
-        /* a text over 1 MiB is read up to its first MiB: far more than
-         * max_length tokens, and the tokenizer's time stays bounded */
-        size_t scan = len > (1u << 20) ? (1u << 20) : len;
-        int rc = thaw_wordpiece_encode(wp, text, scan, NULL, 0, &cut, &e, err);
-        if (rc != 0) {
-            return rc;
-        }
-        if (e.length == max && truncated) {   /* at the limit: was anything cut? */
-            ThawEncoding f = {0};
-            rc = thaw_wordpiece_encode(wp, text, scan, NULL, 0, &probe, &f, err);
-            *truncated += rc == 0 && f.length > max;
-            thaw_encoding_free(&f);
-        }
-        memcpy(out->ids + out->start[i], e.input_ids, e.length * sizeof *out->ids);
-        out->start[i + 1] = out->start[i] + (int64_t)e.length;
+        rc = encode_one(wp, text, len, (size_t)max_length, out, i, truncated, tokens, err);
         out->labels[i] = thaw_text_label(ds, i);
-        if (tokens) {
-            *tokens += (double)e.length;
-        }
-        thaw_encoding_free(&e);
-        if (rc != 0) {
-            return rc;
-        }
     }
-    return 0;
+    return rc;
+}
+
+int text_tokens_from_strings(const ThawWordPiece *wp, const char *const *texts, int64_t n,
+                             int max_length, TextTokens *out, int64_t *truncated,
+                             ThawError *err)
+{
+    int rc = tokens_alloc(out, n, (size_t)max_length, err);
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        rc = encode_one(wp, texts[i], strlen(texts[i]), (size_t)max_length, out, i, truncated,
+                        NULL, err);
+    }
+    return rc;
 }
 
 void text_tokens_free(TextTokens *t)

@@ -37,6 +37,10 @@ int text_data_split(const RunConfig *c, const ThawTextDataset *source,
  * *tokens (either may be NULL). */
 int text_data_tokenize(const ThawWordPiece *wp, const ThawTextDataset *ds, int max_length,
                        TextTokens *out, int64_t *truncated, double *tokens, ThawError *err);
+/* The same for NUL-terminated texts (labels 0), e.g. typed by a user. */
+int text_tokens_from_strings(const ThawWordPiece *wp, const char *const *texts, int64_t n,
+                             int max_length, TextTokens *out, int64_t *truncated,
+                             ThawError *err);
 void text_tokens_free(TextTokens *t);
 
 /* ids/mask [count, seq] of tok's items, padded with pad to the longest
