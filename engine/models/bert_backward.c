@@ -1,7 +1,9 @@
 /* BERT backward: the forward of bert_forward.c in reverse, accumulating
- * into the parameter gradients of trainable groups. Frozen groups get no
- * gradient, and backward stops below the lowest trainable group: with the
- * encoder frozen only the head runs. */
+ * into the parameter gradients of trainable parameters. Frozen groups and
+ * frozen modules (a per-module freeze: "encoder.layer.3.attention.self.
+ * query") get no gradient, gradients still flow through them, and backward
+ * stops below the lowest block with a trainable module: with the encoder
+ * frozen only the head runs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,21 +65,33 @@ static void zero(float *p, size_t n)
     memset(p, 0, n * sizeof(float));
 }
 
-/* Group of parameter index is trainable. */
+/* Parameter index trains: its group's flag, or its module's own choice
+ * (a per-module freeze, params.h). */
 static int trainable(const BertModel *m, int index)
 {
     return params_trainable(&m->params, index);
 }
 
+static int any_trainable(const BertModel *m, int first, int count)
+{
+    for (int i = first; i < first + count; i++) {
+        if (trainable(m, i)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Lowest block backward must reach: 0 embeddings, l+1 layer l,
- * num_layers+1 nothing below the head. */
+ * num_layers+1 nothing below the head. A block counts when any of its
+ * modules trains (modules can freeze one by one). */
 static int lowest_trainable_block(const BertModel *m)
 {
-    if (trainable(m, BE_WORD)) {
+    if (any_trainable(m, 0, BE_COUNT)) {
         return 0;
     }
     for (int l = 0; l < m->cfg.num_layers; l++) {
-        if (trainable(m, bert_layer_param(m, l, 0))) {
+        if (any_trainable(m, bert_layer_param(m, l, 0), BL_COUNT)) {
             return l + 1;
         }
     }
@@ -227,9 +241,15 @@ static void embeddings_backward(BertModel *m)
     layernorm_backward(s->d_res, bert_grad(m, BE_LN_W), bert_grad(m, BE_LN_B),
                        s->d_out, a->res2, a->mean2, a->rstd2,
                        bert_w(m, BE_LN_W), bt, c);
-    embedding_backward(bert_grad(m, BE_WORD), s->d_res, id, bt, c);
-    embedding_backward(bert_grad(m, BE_POS), s->d_res, pos, bt, c);
-    embedding_backward(bert_grad(m, BE_TYPE), s->d_res, tt, bt, c);
+    /* each table is its own module: a frozen one gets no gradient */
+    const int tables[3] = {BE_WORD, BE_POS, BE_TYPE};
+    const int32_t *rows[3] = {id, pos, tt};
+    for (int k = 0; k < 3; k++) {
+        float *g = bert_grad(m, tables[k]);
+        if (g) {
+            embedding_backward(g, s->d_res, rows[k], bt, c);
+        }
+    }
 }
 
 int bert_backward(BertModel *m, const int32_t *labels, float smoothing,

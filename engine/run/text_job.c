@@ -1,6 +1,7 @@
 /* The text training loop: per epoch a seeded shuffle of the training
  * texts, batches padded to their longest text, AdamW steps under the
- * schedule, validation, a checkpoint; the stop flag at every step. */
+ * schedule, validation, a checkpoint; a step boundary (live control and
+ * the stop flag) before the first step and after every step. */
 #include "text_job_internal.h"
 
 #include <errno.h>
@@ -19,6 +20,11 @@
 int text_run_config(const RunConfig *cfg)
 {
     return cfg->text;
+}
+
+int text_arch(const char *arch)
+{
+    return arch && (strcmp(arch, "minilm") == 0 || strcmp(arch, "bert") == 0);
 }
 
 void text_emit(TextJob *j, TrainEvent *ev)
@@ -187,17 +193,30 @@ static int train_step(TextJob *j, const int64_t *items, int count, TrainResult *
     return 0;
 }
 
-/* The stop flag at a step boundary: 1 when the run ends here, with *rc
- * the result of writing interrupted.safetensors; 0 to go on. */
-static int stop_requested(TextJob *j, TrainResult *res, int *rc)
+/* One step boundary (before the first step, after each optimizer step):
+ * on_boundary decides (live control, train_control.h), then the stop flag.
+ * 1 when the run ends here, with *rc the result of writing
+ * interrupted.safetensors (TRAIN_STOP_SAVE, the flag) or 0 (TRAIN_ABANDON:
+ * nothing written); 0 to go on. */
+static int boundary(TextJob *j, TrainResult *res, int at_start, int *rc)
 {
     *rc = 0;
-    if (!(j->opt->stop && *j->opt->stop)) {
+    TrainBoundaryAction act = TRAIN_CONTINUE;
+    if (j->opt->on_boundary) {
+        TrainCtl ctl = {.ops = &train_text_ctl_ops, .job = j, .at_start = at_start};
+        act = j->opt->on_boundary(&ctl, j->opt->user);
+    }
+    if (act == TRAIN_CONTINUE && j->opt->stop && *j->opt->stop) {
+        act = TRAIN_STOP_SAVE;
+    }
+    if (act == TRAIN_CONTINUE) {
         return 0;
     }
     res->interrupted = 1;
     res->steps_done = j->global_step;
-    *rc = checkpoint(j, res, "interrupted.safetensors");
+    if (act == TRAIN_STOP_SAVE) {
+        *rc = checkpoint(j, res, "interrupted.safetensors");
+    }
     return 1;
 }
 
@@ -261,7 +280,7 @@ static int run_epochs(TextJob *j, TrainResult *res)
     double t_start = now_s();
     int64_t steps_timed = 0;
     int rc;
-    if (stop_requested(j, res, &rc)) {
+    if (boundary(j, res, 1, &rc)) {
         return rc;
     }
     while (j->epoch < c->epochs) {
@@ -284,7 +303,7 @@ static int run_epochs(TextJob *j, TrainResult *res)
                              .eta_s = el / (double)steps_timed *
                                       (double)(j->total_steps - j->global_step)};
             text_emit(j, &ev);
-            if (stop_requested(j, res, &rc)) {
+            if (boundary(j, res, 0, &rc)) {
                 return rc;
             }
         }
@@ -335,11 +354,15 @@ int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *r
     }
     int rc = text_job_open_data(&j);
     rc = rc ? rc : text_job_setup_model(&j);
-    rc = rc || !opt->resume ? rc : text_load_checkpoint(&j, opt->resume);
+    if (rc == 0 && opt->resume) {
+        rc = text_load_checkpoint(&j, opt->resume);
+        rc = rc ? rc : text_journal_reapply(&j);
+    }
     rc = rc ? rc : run_epochs(&j, res);
     if (rc == 0 && !res->interrupted) {
         emit_done(&j, res);
     }
     text_job_free(&j);
+    journal_free(&j.journal);
     return rc;
 }

@@ -23,6 +23,8 @@
 
 /* 1 when the run file's model is a text encoder (cfg->text). */
 int text_run_config(const RunConfig *cfg);
+/* 1 when model.arch names a text encoder: minilm, bert. */
+int text_arch(const char *arch);
 
 /* As train_run, for a text run file. */
 int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,

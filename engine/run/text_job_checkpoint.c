@@ -1,7 +1,8 @@
 /* Text job checkpoints: the image job's format (thaw-checkpoint-1: weights
  * with Hugging Face names, opt.exp_avg.<name>, opt.exp_avg_sq.<name>,
  * opt.step.<name>, progress in __metadata__) plus "task" and "classes",
- * written atomically by st_write. */
+ * and "journal" when live changes were made (journal.h), written
+ * atomically by st_write. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -89,7 +90,20 @@ int text_save_checkpoint(TextJob *j, const char *path)
         {"train.correct", v[5]}, {"train.seen", v[6]}, {"early.best", v[7]},
         {"early.bad_epochs", v[8]}, {"optimizer", optimizer_name(o->kind)},
     };
-    int rc = st_write(path, out, n, meta, (int)(sizeof meta / sizeof meta[0]), j->err);
+    /* the journal of live changes only when there were some (journal.h) */
+    StMeta all[sizeof meta / sizeof meta[0] + 1];
+    int n_meta = (int)(sizeof meta / sizeof meta[0]);
+    memcpy(all, meta, sizeof meta);
+    char *journal = journal_to_json(&j->journal);
+    int rc = j->journal.count > 0 && !journal
+                 ? thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory saving %s", path) : 0;
+    if (journal) {
+        all[n_meta].key = "journal";
+        all[n_meta].value = journal;
+        n_meta++;
+    }
+    rc = rc ? rc : st_write(path, out, n, all, n_meta, j->err);
+    free(journal);
     free(out);
     free(names);
     free(classes);
@@ -170,6 +184,10 @@ int text_load_checkpoint(TextJob *j, const char *path)
         rc = thaw_fail(j->err, THAW_ERR_MISMATCH, "%s: epoch %" PRId64 " step %" PRId64 " does not "
                        "fit this run's %" PRId64 " steps per epoch (different dataset or batch?)",
                        path, epoch, j->epoch_step, j->steps_per_epoch);
+    }
+    const char *journal = rc == 0 ? st_metadata(st, "journal") : NULL;
+    if (journal) {
+        rc = journal_from_json(&j->journal, path, journal, j->global_step, j->err);
     }
     st_close(st);
     if (rc == 0) {

@@ -78,8 +78,8 @@ int train_save_checkpoint(Job *j, const char *path)
     int n_meta = (int)(sizeof meta / sizeof meta[0]);
     /* the journal only when there were live changes: a run without them
      * writes the bytes it always did */
-    char *journal = journal_to_json(j);
-    if (j->n_journal > 0 && !journal) {
+    char *journal = journal_to_json(&j->journal);
+    if (j->journal.count > 0 && !journal) {
         free(out);
         free(names);
         return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory saving %s", path);
@@ -173,7 +173,7 @@ int train_load_checkpoint(Job *j, const char *path)
     }
     const char *journal = st_metadata(st, "journal");
     if (rc == 0 && journal) {
-        rc = journal_from_json(j, path, journal, j->global_step);
+        rc = journal_from_json(&j->journal, path, journal, j->global_step, j->err);
     }
     st_close(st);
     if (rc == 0) {

@@ -1,6 +1,8 @@
-/* Live control of the training job at a step boundary (train_control.h):
- * snapshots, freeze/thaw surgery, lr changes and checkpoints on demand.
- * Every change is logged and journaled (train_journal.c). */
+/* Live control at a step boundary (train_control.h): the public calls,
+ * which go to the job's table (train_ctl_internal.h), and the image job's
+ * side: snapshots, freeze/thaw surgery, lr changes and checkpoints on
+ * demand. Every change is logged and journaled (journal.h). The text job's
+ * side is text_control.c. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -157,9 +159,8 @@ int job_set_layer_frozen(Job *j, const char *layer, int frozen, int64_t step, in
     return freeze_surgery(j, &c, step, quiet, err);
 }
 
-static int find_group(TrainCtl *ctl, const char *group, ThawError *err)
+int ctl_find_group(const ParamTable *t, const char *arch, const char *group, ThawError *err)
 {
-    const ParamTable *t = &ctl->job->model.params;
     int g = group ? params_find_group(t, group) : -1;
     if (g >= 0) {
         return g;
@@ -171,11 +172,17 @@ static int find_group(TrainCtl *ctl, const char *group, ThawError *err)
                                  t->groups[k].name);
     }
     thaw_fail(err, THAW_ERR_ARG, "no group '%s' in %s (groups: %s)", group ? group : "(null)",
-              ctl->job->cfg->arch, list);
+              arch, list);
     return -1;
 }
 
-int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err)
+static int find_group(TrainCtl *ctl, const char *group, ThawError *err)
+{
+    const Job *j = ctl->job;
+    return ctl_find_group(&j->model.params, j->cfg->arch, group, err);
+}
+
+static int image_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err)
 {
     Job *j = ctl->job;
     int g = find_group(ctl, group, err);
@@ -189,15 +196,13 @@ int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError
     }
     int rc = job_set_frozen(j, g, frozen, j->global_step, 0, err);
     if (rc == 0) {
-        ThawError *job_err = j->err;
-        j->err = err;
-        rc = journal_append(j, frozen ? JOURNAL_FREEZE : JOURNAL_UNFREEZE, group, frozen);
-        j->err = job_err;
+        rc = journal_append(&j->journal, j->global_step,
+                            frozen ? JOURNAL_FREEZE : JOURNAL_UNFREEZE, group, frozen, err);
     }
     return rc;
 }
 
-int train_ctl_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, ThawError *err)
+static int image_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, ThawError *err)
 {
     Job *j = ctl->job;
     const ParamTable *t = &j->model.params;
@@ -215,16 +220,14 @@ int train_ctl_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, Tha
     }
     int rc = job_set_layer_frozen(j, layer, frozen, j->global_step, 0, err);
     if (rc == 0) {
-        ThawError *job_err = j->err;
-        j->err = err;
-        rc = journal_append(j, frozen ? JOURNAL_LAYER_FREEZE : JOURNAL_LAYER_UNFREEZE, layer,
-                            frozen);
-        j->err = job_err;
+        rc = journal_append(&j->journal, j->global_step,
+                            frozen ? JOURNAL_LAYER_FREEZE : JOURNAL_LAYER_UNFREEZE, layer,
+                            frozen, err);
     }
     return rc;
 }
 
-int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err)
+static int image_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err)
 {
     Job *j = ctl->job;
     int g = find_group(ctl, group, err);
@@ -235,10 +238,7 @@ int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err
         return thaw_fail(err, THAW_ERR_ARG, "lr for group '%s' must be a finite number > 0, "
                          "got %g", group, lr);
     }
-    ThawError *job_err = j->err;
-    j->err = err;
-    int rc = journal_append(j, JOURNAL_LR, group, lr);
-    j->err = job_err;
+    int rc = journal_append(&j->journal, j->global_step, JOURNAL_LR, group, lr, err);
     if (rc != 0) {
         return rc;
     }
@@ -251,7 +251,7 @@ int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err
     return 0;
 }
 
-int train_ctl_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
+static int image_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
 {
     Job *j = ctl->job;
     char path[1100];
@@ -270,29 +270,23 @@ int train_ctl_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
     return rc;
 }
 
-int64_t train_ctl_step(const TrainCtl *ctl)
-{
-    return ctl->job->global_step;
-}
-
-int train_ctl_at_start(const TrainCtl *ctl)
-{
-    return ctl->at_start;
-}
-
-int train_ctl_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
-                     ThawError *err)
+static int64_t image_step(const TrainCtl *ctl)
 {
     const Job *j = ctl->job;
-    const ParamTable *t = &j->model.params;
+    return j->global_step;
+}
+
+int ctl_param_tensor(const ParamTable *t, const Optimizer *o, const char *name,
+                     const float **data, size_t *numel, ThawError *err)
+{
     const char *param = name;
     const float *state = NULL;
     if (strncmp(name, "opt.exp_avg.", 12) == 0) {
         param = name + 12;
-        state = j->optim.exp_avg;
+        state = o->exp_avg;
     } else if (strncmp(name, "opt.exp_avg_sq.", 15) == 0) {
         param = name + 15;
-        state = j->optim.exp_avg_sq;
+        state = o->exp_avg_sq;
     }
     int i = params_find(t, param);
     if (i < 0 || t->items[i].kind == PARAM_COUNTER ||
@@ -302,6 +296,13 @@ int train_ctl_tensor(TrainCtl *ctl, const char *name, const float **data, size_t
     *data = param != name ? state + t->items[i].offset : params_data(t, i);
     *numel = t->items[i].numel;
     return 0;
+}
+
+static int image_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
+                        ThawError *err)
+{
+    const Job *j = ctl->job;
+    return ctl_param_tensor(&j->model.params, &j->optim, name, data, numel, err);
 }
 
 /* ---- snapshot ---- */
@@ -327,7 +328,7 @@ static int64_t op_params(const ParamTable *t, const Op *op)
     return n;
 }
 
-int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
+static int image_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
 {
     const Job *j = ctl->job;
     const ParamTable *t = &j->model.params;
@@ -398,4 +399,57 @@ void train_snapshot_free(TrainSnapshot *snap)
     snap->groups = NULL;
     snap->layers = NULL;
     snap->n_groups = snap->n_layers = 0;
+}
+
+const TrainCtlOps train_image_ctl_ops = {
+    .snapshot = image_snapshot,
+    .set_frozen = image_set_frozen,
+    .set_layer_frozen = image_set_layer_frozen,
+    .set_lr = image_set_lr,
+    .save = image_save,
+    .step = image_step,
+    .tensor = image_tensor,
+};
+
+/* ---- the public calls: whichever job holds the boundary ---- */
+
+int train_ctl_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
+{
+    return ctl->ops->snapshot(ctl, snap, err);
+}
+
+int train_ctl_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err)
+{
+    return ctl->ops->set_frozen(ctl, group, frozen, err);
+}
+
+int train_ctl_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, ThawError *err)
+{
+    return ctl->ops->set_layer_frozen(ctl, layer, frozen, err);
+}
+
+int train_ctl_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err)
+{
+    return ctl->ops->set_lr(ctl, group, lr, err);
+}
+
+int train_ctl_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
+{
+    return ctl->ops->save(ctl, path_out, cap, err);
+}
+
+int64_t train_ctl_step(const TrainCtl *ctl)
+{
+    return ctl->ops->step(ctl);
+}
+
+int train_ctl_at_start(const TrainCtl *ctl)
+{
+    return ctl->at_start;
+}
+
+int train_ctl_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
+                     ThawError *err)
+{
+    return ctl->ops->tensor(ctl, name, data, numel, err);
 }

@@ -1,5 +1,5 @@
-/* Live control of a running training job: the seam the workbench uses.
- * The job calls TrainOptions.on_boundary at every step boundary (after the
+/* Live control of a running training job, image or text (text_job.h):
+ * the seam the workbench uses. The job calls TrainOptions.on_boundary at every step boundary (after the
  * model is built and before the first step, then after every optimizer
  * step) on the engine thread; inside that call, and only there, the caller
  * may read a snapshot of the job and change it through the train_ctl_*
@@ -18,7 +18,13 @@
  * or thaw on its own, with the same surgery; a group change afterwards sets
  * every layer of the group again. A frozen layer gets no gradient, no
  * weight decay and no update; its BatchNorm runs in eval mode (unless
- * train_bn); gradients still flow through it to trainable layers below. */
+ * train_bn); gradients still flow through it to trainable layers below.
+ *
+ * Text jobs (minilm, bert) have the groups embeddings, encoder.layer.0..N-1,
+ * pooler, classifier and the layers of Hugging Face's module names
+ * ("embeddings.word_embeddings", "encoder.layer.3.attention.self.query",
+ * "classifier"); their changes need no re-plan and they have no feature
+ * cache (snapshot's cache line says so). */
 #ifndef THAW_RUN_TRAIN_CONTROL_H
 #define THAW_RUN_TRAIN_CONTROL_H
 
@@ -53,10 +59,16 @@ typedef struct {
     int bn_batch_stats;    /* its BatchNorm layers use batch statistics */
 } TrainSnapGroup;
 
+/* out_h of a layer whose output is one vector per token ([T, out_c]: the
+ * embeddings and encoder modules of a text encoder; out_w is 1). */
+#define TRAIN_SNAP_PER_TOKEN (-1)
+
 typedef struct {
-    char name[TRAIN_SNAP_NAME];  /* module name: "layer4.1.conv2", "fc.0" */
+    char name[TRAIN_SNAP_NAME];  /* module name: "layer4.1.conv2", "fc.0",
+                                    "encoder.layer.3.attention.self.query" */
     int group;             /* index into groups */
-    int out_h, out_w, out_c;     /* output shape per sample (NHWC) */
+    int out_h, out_w, out_c;     /* output shape per sample (NHWC), or
+                                    TRAIN_SNAP_PER_TOKEN x 1 x C */
     int64_t params;
     int frozen;            /* its own state (a layer freeze, else its group's) */
 } TrainSnapLayer;

@@ -157,7 +157,7 @@ static int boundary(Job *j, TrainResult *res, int at_start)
 {
     TrainBoundaryAction act = TRAIN_CONTINUE;
     if (j->opt->on_boundary) {
-        TrainCtl ctl = {.job = j, .at_start = at_start};
+        TrainCtl ctl = {.ops = &train_image_ctl_ops, .job = j, .at_start = at_start};
         act = j->opt->on_boundary(&ctl, j->opt->user);
     }
     if (act == TRAIN_CONTINUE && j->opt->stop && *j->opt->stop) {
@@ -374,7 +374,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     }
     if (rc == 0 && opt->resume) {
         rc = train_load_checkpoint(&j, opt->resume);
-        rc = rc ? rc : journal_reapply(&j);
+        rc = rc ? rc : train_journal_reapply(&j);
     }
     rc = rc ? rc : run_epochs(&j, res);
     if (rc == 0 && !res->interrupted) {
@@ -401,7 +401,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     model_free(&j.model);
     feature_cache_free(&j.cache);
     feature_cache_free(&j.val_cache);
-    journal_free(&j);
+    journal_free(&j.journal);
     free(j.confusion);
     free(j.eval_buf);
     return rc;

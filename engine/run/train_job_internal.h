@@ -3,7 +3,8 @@
 #ifndef THAW_TRAIN_JOB_INTERNAL_H
 #define THAW_TRAIN_JOB_INTERNAL_H
 
-#include "train_control.h"
+#include "journal.h"
+#include "train_ctl_internal.h"
 #include "train_job.h"
 
 #include "engine/data/dataset.h"
@@ -13,19 +14,6 @@
 #include "engine/optim/optimizer.h"
 
 #define CKPT_FORMAT "thaw-checkpoint-1"
-
-/* One live change, in the order made; checkpoints store the list. */
-typedef enum {
-    JOURNAL_FREEZE, JOURNAL_UNFREEZE, JOURNAL_LR,      /* a group */
-    JOURNAL_LAYER_FREEZE, JOURNAL_LAYER_UNFREEZE,      /* one layer (module) */
-} JournalKind;
-
-typedef struct {
-    int64_t step;              /* global steps done when it was made */
-    JournalKind kind;
-    char group[PARAM_NAME_MAX];    /* the group, or the layer's module name */
-    double value;              /* frozen flag, or the new base lr */
-} JournalEntry;
 
 typedef struct {
     const RunConfig *cfg;
@@ -59,15 +47,8 @@ typedef struct {
     FeatureCache val_cache;    /* the same boundary, per validation item */
     uint64_t val_gen;          /* cache_gen the val rows belong to */
     int64_t val_hits, val_seen;        /* last validation */
-    JournalEntry *journal;     /* live changes, saved in checkpoints */
-    int n_journal, cap_journal;
+    Journal journal;           /* live changes, saved in checkpoints */
 } Job;
-
-/* What on_boundary receives: the job at one step boundary. */
-struct TrainCtl {
-    Job *job;
-    int at_start;              /* the call before this run's first step */
-};
 
 /* An event to opt->on_event (epochs and total_steps filled in). */
 void job_emit(Job *j, TrainEvent *ev);
@@ -111,15 +92,8 @@ void train_cache_describe(const Job *j, char *out, size_t cap);
 
 /* ---- journal (train_journal.c) ---- */
 
-int journal_append(Job *j, JournalKind kind, const char *group, double value);
-/* JSON array text (malloc'd), NULL when the journal is empty or no memory. */
-char *journal_to_json(const Job *j);
-/* Reads the JSON of a checkpoint into j->journal, keeping entries up to
- * max_step. */
-int journal_from_json(Job *j, const char *path, const char *json, int64_t max_step);
 /* Re-applies j->journal to the freshly built job (after a resume). */
-int journal_reapply(Job *j);
-void journal_free(Job *j);
+int train_journal_reapply(Job *j);
 
 /* ---- live surgery shared by control and the journal (train_control.c) ---- */
 
