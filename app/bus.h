@@ -146,6 +146,7 @@ typedef struct {
     char name[BUS_NAME_MAX];  /* module name: "layer4.1.conv2", "fc.0" */
     int group;                /* index into groups */
     int out_h, out_w, out_c;  /* output shape per sample */
+    char shape[24];           /* as shown: "7x7x512", "Tx384" per token; "": from out_* */
     int64_t params;
     int frozen;
 } BusSnapLayer;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "engine/models/model.h"
+#include "engine/run/text_job.h"
 
 #ifndef THAW_ASSETS_DIR
 #define THAW_ASSETS_DIR "assets"
@@ -77,6 +78,21 @@ static int file_exists(const char *dir, const char *name)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
+/* A text encoder's weights (text_job.h): a folder in the cache with its
+ * three files. */
+static int text_weights_exist(const char *dir, const char *folder)
+{
+    static const char *const files[] = {"config.json", "vocab.txt", "model.safetensors"};
+    char path[256];   /* a row's folder name is under 64 characters */
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", folder, files[i]);
+        if (!file_exists(dir, path)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static const char *const row_keys[] = {"task", "name", "arch", "params", "input", "weights", "note"};
 
 static int parse_row(const char *path, const cJSON *item, int i, const char *weights_dir,
@@ -117,9 +133,10 @@ static int parse_row(const char *path, const cJSON *item, int i, const char *wei
                          where);
     }
     row->params = (int64_t)p->valuedouble;
-    if (row->arch[0] && !model_find_arch(row->arch)) {
-        return thaw_fail(err, THAW_ERR_FORMAT, "%s: key '%s.arch': unknown architecture '%s' (%s)",
-                         path, where, row->arch, model_arch_list());
+    int text = text_arch(row->arch);
+    if (row->arch[0] && !text && !model_find_arch(row->arch)) {
+        return thaw_fail(err, THAW_ERR_FORMAT, "%s: key '%s.arch': unknown architecture '%s' "
+                         "(%s, minilm, bert)", path, where, row->arch, model_arch_list());
     }
     if (row->arch[0] && !row->weights[0]) {
         return thaw_fail(err, THAW_ERR_FORMAT,
@@ -132,7 +149,9 @@ static int parse_row(const char *path, const cJSON *item, int i, const char *wei
                          path, where);
     }
     row->supported = row->arch[0] != '\0';
-    row->weights_local = row->weights[0] && weights_dir && file_exists(weights_dir, row->weights);
+    row->weights_local = row->weights[0] && weights_dir &&
+                         (text ? text_weights_exist(weights_dir, row->weights)
+                               : file_exists(weights_dir, row->weights));
     return 0;
 }
 

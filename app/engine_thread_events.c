@@ -1,6 +1,7 @@
 /* TrainEvent / TrainSnapshot -> BusEvent copies: see engine_thread_events.h. */
 #include "engine_thread_events.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,18 @@ void engine_thread_post_train_event(Bus *bus, const TrainEvent *ev)
     bus_post_event(bus, &out);
 }
 
+/* The shape column's text: "7x7x512" per sample (a head's vector is
+ * "1x1x10"), "Tx384" per token (a text encoder's embeddings and encoder
+ * modules: T is the batch's sequence length). */
+static void layer_shape(const TrainSnapLayer *l, char *out, size_t cap)
+{
+    if (l->out_h == TRAIN_SNAP_PER_TOKEN) {
+        snprintf(out, cap, "Tx%d", l->out_c);
+    } else {
+        snprintf(out, cap, "%dx%dx%d", l->out_h, l->out_w, l->out_c);
+    }
+}
+
 int engine_thread_post_snapshot(Bus *bus, TrainCtl *ctl, ThawError *err)
 {
     TrainSnapshot snap;
@@ -136,6 +149,7 @@ int engine_thread_post_snapshot(Bus *bus, TrainCtl *ctl, ThawError *err)
         d->out_h = s->out_h;
         d->out_w = s->out_w;
         d->out_c = s->out_c;
+        layer_shape(s, d->shape, sizeof d->shape);
         d->params = s->params;
         d->frozen = s->frozen;
     }

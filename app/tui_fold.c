@@ -66,7 +66,11 @@ static void fold_snapshot(TuiApp *app, const BusSnapshot *snap)
         WbLayer *dst = &layers[n_layers++];
         snprintf(dst->name, sizeof dst->name, "%s", src->name);
         dst->group = g;
-        snprintf(dst->shape, sizeof dst->shape, "%dx%dx%d", src->out_h, src->out_w, src->out_c);
+        if (src->shape[0]) {
+            snprintf(dst->shape, sizeof dst->shape, "%s", src->shape);
+        } else {
+            snprintf(dst->shape, sizeof dst->shape, "%dx%dx%d", src->out_h, src->out_w, src->out_c);
+        }
         dst->params = src->params;
         dst->frozen = src->frozen;
     }

@@ -1,10 +1,13 @@
-/* Picking a backbone in the model-choice table. */
+/* Picking a backbone in the model-choice table: an image backbone or a
+ * text encoder (a switch between the two kinds also swaps the dataset and
+ * recipe, tui_run.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "app/tui_model_pick.h"
 #include "app/tui_run.h"
+#include "engine/run/text_job.h"
 
 uint64_t tui_pick_model(TuiApp *app, int row)
 {
@@ -26,7 +29,18 @@ uint64_t tui_pick_model(TuiApp *app, int row)
      * said plainly: a random backbone is not transfer learning. */
     char weights[1024] = "";
     struct stat st;
-    if (r->weights[0]) {
+    if (text_arch(r->arch)) {
+        /* a text encoder needs its folder (config.json and vocab.txt give
+         * its shape and tokens): no random init without it */
+        char model[1100];
+        tui_cache_weights_path(r->weights, weights, sizeof weights);
+        snprintf(model, sizeof model, "%s/model.safetensors", weights);
+        if (stat(model, &st) != 0 || st.st_size == 0) {
+            snprintf(s->status_msg, sizeof s->status_msg, "%.40s: no weights at %.64s (bash "
+                     "quickstart.sh fetches them)", r->name, weights);
+            return 0;
+        }
+    } else if (r->weights[0]) {
         tui_cache_weights_path(r->weights, weights, sizeof weights);
         if (stat(weights, &st) != 0 || st.st_size == 0) {
             wb_log(s, "%s: no weights at %s; random init", r->name, weights);

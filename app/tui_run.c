@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/run/text_job.h"
+
 /* The default run is assets/runs/default.json itself, embedded at build
  * time, so `thaw` works from any directory and the file stays the one
  * source of truth. */
@@ -20,9 +22,25 @@ __asm__(".section .rodata\n"
         ".previous\n");
 extern const char thaw_default_run_json[];
 
+/* The text run a picked text encoder starts from, embedded the same way. */
+__asm__(".section .rodata\n"
+        ".global thaw_text_run_json\n"
+        ".hidden thaw_text_run_json\n"
+        ".type thaw_text_run_json, @object\n"
+        "thaw_text_run_json:\n"
+        ".incbin \"" THAW_ASSETS_DIR "/runs/minilm_fortunes.json\"\n"
+        ".byte 0\n"
+        ".previous\n");
+extern const char thaw_text_run_json[];
+
 const char *tui_default_run_text(void)
 {
     return thaw_default_run_json;
+}
+
+const char *tui_text_run_text(void)
+{
+    return thaw_text_run_json;
 }
 
 void tui_cache_weights_path(const char *file, char *buf, size_t cap)
@@ -54,6 +72,32 @@ static void set_out_dir(TuiRun *run, const char *out_dir)
     }
 }
 
+/* model.arch of a parsed run ("" when absent). */
+static const char *run_arch(const cJSON *root)
+{
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(model, "arch");
+    return cJSON_IsString(arch) ? arch->valuestring : "";
+}
+
+/* A switch between an image backbone and a text encoder: the run becomes
+ * the other kind's embedded run (its dataset, strategy and recipe), keeping
+ * the seed and threads of the old one. NULL when out of memory. */
+static cJSON *switch_kind(cJSON *old, int to_text)
+{
+    cJSON *root = cJSON_Parse(to_text ? tui_text_run_text() : tui_default_run_text());
+    static const char *const kept[] = {"seed", "threads"};
+    for (size_t i = 0; root && i < sizeof kept / sizeof kept[0]; i++) {
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(old, kept[i]);
+        if (v) {
+            cJSON_DeleteItemFromObjectCaseSensitive(root, kept[i]);
+            cJSON_AddItemToObject(root, kept[i], v);
+        }
+    }
+    cJSON_Delete(old);
+    return root;
+}
+
 int tui_run_with_model(const char *text, const char *arch, const char *weights, char **out,
                        ThawError *err)
 {
@@ -62,6 +106,12 @@ int tui_run_with_model(const char *text, const char *arch, const char *weights, 
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return thaw_fail(err, THAW_ERR_FORMAT, "run file is not a JSON object");
+    }
+    if (arch && text_arch(arch) != text_arch(run_arch(root))) {
+        root = switch_kind(root, text_arch(arch));
+        if (!root) {
+            return thaw_fail(err, THAW_ERR_NOMEM, "out of memory rewriting the run file");
+        }
     }
     cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) {

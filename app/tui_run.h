@@ -19,6 +19,11 @@ typedef struct {
 
 /* assets/runs/default.json as compiled into the binary. */
 const char *tui_default_run_text(void);
+/* assets/runs/minilm_fortunes.json as compiled in: the run a text encoder
+ * picked from an image run starts from (MiniLM on the Debian fortunes
+ * topics, the text recipe: AdamW lr 2e-5, linear decay after a 10% warmup,
+ * batch 16, 3 epochs). */
+const char *tui_text_run_text(void);
 
 /* ${THAW_CACHE:-$HOME/.cache/thaw}/weights/<file> into buf. */
 void tui_cache_weights_path(const char *file, char *buf, size_t cap);
@@ -36,7 +41,11 @@ void tui_run_free(TuiRun *run);
 void tui_make_parent_dirs(const char *path);
 
 /* New run text: text with model.arch set to arch and model.weights set to
- * weights (NULL or "" removes the key: random init). Caller frees *out. */
+ * weights (NULL or "" removes the key: random init). When arch is a text
+ * encoder and the run trains an image backbone (or the other way round),
+ * the run is first replaced by the other kind's embedded run (text: the
+ * fortunes run above; image: the default run's dataset and recipe), keeping
+ * seed and threads. Caller frees *out. */
 int tui_run_with_model(const char *text, const char *arch, const char *weights, char **out,
                        ThawError *err);
 

@@ -65,7 +65,8 @@ static void every_mission_row(void **state)
         }
     }
     assert_int_equal(n, n_table);
-    /* the six arches thaw trains, and nothing else */
+    /* the seven arches thaw trains (six image backbones and MiniLM), and
+     * nothing else */
     static const char *const arches[][3] = {
         {"ResNet-18", "resnet18", "resnet18.pth"}, {"ResNet-34", "resnet34", "resnet34.pth"},
         {"ResNet-50", "resnet50", "resnet50.pth"},
@@ -83,7 +84,12 @@ static void every_mission_row(void **state)
             assert_string_equal(rows[i].arch, "");
         }
     }
-    assert_int_equal(supported, 6);
+    assert_int_equal(supported, 7);
+    const CatalogRow *minilm = find(rows, n, "text classification", "all-MiniLM-L6-v2");
+    assert_true(minilm->supported);
+    assert_string_equal(minilm->arch, "minilm");
+    assert_string_equal(minilm->weights, "all-minilm-l6-v2");   /* a folder in the cache */
+    assert_false(find(rows, n, "text classification", "BERT")->supported);
     for (int i = 0; i < 6; i++) {
         const CatalogRow *r = find(rows, n, "image classification", arches[i][0]);
         assert_non_null(r);
@@ -130,6 +136,19 @@ static void weights_local_follows_cache(void **state)
         }
     }
     assert_int_equal(local, 1);
+    /* a text encoder's weights are a folder: local once its three files are there */
+    char folder[64];
+    snprintf(folder, sizeof folder, "%s/all-minilm-l6-v2", tmpdir);
+    mkdir(folder, 0700);
+    static const char *const files[] = {"config.json", "vocab.txt", "model.safetensors"};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(catalog_load(path, tmpdir, rows, WB_MAX_CATALOG, &n, &err), 0);
+        assert_false(find(rows, n, "text classification", "all-MiniLM-L6-v2")->weights_local);
+        snprintf(weights, sizeof weights, "%s/%s", folder, files[k]);
+        write_file(weights, "x");
+    }
+    assert_int_equal(catalog_load(path, tmpdir, rows, WB_MAX_CATALOG, &n, &err), 0);
+    assert_true(find(rows, n, "text classification", "all-MiniLM-L6-v2")->weights_local);
     /* the default loader honours THAW_ASSETS and THAW_CACHE */
     char assets[1024];
     snprintf(assets, sizeof assets, "%s/assets", getenv("THAW_SOURCE_DIR") ? getenv("THAW_SOURCE_DIR") : ".");
