@@ -1,7 +1,9 @@
 /* The model catalog: the real asset holds every row of MISSION.md's
- * model-choice table plus the offline backbones, the six thaw arches are
- * the supported rows, weights_local follows the cache folder, and a bad
- * catalog gives one line naming the file and the key. */
+ * model-choice table plus the offline backbones, the seven thaw arches are
+ * the supported rows, weights_local follows the cache (a file, or a text
+ * encoder's folder), a bad catalog gives one line naming the file and the
+ * key, and picking a row of the other kind (image / text) rewrites the run
+ * into one that parses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,8 @@
 #include <cmocka.h>
 
 #include "app/catalog.h"
+#include "app/tui_run.h"
+#include "engine/run/run_config.h"
 
 static void asset_path(char *buf, size_t cap)
 {
@@ -239,6 +243,49 @@ static void hints(void **state)
     assert_non_null(strstr(unknown, "full fine-tuning"));
 }
 
+/* text rewritten for arch parses, with dataset.type kind, batch and lr;
+ * the seed (42) and threads (1) of the first run are kept. */
+static char *switch_to(const char *text, const char *arch, const char *kind, int batch,
+                       double lr)
+{
+    char *out = NULL;
+    ThawError err = {0};
+    assert_int_equal(tui_run_with_model(text, arch, "/w", &out, &err), 0);
+    RunConfig cfg;
+    run_config_defaults(&cfg);
+    if (run_config_parse(&cfg, "picked.json", out, &err) != 0) {
+        fail_msg("%s: %s", arch, err.msg);
+    }
+    assert_string_equal(cfg.arch, arch);
+    assert_string_equal(cfg.weights, "/w");
+    assert_string_equal(run_data_kind_name(cfg.data_kind), kind);
+    assert_int_equal(cfg.batch, batch);
+    assert_true(cfg.lr == lr);
+    assert_int_equal(cfg.seed, 42);
+    assert_int_equal(cfg.threads, 1);
+    run_config_free(&cfg);
+    return out;
+}
+
+static void pick_switches_kind(void **state)
+{
+    (void)state;
+    const char *image = "{\"model\": {\"arch\": \"resnet18\", \"head\": \"linear\"},"
+                        " \"dataset\": {\"type\": \"fashion_mnist\", \"image_size\": 32},"
+                        " \"epochs\": 1, \"batch\": 8, \"seed\": 42, \"threads\": 1}";
+    /* image to text: the embedded MiniLM-on-fortunes run and its recipe */
+    char *text = switch_to(image, "minilm", "fortunes", 16, 2e-5);
+    /* text to text keeps the run; text to image: the default run's data */
+    char *bert = switch_to(text, "bert", "fortunes", 16, 2e-5);
+    char *back = switch_to(text, "resnet18", "fashion_mnist", 32, 1e-3);
+    /* image to image keeps the run */
+    char *lite = switch_to(image, "efficientnet_lite0", "fashion_mnist", 8, 1e-3);
+    free(text);
+    free(bert);
+    free(back);
+    free(lite);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -260,6 +307,7 @@ int main(void)
         cmocka_unit_test(weights_local_follows_cache),
         cmocka_unit_test(malformed),
         cmocka_unit_test(hints),
+        cmocka_unit_test(pick_switches_kind),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
