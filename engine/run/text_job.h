@@ -13,9 +13,12 @@
  * last batch may be smaller (nothing is dropped), and each batch is padded
  * to its longest text (at most dataset.max_length tokens).
  *
- * Not yet: on_boundary (live control) is never called for text runs (the
- * workbench's TrainCtl holds an image Job); frozen_layers/trainable_layers
- * are refused. */
+ * Live control: on_boundary is called before the first step and after
+ * every optimizer step, with a TrainCtl of this job (text_control.c):
+ * snapshots, group and module (Hugging Face name) freezes, lr, save; the
+ * checkpoints store the journal of changes and --resume re-applies it.
+ *
+ * Not yet: frozen_layers/trainable_layers in the run file are refused. */
 #ifndef THAW_RUN_TEXT_JOB_H
 #define THAW_RUN_TEXT_JOB_H
 
