@@ -78,19 +78,19 @@ static int file_exists(const char *dir, const char *name)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
-/* A text encoder's weights (text_job.h): a folder in the cache with its
- * three files. */
+/* A text encoder's weights (text_job.h): a folder in the cache with
+ * config.json, vocab.txt and model.safetensors or pytorch_model.bin. */
 static int text_weights_exist(const char *dir, const char *folder)
 {
-    static const char *const files[] = {"config.json", "vocab.txt", "model.safetensors"};
+    static const char *const files[] = {"config.json", "vocab.txt", "model.safetensors",
+                                        "pytorch_model.bin"};
+    int have[4];
     char path[256];   /* a row's folder name is under 64 characters */
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", folder, files[i]);
-        if (!file_exists(dir, path)) {
-            return 0;
-        }
+        have[i] = file_exists(dir, path);
     }
-    return 1;
+    return have[0] && have[1] && (have[2] || have[3]);
 }
 
 static const char *const row_keys[] = {"task", "name", "arch", "params", "input", "weights", "note"};

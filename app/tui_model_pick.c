@@ -7,6 +7,7 @@
 
 #include "app/tui_model_pick.h"
 #include "app/tui_run.h"
+#include "engine/models/bert.h"
 #include "engine/run/text_job.h"
 
 uint64_t tui_pick_model(TuiApp *app, int row)
@@ -33,9 +34,10 @@ uint64_t tui_pick_model(TuiApp *app, int row)
         /* a text encoder needs its folder (config.json and vocab.txt give
          * its shape and tokens): no random init without it */
         char model[1100];
+        ThawError none;
         tui_cache_weights_path(r->weights, weights, sizeof weights);
-        snprintf(model, sizeof model, "%s/model.safetensors", weights);
-        if (stat(model, &st) != 0 || st.st_size == 0) {
+        if (bert_weights_file(weights, model, sizeof model, &none) != 0 ||
+            stat(model, &st) != 0 || st.st_size == 0) {
             snprintf(s->status_msg, sizeof s->status_msg, "%.40s: no weights at %.64s (bash "
                      "quickstart.sh fetches them)", r->name, weights);
             return 0;
