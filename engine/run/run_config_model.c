@@ -58,8 +58,9 @@ int run_parse_model(Ctx *c, RunConfig *cfg, const cJSON *m)
         text_defaults(cfg);
         if (!cfg->weights[0]) {
             return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'model.weights' is required for "
-                             "bert (a folder with config.json, vocab.txt, model.safetensors)",
-                             c->path);
+                             "%s (a folder with config.json, vocab.txt and model.safetensors or "
+                             "pytorch_model.bin)",
+                             c->path, cfg->arch);
         }
         rc = run_get_enum(c, m, "model", "head", text_heads, 2, &head, &found);
         cfg->head_cls = found ? head : cfg->head_cls;
