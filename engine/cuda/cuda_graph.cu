@@ -1,0 +1,436 @@
+/* The GPU graph executor: the plan's mapping onto device memory, forward
+ * and backward. The switches mirror engine/graph/run.c op for op (same
+ * trainable / runs_backward / bn_batch_stats decisions, same NULL weight
+ * gradient for frozen entries, same zero-on-first-write of gradients), so
+ * freezing behaves exactly as on the CPU. */
+#include "engine/cuda/cuda_graph_internal.h"
+#include "engine/cuda/cuda_ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int thaw_cuda_graph_grow(ThawCudaGraph *cg, DevBlock *b, size_t bytes, ThawError *err)
+{
+    if (bytes <= b->bytes && b->ptr) {
+        return 0;
+    }
+    if (b->ptr) {
+        int rc = thaw_cuda_synchronize(cg->ctx, err);   /* kernels may still read it */
+        if (rc) {
+            return rc;
+        }
+        thaw_cuda_release(b->ptr);
+        b->ptr = NULL;
+        b->bytes = 0;
+    }
+    int rc = thaw_cuda_alloc(&b->ptr, bytes ? bytes : 16, err);
+    if (rc == 0) {
+        b->bytes = bytes;
+    }
+    return rc;
+}
+
+int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Model *m,
+                           OptimizerKind kind, ThawError *err)
+{
+    *out = NULL;
+    ThawCudaGraph *cg = (ThawCudaGraph *)calloc(1, sizeof *cg);
+    if (!cg) {
+        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for the GPU executor");
+    }
+    cg->ctx = ctx;
+    int rc = thaw_cuda_arena_init(ctx, &cg->arena, &m->params, err);
+    if (rc == 0) {
+        rc = thaw_cuda_arena_upload(ctx, &cg->arena, &m->params, err);
+        rc = rc ? rc : thaw_cuda_optimizer_init(ctx, &cg->optim, kind, &m->params, err);
+        if (rc == 0) {
+            cudaError_t s = cudaEventCreateWithFlags(&cg->in_free, cudaEventDisableTiming);
+            if (s != cudaSuccess) {
+                rc = thaw_cuda_fail_runtime(err, s, "cudaEventCreateWithFlags", __FILE__,
+                                            __LINE__);
+            }
+        }
+    }
+    if (rc) {
+        thaw_cuda_graph_destroy(cg);
+        return rc;
+    }
+    *out = cg;
+    return 0;
+}
+
+void thaw_cuda_graph_destroy(ThawCudaGraph *cg)
+{
+    if (!cg) {
+        return;
+    }
+    if (cg->ctx) {
+        ThawError ignored;
+        thaw_cuda_synchronize(cg->ctx, &ignored);
+    }
+    DevBlock *blocks[] = {&cg->acts, &cg->small, &cg->argmax, &cg->input_nchw,
+                          &cg->labels, &cg->probs, &cg->row_loss};
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+        thaw_cuda_release(blocks[i]->ptr);
+    }
+    thaw_cuda_arena_free(&cg->arena);
+    if (cg->optim.steps) {
+        thaw_cuda_optimizer_free(&cg->optim);
+    }
+    thaw_cuda_staging_free(&cg->in_stage);
+    thaw_cuda_staging_free(&cg->out_stage);
+    if (cg->in_free) {
+        cudaEventDestroy(cg->in_free);
+    }
+    free(cg->vdata);
+    free(cg->vgrad);
+    free(cg->op_mean);
+    free(cg->op_rstd);
+    free(cg->op_mask);
+    free(cg->op_argmax);
+    free(cg);
+}
+
+static int grow_tables(ThawCudaGraph *cg, int n_values, int n_ops, ThawError *err)
+{
+    if (n_values > cg->cap_values) {
+        free(cg->vdata);
+        free(cg->vgrad);
+        cg->vdata = (float **)calloc((size_t)n_values, sizeof(float *));
+        cg->vgrad = (float **)calloc((size_t)n_values, sizeof(float *));
+        cg->cap_values = cg->vdata && cg->vgrad ? n_values : 0;
+    }
+    if (n_ops > cg->cap_ops) {
+        free(cg->op_mean);
+        free(cg->op_rstd);
+        free(cg->op_mask);
+        free(cg->op_argmax);
+        cg->op_mean = (float **)calloc((size_t)n_ops, sizeof(float *));
+        cg->op_rstd = (float **)calloc((size_t)n_ops, sizeof(float *));
+        cg->op_mask = (float **)calloc((size_t)n_ops, sizeof(float *));
+        cg->op_argmax = (int32_t **)calloc((size_t)n_ops, sizeof(int32_t *));
+        cg->cap_ops = cg->op_mean && cg->op_rstd && cg->op_mask && cg->op_argmax ? n_ops : 0;
+    }
+    if (cg->cap_values < n_values || cg->cap_ops < n_ops) {
+        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory mapping the graph");
+    }
+    return 0;
+}
+
+/* Floats of the plan's saved_small block: BN mean/rstd, dropout masks (as
+ * graph_plan's allocate_small counts them). */
+static size_t small_floats(const Graph *g)
+{
+    size_t n = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = &g->ops[i];
+        size_t end = 0;
+        if (op->mean) {
+            end = (size_t)(op->mean - g->saved_small) + 2 * (size_t)g->values[op->out].c;
+        } else if (op->mask) {
+            end = (size_t)(op->mask - g->saved_small) + g->values[op->out].numel;
+        }
+        n = end > n ? end : n;
+    }
+    return n;
+}
+
+int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err)
+{
+    const Graph *g = &m->graph;
+    if (!g->arena || g->input < 0 || g->output < 0) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU executor: the model has no plan");
+    }
+    cg->planned = 0;
+    int rc = grow_tables(cg, g->n_values, g->n_ops, err);
+    /* argmax: one slot per max-pool op that runs backward, one shared
+     * scratch for the others (as the CPU plan) */
+    size_t argmax_n = 0, scratch_n = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->type == OP_MAXPOOL) {
+            size_t k = g->values[op->out].numel;
+            if (op->runs_backward) {
+                argmax_n += k;
+            } else if (k > scratch_n) {
+                scratch_n = k;
+            }
+        }
+    }
+    const Value *in = &g->values[g->input];
+    const size_t classes = g->values[g->output].numel / (size_t)m->batch;
+    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->acts, (g->arena_floats + 16) * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->small, (small_floats(g) + 16) * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->argmax, (argmax_n + scratch_n + 1) * sizeof(int32_t), err);
+    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->input_nchw, in->numel * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->labels, (size_t)m->batch * sizeof(int32_t), err);
+    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->probs, (size_t)m->batch * classes * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->row_loss, ((size_t)m->batch + 1) * sizeof(float), err);
+    /* pinned staging: images + labels in, loss + logits out */
+    size_t in_bytes = in->numel * sizeof(float) + (size_t)m->batch * sizeof(int32_t);
+    size_t out_bytes = (1 + (size_t)m->batch * classes) * sizeof(float);
+    if (rc == 0 && cg->in_stage.bytes < in_bytes) {
+        rc = thaw_cuda_synchronize(cg->ctx, err);
+        thaw_cuda_staging_free(&cg->in_stage);
+        cg->in_pending = 0;
+        rc = rc ? rc : thaw_cuda_staging_init(&cg->in_stage, in_bytes, err);
+    }
+    if (rc == 0 && cg->out_stage.bytes < out_bytes) {
+        rc = thaw_cuda_synchronize(cg->ctx, err);
+        thaw_cuda_staging_free(&cg->out_stage);
+        rc = rc ? rc : thaw_cuda_staging_init(&cg->out_stage, out_bytes, err);
+    }
+    if (rc) {
+        return rc;
+    }
+    float *acts = (float *)cg->acts.ptr, *small = (float *)cg->small.ptr;
+    for (int v = 0; v < g->n_values; v++) {
+        const Value *val = &g->values[v];
+        cg->vdata[v] = acts + (val->data - g->arena);
+        cg->vgrad[v] = val->grad ? acts + (val->grad - g->arena) : NULL;
+    }
+    int32_t *next = (int32_t *)cg->argmax.ptr, *scratch = next + argmax_n;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = &g->ops[i];
+        cg->op_mean[i] = op->mean ? small + (op->mean - g->saved_small) : NULL;
+        cg->op_rstd[i] = op->rstd ? small + (op->rstd - g->saved_small) : NULL;
+        cg->op_mask[i] = op->mask ? small + (op->mask - g->saved_small) : NULL;
+        cg->op_argmax[i] = NULL;
+        if (op->type == OP_MAXPOOL) {
+            if (op->runs_backward) {
+                cg->op_argmax[i] = next;
+                next += g->values[op->out].numel;
+            } else {
+                cg->op_argmax[i] = scratch;
+            }
+        }
+    }
+    cg->batch = m->batch;
+    cg->classes = (int)classes;
+    cg->planned = 1;
+    return 0;
+}
+
+/* ---- forward ---- */
+
+static float *param(ThawCudaGraph *cg, const ParamTable *p, int index)
+{
+    return index >= 0 ? thaw_cuda_arena_data(&cg->arena, p, index) : NULL;
+}
+
+static float *param_grad(ThawCudaGraph *cg, const ParamTable *p, const Op *op, int index)
+{
+    return index >= 0 && op->trainable && params_trainable(p, index)
+               ? thaw_cuda_arena_grad(&cg->arena, p, index)
+               : NULL;
+}
+
+static int copy_device(ThawCudaGraph *cg, float *dst, const float *src, size_t n,
+                       ThawError *err)
+{
+    THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice,
+                                    cg->ctx->stream));
+    return 0;
+}
+
+static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
+{
+    Graph *g = &m->graph;
+    ParamTable *p = &m->params;
+    ThawCudaContext *ctx = cg->ctx;
+    const Op *op = &g->ops[i];
+    const Value *x = &g->values[op->in[0]];
+    const Value *y = &g->values[op->out];
+    float *xd = cg->vdata[op->in[0]], *yd = cg->vdata[op->out];
+    switch (op->type) {
+    case OP_CONV:
+        return thaw_cuda_conv2d_forward(ctx, yd, xd, param(cg, p, op->weight),
+                                        param(cg, p, op->bias), &op->u.conv, err);
+    case OP_BATCHNORM: {
+        int rows = x->n * x->h * x->w;
+        if (op->bn_batch_stats) {
+            if (op->counter >= 0) {
+                *params_counter(p, op->counter) += 1;
+            }
+            return thaw_cuda_batchnorm_forward_train(
+                ctx, yd, cg->op_mean[i], cg->op_rstd[i], xd, param(cg, p, op->weight),
+                param(cg, p, op->bias), param(cg, p, op->running_mean),
+                param(cg, p, op->running_var), op->u.bn.momentum, op->u.bn.eps, rows, x->c,
+                err);
+        }
+        return thaw_cuda_batchnorm_forward_eval(
+            ctx, yd, xd, param(cg, p, op->weight), param(cg, p, op->bias),
+            param(cg, p, op->running_mean), param(cg, p, op->running_var), op->u.bn.eps,
+            rows, x->c, err);
+    }
+    case OP_RELU:
+        return thaw_cuda_relu_forward(ctx, yd, xd, y->numel, err);
+    case OP_RELU6:
+        return thaw_cuda_relu6_forward(ctx, yd, xd, y->numel, err);
+    case OP_MAXPOOL:
+        return thaw_cuda_maxpool2d_forward(ctx, yd, cg->op_argmax[i], xd, &op->u.pool, err);
+    case OP_AVGPOOL:
+        if (op->u.avg.oh == 1 && op->u.avg.ow == 1) {
+            return thaw_cuda_global_avgpool_forward(ctx, yd, xd, x->n, x->h, x->w, x->c, err);
+        }
+        return thaw_cuda_adaptive_avgpool2d_forward(ctx, yd, xd, x->n, x->h, x->w, x->c,
+                                                    op->u.avg.oh, op->u.avg.ow, err);
+    case OP_ADD:
+        return thaw_cuda_add_forward(ctx, yd, xd, cg->vdata[op->in[1]], y->numel, err);
+    case OP_FLATTEN:
+        return thaw_cuda_flatten_forward(ctx, yd, xd, x->n, x->h, x->w, x->c, err);
+    case OP_LINEAR:
+        return thaw_cuda_linear_forward(ctx, yd, xd, param(cg, p, op->weight),
+                                        param(cg, p, op->bias), x->n,
+                                        op->u.linear.in_features, op->u.linear.out_features,
+                                        err);
+    case OP_DROPOUT:
+        if (g->training && op->u.dropout_p > 0.0f) {
+            return thaw_cuda_dropout_forward(ctx, yd, cg->op_mask[i], xd, op->u.dropout_p,
+                                             y->numel, &g->dropout_rng, err);
+        }
+        return yd != xd ? copy_device(cg, yd, xd, y->numel, err) : 0;
+    case OP_PAD:
+        return thaw_cuda_pad2d_forward(ctx, yd, xd, &op->u.pad, err);
+    }
+    return thaw_fail(err, THAW_ERR_ARG, "GPU executor: op %d has an unknown type %d", i,
+                     (int)op->type);
+}
+
+int thaw_cuda_graph_forward(ThawCudaGraph *cg, Model *m, ThawError *err)
+{
+    if (!cg->planned) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU executor: forward before a plan");
+    }
+    for (int i = 0; i < m->graph.n_ops; i++) {
+        int rc = forward_op(cg, m, i, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- backward ---- */
+
+/* Gradient destination for input k of op i, zeroed on its first write. */
+static int input_grad(ThawCudaGraph *cg, const Graph *g, int i, int k, float **out,
+                      ThawError *err)
+{
+    int v = g->ops[i].in[k];
+    const Value *val = &g->values[v];
+    *out = NULL;
+    if (!val->needs_grad) {
+        return 0;
+    }
+    if (val->last_consumer == i) {
+        int rc = thaw_cuda_zero(cg->ctx, cg->vgrad[v], val->numel * sizeof(float), err);
+        if (rc) {
+            return rc;
+        }
+    }
+    *out = cg->vgrad[v];
+    return 0;
+}
+
+static int backward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
+{
+    Graph *g = &m->graph;
+    ParamTable *p = &m->params;
+    ThawCudaContext *ctx = cg->ctx;
+    const Op *op = &g->ops[i];
+    const Value *x = &g->values[op->in[0]];
+    const Value *y = &g->values[op->out];
+    const float *xd = cg->vdata[op->in[0]], *yd = cg->vdata[op->out];
+    const float *dy = cg->vgrad[op->out];
+    float *dx = NULL;
+    int rc = input_grad(cg, g, i, 0, &dx, err);
+    if (rc) {
+        return rc;
+    }
+    switch (op->type) {
+    case OP_CONV:
+        return thaw_cuda_conv2d_backward(ctx, dx, param_grad(cg, p, op, op->weight),
+                                         param_grad(cg, p, op, op->bias), dy, xd,
+                                         param(cg, p, op->weight), &op->u.conv, err);
+    case OP_BATCHNORM: {
+        int rows = x->n * x->h * x->w;
+        if (op->bn_batch_stats) {
+            return thaw_cuda_batchnorm_backward_train(
+                ctx, dx, param_grad(cg, p, op, op->weight), param_grad(cg, p, op, op->bias),
+                dy, xd, cg->op_mean[i], cg->op_rstd[i], param(cg, p, op->weight), rows, x->c,
+                err);
+        }
+        return thaw_cuda_batchnorm_backward_eval(
+            ctx, dx, param_grad(cg, p, op, op->weight), param_grad(cg, p, op, op->bias), dy,
+            xd, param(cg, p, op->weight), param(cg, p, op->running_mean),
+            param(cg, p, op->running_var), op->u.bn.eps, rows, x->c, err);
+    }
+    case OP_RELU:
+        return dx ? thaw_cuda_relu_backward(ctx, dx, dy, yd, y->numel, err) : 0;
+    case OP_RELU6:
+        return dx ? thaw_cuda_relu6_backward(ctx, dx, dy, yd, y->numel, err) : 0;
+    case OP_MAXPOOL:
+        return dx ? thaw_cuda_maxpool2d_backward(ctx, dx, dy, cg->op_argmax[i], &op->u.pool,
+                                                 err)
+                  : 0;
+    case OP_AVGPOOL:
+        if (!dx) {
+            return 0;
+        }
+        if (op->u.avg.oh == 1 && op->u.avg.ow == 1) {
+            return thaw_cuda_global_avgpool_backward(ctx, dx, dy, x->n, x->h, x->w, x->c, err);
+        }
+        return thaw_cuda_adaptive_avgpool2d_backward(ctx, dx, dy, x->n, x->h, x->w, x->c,
+                                                     op->u.avg.oh, op->u.avg.ow, err);
+    case OP_ADD: {
+        float *db = NULL;
+        rc = input_grad(cg, g, i, 1, &db, err);
+        return rc ? rc : thaw_cuda_add_backward(ctx, dx, db, dy, y->numel, err);
+    }
+    case OP_FLATTEN:
+        return dx ? thaw_cuda_flatten_backward(ctx, dx, dy, x->n, x->h, x->w, x->c, err) : 0;
+    case OP_LINEAR:
+        return thaw_cuda_linear_backward(ctx, dx, param_grad(cg, p, op, op->weight),
+                                         param_grad(cg, p, op, op->bias), dy, xd,
+                                         param(cg, p, op->weight), x->n,
+                                         op->u.linear.in_features,
+                                         op->u.linear.out_features, err);
+    case OP_DROPOUT:
+        if (!dx) {
+            return 0;
+        }
+        if (cg->op_mask[i] && op->u.dropout_p > 0.0f) {
+            return thaw_cuda_dropout_backward(ctx, dx, dy, cg->op_mask[i], y->numel, err);
+        }
+        return thaw_cuda_add_backward(ctx, dx, NULL, dy, y->numel, err);
+    case OP_PAD:
+        return dx ? thaw_cuda_pad2d_backward(ctx, dx, dy, &op->u.pad, err) : 0;
+    }
+    return thaw_fail(err, THAW_ERR_ARG, "GPU executor: op %d has an unknown type %d", i,
+                     (int)op->type);
+}
+
+int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawError *err)
+{
+    Graph *g = &m->graph;
+    int rc = thaw_cuda_arena_zero_grad(cg->ctx, &cg->arena, &m->params, err);
+    if (rc || !g->training || !cg->vgrad[g->output]) {
+        return rc;
+    }
+    if (!cg->has_labels) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU executor: backward needs the batch's labels");
+    }
+    const Value *out = &g->values[g->output];
+    rc = thaw_cuda_zero(cg->ctx, cg->vgrad[g->output], out->numel * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_cross_entropy_backward(cg->ctx, cg->vgrad[g->output],
+                                                    (const float *)cg->probs.ptr,
+                                                    (const int32_t *)cg->labels.ptr, m->batch,
+                                                    cg->classes, smoothing, 1.0f, err);
+    for (int i = g->n_ops - 1; rc == 0 && i >= 0; i--) {
+        if (g->ops[i].runs_backward) {
+            rc = backward_op(cg, m, i, err);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,91 @@
+/* The graph executor on the GPU: runs a Model's planned Graph (engine/graph)
+ * with the CUDA ops. The CPU plan decides everything (which ops train, BN
+ * mode, which values backward reads, per-layer and per-group freezing,
+ * arena offsets); this executor mirrors that plan on the device: one device
+ * activation arena with the CPU arena's layout, the parameter arenas
+ * (cuda_arena.h) and the fused optimizer (cuda_optim.h). Device memory is
+ * (re)allocated only when a new plan needs more than the last one; a
+ * training step allocates nothing.
+ *
+ * While a model trains here the device copy of the weights, BN buffers and
+ * optimizer moments is the one that counts: call thaw_cuda_graph_download
+ * before reading m->params on the host (checkpoints, export), and
+ * thaw_cuda_graph_upload after changing them there (loading a checkpoint).
+ * BN counters (num_batches_tracked) and the dropout generator stay on the
+ * host and advance exactly as on the CPU. Plain C API: no CUDA headers. */
+#ifndef THAW_CUDA_GRAPH_H
+#define THAW_CUDA_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "engine/core/error.h"
+#include "engine/cuda/cuda_context.h"
+#include "engine/models/model.h"
+#include "engine/optim/optimizer.h"
+
+typedef struct ThawCudaGraph ThawCudaGraph;
+
+/* Device arenas for m's parameters (uploaded from m->params now) and an
+ * optimizer of kind (fresh state; see thaw_cuda_graph_upload_optimizer).
+ * The context stays the caller's. */
+int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Model *m,
+                           OptimizerKind kind, ThawError *err);
+void thaw_cuda_graph_destroy(ThawCudaGraph *cg);
+
+/* Maps m's current plan (after every model_plan: batch, mode or freeze
+ * change) onto the device, growing device memory only when needed. */
+int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err);
+
+/* Copies one batch (NCHW float images of the planned batch size, and
+ * labels, may be NULL for inference) into pinned memory and uploads it on
+ * the stream; the layout change to NHWC runs on the device. Waits first
+ * until the previous upload has left the pinned buffer. */
+int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *images_nchw,
+                              const int32_t *labels, ThawError *err);
+
+/* Forward over the plan (asynchronous). */
+int thaw_cuda_graph_forward(ThawCudaGraph *cg, Model *m, ThawError *err);
+/* Softmax cross-entropy of the last forward with the batch's labels (mean
+ * over the batch, label smoothing); queues the loss and the logits for
+ * thaw_cuda_graph_outputs before backward may reuse the logits' memory. */
+int thaw_cuda_graph_loss(ThawCudaGraph *cg, const Model *m, float smoothing,
+                         ThawError *err);
+/* Queues the logits only (validation: no loss on the device). */
+int thaw_cuda_graph_fetch_logits(ThawCudaGraph *cg, const Model *m, ThawError *err);
+/* Waits for the stream; *loss (may be NULL) and *logits (may be NULL;
+ * [batch, classes], valid until the next set_batch/loss) hold what was
+ * queued. Reports a kernel's late error. */
+int thaw_cuda_graph_outputs(ThawCudaGraph *cg, float *loss, const float **logits,
+                            ThawError *err);
+/* Zeroes trainable gradients, backward from the last loss (same smoothing),
+ * accumulating into the device gradients; frozen entries get none. */
+int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawError *err);
+/* The optimizer step over the device arena with m->params' current group
+ * lr, weight decay and freezing (SGD momentum etc. from hyper). */
+int thaw_cuda_graph_optimizer_step(ThawCudaGraph *cg, const Model *m, const Optimizer *hyper,
+                                   ThawError *err);
+
+/* Host <-> device: weights and BN buffers of m->params. Download waits. */
+int thaw_cuda_graph_download(ThawCudaGraph *cg, Model *m, ThawError *err);
+int thaw_cuda_graph_upload(ThawCudaGraph *cg, const Model *m, ThawError *err);
+/* Gradients into m->params.grads (tests). Waits. */
+int thaw_cuda_graph_download_grads(ThawCudaGraph *cg, Model *m, ThawError *err);
+/* Optimizer moments and step counts to / from a host Optimizer of the same
+ * kind and layout (checkpoints, resume). Download waits. */
+int thaw_cuda_graph_download_optimizer(ThawCudaGraph *cg, Optimizer *host, ThawError *err);
+int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host,
+                                     ThawError *err);
+
+/* Device bytes held now (parameters, optimizer, activations, staging). */
+size_t thaw_cuda_graph_device_bytes(const ThawCudaGraph *cg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,46 @@
+/* ThawCudaGraph's insides, shared by cuda_graph.cu (plan, forward,
+ * backward) and cuda_graph_io.cu (batches, loss, outputs, host sync). */
+#ifndef THAW_CUDA_GRAPH_INTERNAL_H
+#define THAW_CUDA_GRAPH_INTERNAL_H
+
+#include "engine/cuda/cuda_arena.h"
+#include "engine/cuda/cuda_context_internal.h"
+#include "engine/cuda/cuda_graph.h"
+#include "engine/cuda/cuda_optim.h"
+
+/* A device allocation that only grows (re-plans reuse it). */
+typedef struct {
+    void *ptr;
+    size_t bytes;
+} DevBlock;
+
+struct ThawCudaGraph {
+    ThawCudaContext *ctx;
+    ThawCudaArena arena;           /* weights, gradients, BN buffers */
+    ThawCudaOptimizer optim;
+    DevBlock acts;                 /* the plan's activation/gradient arena */
+    DevBlock small;                /* BN mean/rstd, dropout masks */
+    DevBlock argmax;               /* max-pool indices, per op + one scratch */
+    DevBlock input_nchw;           /* the batch before its NHWC transpose */
+    DevBlock labels;               /* int32 [batch] */
+    DevBlock probs;                /* softmax [batch, classes] */
+    DevBlock row_loss;             /* [batch] + 1 float: the mean loss */
+    /* per value / per op device addresses of the current plan */
+    float **vdata, **vgrad;
+    int cap_values;
+    float **op_mean, **op_rstd, **op_mask;
+    int32_t **op_argmax;
+    int cap_ops;
+    int planned;                   /* a plan is mapped */
+    int batch, classes;
+    /* pinned host memory: batch in, loss and logits out */
+    ThawCudaStaging in_stage, out_stage;
+    cudaEvent_t in_free;           /* the last upload has left in_stage */
+    int in_pending;
+    int has_labels;
+};
+
+/* Grows b to at least bytes (waits for the stream before freeing). */
+int thaw_cuda_graph_grow(ThawCudaGraph *cg, DevBlock *b, size_t bytes, ThawError *err);
+
+#endif

@@ -1,0 +1,189 @@
+/* The GPU executor's traffic with the host: batches in through pinned
+ * memory (the NCHW -> NHWC change on the device), the loss and logits out,
+ * the optimizer step, and weights / gradients / optimizer state to and from
+ * the host tables. */
+#include "engine/cuda/cuda_graph_internal.h"
+#include "engine/cuda/cuda_ops.h"
+
+#include <string.h>
+
+/* out[b, y, x, c] = in[b, c, y, x]; one thread per output element. */
+__global__ static void nchw_to_nhwc_kernel(float *out, const float *in, int c, int hw,
+                                           size_t total)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t ch = i % (size_t)c, t = i / (size_t)c;
+        size_t pix = t % (size_t)hw, b = t / (size_t)hw;
+        out[i] = in[(b * (size_t)c + ch) * (size_t)hw + pix];
+    }
+}
+
+int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *images_nchw,
+                              const int32_t *labels, ThawError *err)
+{
+    const Graph *g = &m->graph;
+    if (!cg->planned) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU executor: batch before a plan");
+    }
+    const Value *in = &g->values[g->input];
+    const size_t img_bytes = in->numel * sizeof(float);
+    const size_t lab_bytes = (size_t)m->batch * sizeof(int32_t);
+    if (cg->in_pending) {   /* the last upload may still read the pinned buffer */
+        THAW_CUDA_CHECK(cudaEventSynchronize(cg->in_free));
+        cg->in_pending = 0;
+    }
+    char *stage = (char *)cg->in_stage.host;
+    memcpy(stage, images_nchw, img_bytes);
+    THAW_CUDA_CHECK(cudaMemcpyAsync(cg->input_nchw.ptr, stage, img_bytes,
+                                    cudaMemcpyHostToDevice, cg->ctx->stream));
+    cg->has_labels = labels != NULL;
+    if (labels) {
+        memcpy(stage + img_bytes, labels, lab_bytes);
+        THAW_CUDA_CHECK(cudaMemcpyAsync(cg->labels.ptr, stage + img_bytes, lab_bytes,
+                                        cudaMemcpyHostToDevice, cg->ctx->stream));
+    }
+    THAW_CUDA_CHECK(cudaEventRecord(cg->in_free, cg->ctx->stream));
+    cg->in_pending = 1;
+    const size_t total = in->numel;
+    nchw_to_nhwc_kernel<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, cg->ctx->stream>>>(
+        cg->vdata[g->input], (const float *)cg->input_nchw.ptr, in->c, in->h * in->w, total);
+    THAW_CUDA_CHECK_LAUNCH("nchw_to_nhwc_kernel");
+    return 0;
+}
+
+static int queue_logits(ThawCudaGraph *cg, const Model *m, ThawError *err)
+{
+    const float *logits = cg->vdata[m->graph.output];
+    float *host = (float *)cg->out_stage.host + 1;
+    THAW_CUDA_CHECK(cudaMemcpyAsync(host, logits, (size_t)m->batch * cg->classes * sizeof(float),
+                                    cudaMemcpyDeviceToHost, cg->ctx->stream));
+    return 0;
+}
+
+int thaw_cuda_graph_loss(ThawCudaGraph *cg, const Model *m, float smoothing, ThawError *err)
+{
+    if (!cg->has_labels) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU executor: the loss needs the batch's labels");
+    }
+    float *loss = (float *)cg->row_loss.ptr + m->batch;
+    int rc = thaw_cuda_cross_entropy_forward(cg->ctx, loss, (float *)cg->probs.ptr,
+                                             (float *)cg->row_loss.ptr,
+                                             cg->vdata[m->graph.output],
+                                             (const int32_t *)cg->labels.ptr, m->batch,
+                                             cg->classes, smoothing, err);
+    if (rc) {
+        return rc;
+    }
+    THAW_CUDA_CHECK(cudaMemcpyAsync(cg->out_stage.host, loss, sizeof(float),
+                                    cudaMemcpyDeviceToHost, cg->ctx->stream));
+    return queue_logits(cg, m, err);
+}
+
+int thaw_cuda_graph_fetch_logits(ThawCudaGraph *cg, const Model *m, ThawError *err)
+{
+    return queue_logits(cg, m, err);
+}
+
+int thaw_cuda_graph_outputs(ThawCudaGraph *cg, float *loss, const float **logits,
+                            ThawError *err)
+{
+    int rc = thaw_cuda_synchronize(cg->ctx, err);
+    if (rc) {
+        return rc;
+    }
+    cg->in_pending = 0;
+    if (loss) {
+        *loss = *(const float *)cg->out_stage.host;
+    }
+    if (logits) {
+        *logits = (const float *)cg->out_stage.host + 1;
+    }
+    return 0;
+}
+
+int thaw_cuda_graph_optimizer_step(ThawCudaGraph *cg, const Model *m, const Optimizer *hyper,
+                                   ThawError *err)
+{
+    if (hyper) {
+        cg->optim.momentum = hyper->momentum;
+        cg->optim.dampening = hyper->dampening;
+        cg->optim.nesterov = hyper->nesterov;
+        cg->optim.beta1 = hyper->beta1;
+        cg->optim.beta2 = hyper->beta2;
+        cg->optim.eps = hyper->eps;
+    }
+    return thaw_cuda_optimizer_step(cg->ctx, &cg->optim, &cg->arena, &m->params, err);
+}
+
+int thaw_cuda_graph_download(ThawCudaGraph *cg, Model *m, ThawError *err)
+{
+    return thaw_cuda_arena_download(cg->ctx, &cg->arena, &m->params, err);
+}
+
+int thaw_cuda_graph_upload(ThawCudaGraph *cg, const Model *m, ThawError *err)
+{
+    return thaw_cuda_arena_upload(cg->ctx, &cg->arena, &m->params, err);
+}
+
+int thaw_cuda_graph_download_grads(ThawCudaGraph *cg, Model *m, ThawError *err)
+{
+    return thaw_cuda_arena_download_grads(cg->ctx, &cg->arena, &m->params, err);
+}
+
+static int same_layout(const ThawCudaOptimizer *d, const Optimizer *h, ThawError *err)
+{
+    if (d->kind != h->kind || d->n_weights != h->n_weights || d->n_params != h->n_params) {
+        return thaw_fail(err, THAW_ERR_MISMATCH,
+                         "GPU optimizer (%s, %zu weights, %d entries) and host optimizer "
+                         "(%s, %zu, %d) differ",
+                         optimizer_name(d->kind), d->n_weights, d->n_params,
+                         optimizer_name(h->kind), h->n_weights, h->n_params);
+    }
+    return 0;
+}
+
+int thaw_cuda_graph_download_optimizer(ThawCudaGraph *cg, Optimizer *host, ThawError *err)
+{
+    const ThawCudaOptimizer *d = &cg->optim;
+    const size_t bytes = d->n_weights * sizeof(float);
+    int rc = same_layout(d, host, err);
+    rc = rc ? rc : thaw_cuda_download(cg->ctx, host->exp_avg, d->exp_avg, bytes, err);
+    if (rc == 0 && d->kind == OPT_ADAMW) {
+        rc = thaw_cuda_download(cg->ctx, host->exp_avg_sq, d->exp_avg_sq, bytes, err);
+    }
+    rc = rc ? rc : thaw_cuda_synchronize(cg->ctx, err);
+    if (rc == 0) {
+        memcpy(host->steps, d->steps, (size_t)d->n_params * sizeof(int64_t));
+    }
+    return rc;
+}
+
+int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host, ThawError *err)
+{
+    ThawCudaOptimizer *d = &cg->optim;
+    const size_t bytes = d->n_weights * sizeof(float);
+    int rc = same_layout(d, host, err);
+    rc = rc ? rc : thaw_cuda_upload(cg->ctx, d->exp_avg, host->exp_avg, bytes, err);
+    if (rc == 0 && d->kind == OPT_ADAMW) {
+        rc = thaw_cuda_upload(cg->ctx, d->exp_avg_sq, host->exp_avg_sq, bytes, err);
+    }
+    /* pageable sources: the copies may still read them after return */
+    rc = rc ? rc : thaw_cuda_synchronize(cg->ctx, err);
+    if (rc == 0) {
+        memcpy(d->steps, host->steps, (size_t)d->n_params * sizeof(int64_t));
+    }
+    return rc;
+}
+
+size_t thaw_cuda_graph_device_bytes(const ThawCudaGraph *cg)
+{
+    size_t n = (2 * cg->arena.n_weights + cg->arena.n_buffers) * sizeof(float);
+    n += cg->optim.n_weights * sizeof(float) * (cg->optim.kind == OPT_ADAMW ? 2 : 1);
+    const DevBlock *blocks[] = {&cg->acts, &cg->small, &cg->argmax, &cg->input_nchw,
+                                &cg->labels, &cg->probs, &cg->row_loss};
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+        n += blocks[i]->bytes;
+    }
+    return n;
+}
