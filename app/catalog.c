@@ -149,6 +149,7 @@ static int parse_row(const char *path, const cJSON *item, int i, const char *wei
                          path, where);
     }
     row->supported = row->arch[0] != '\0';
+    row->weights_required = text;
     row->weights_local = row->weights[0] && weights_dir &&
                          (text ? text_weights_exist(weights_dir, row->weights)
                                : file_exists(weights_dir, row->weights));

@@ -16,6 +16,8 @@ typedef struct {
     int64_t params;       /* published parameter count; 0 when unknown */
     int supported;        /* arch set: thaw can train it */
     int weights_local;    /* the weights file exists in the cache */
+    int weights_required; /* no random init: picking needs the weights (text
+                             encoders: their vocab comes with them) */
 } CatalogRow;
 
 #endif

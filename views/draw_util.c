@@ -26,6 +26,23 @@ int wb_text_cols(const char *text)
     return n;
 }
 
+void wb_fit_tail(char *out, size_t cap, const char *name, int w, const char *ellipsis)
+{
+    int cols = wb_text_cols(name);
+    if (cols <= w || w < 2) {
+        snprintf(out, cap, "%s", name);
+        return;
+    }
+    const char *p = name;
+    for (int drop = cols - (w - 1); drop > 0 && *p; drop--) {
+        p++;
+        while ((*p & 0xc0) == 0x80) {
+            p++;
+        }
+    }
+    snprintf(out, cap, "%s%s", ellipsis, p);
+}
+
 int wb_put(WINDOW *win, WbRect clip, int y, int x, int maxw, const char *text, int utf8)
 {
     if (y < clip.y || y >= clip.y + clip.h || x >= clip.x + clip.w || maxw <= 0) {

@@ -25,6 +25,10 @@ WbRect wb_frame(WINDOW *win, WbRect r, const char *title, int focused, int utf8,
 
 /* Columns that `text` takes (code points). */
 int wb_text_cols(const char *text);
+/* Copies name into out to fit w columns, keeping its end behind an
+ * ellipsis when too long ("\u20264.1.conv2", "\u2026layer.5"): the tail tells
+ * layers and groups apart. */
+void wb_fit_tail(char *out, size_t cap, const char *name, int w, const char *ellipsis);
 
 /* 1.2M, 25.6M, 23.5K, 512, 7.0B */
 char *wb_fmt_count(int64_t n, char *buf, size_t cap);

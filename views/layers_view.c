@@ -15,23 +15,18 @@ int layers_view_rows(WbRect r)
     return r.h > 2 ? r.h - 2 : 0;   /* inside the frame */
 }
 
-/* Writes name into a column of w cells, keeping its end ("…4.1.conv2")
- * when it is too long: the tail tells layers apart. */
-static void fit_tail(char *out, size_t cap, const char *name, int w, const ThemeGlyphs *gl)
+/* The label of a row in a name column of w cells: a layer whose full name
+ * does not fit drops its group's prefix ("attention.self.query" under
+ * encoder.layer.1), then keeps its tail. */
+static void row_label(char *out, size_t cap, const char *name, const char *group, int w,
+                      const ThemeGlyphs *gl)
 {
-    int cols = wb_text_cols(name);
-    if (cols <= w || w < 2) {
-        snprintf(out, cap, "%s", name);
-        return;
+    size_t gl_len = group ? strlen(group) : 0;
+    if (wb_text_cols(name) > w && gl_len && strncmp(name, group, gl_len) == 0 &&
+        name[gl_len] == '.' && name[gl_len + 1]) {
+        name += gl_len + 1;
     }
-    const char *p = name;
-    for (int drop = cols - (w - 1); drop > 0 && *p; drop--) {
-        p++;
-        while ((*p & 0xc0) == 0x80) {
-            p++;
-        }
-    }
-    snprintf(out, cap, "%s%s", gl->ellipsis, p);
+    wb_fit_tail(out, cap, name, w, gl->ellipsis);
 }
 
 static void draw_scroll_hints(WINDOW *win, WbRect r, int scroll, int rows, int count,
@@ -75,7 +70,8 @@ static void draw_row(WINDOW *win, WbRect in, int y, const WbState *s, WbRow row,
     x += wb_put(win, in, y, x, 1, " ", u);
     int nw = name_w;
     attr_t name_attr = row.layer < 0 ? A_BOLD : 0;
-    fit_tail(name, sizeof name, row.layer < 0 ? g->name : s->layers[row.layer].name, nw, gl);
+    row_label(name, sizeof name, row.layer < 0 ? g->name : s->layers[row.layer].name,
+              row.layer < 0 ? NULL : g->name, nw, gl);
     wattrset(win, sel | name_attr);
     wb_putf(win, in, y, x, nw, u, "%-*s", nw, name);
     wattrset(win, sel);

@@ -15,8 +15,11 @@ int lr_view_rows(WbRect r)
 
 /* columns: pending(1) name sp lr(7) now(8) wd(7) trainable(6) */
 #define FIXED_W 30
+#define WD_W 7
+#define NAME_MAX_W 20
 
-static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, int name_w)
+static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, int name_w,
+                       int show_wd)
 {
     const WbGroup *g = &s->groups[gi];
     const ThemeGlyphs *gl = theme_glyphs(s->utf8);
@@ -25,7 +28,7 @@ static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, 
     int selected = gi == s->selected[WB_PANE_GROUPS];
     attr_t sel = selected ? (focused ? theme_attr(THEME_SELECTED, c) : A_BOLD) : 0;
     attr_t fz = g->frozen && !(selected && focused) ? theme_attr(THEME_FROZEN, c) : 0;
-    char a[24], b[24], d[24];
+    char a[24], b[24], d[24], name[WB_NAME + 8];
 
     wattrset(win, sel);
     wb_blank(win, in, y, in.x, in.w);
@@ -36,7 +39,8 @@ static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, 
         wattrset(win, sel);
     }
     x += 1;
-    wb_putf(win, in, y, x, name_w, u, "%s", g->name);
+    wb_fit_tail(name, sizeof name, g->name, name_w, gl->ellipsis);
+    wb_put(win, in, y, x, name_w, name, u);
     x += name_w + 1;
     if (s->lr_editing && s->lr_edit_group == gi) {
         wattrset(win, theme_attr(THEME_PENDING, c) | A_REVERSE);
@@ -68,7 +72,9 @@ static void draw_group(WINDOW *win, WbRect in, int y, const WbState *s, int gi, 
         }
         x += 8;
     }
-    x += wb_putf(win, in, y, x, 7, u, "%-7s", wb_fmt_lr(g->weight_decay, d, sizeof d));
+    if (show_wd) {
+        x += wb_putf(win, in, y, x, WD_W, u, "%-7s", wb_fmt_lr(g->weight_decay, d, sizeof d));
+    }
     wattrset(win, sel | fz);
     if (g->frozen) {
         wb_put(win, in, y, x, 6, "frozen", u);
@@ -84,16 +90,29 @@ void lr_view_draw(WINDOW *win, WbRect r, const WbState *s)
     if (in.h < 1 || in.w < 12) {
         return;
     }
-    int name_w = in.w - FIXED_W;
+    /* Group names come first: when the longest does not fit (text
+     * encoders' "encoder.layer.5" in an 80-column pane), the wd column
+     * gives its cells to the names. */
+    int longest = 5;
+    for (int g = 0; g < s->n_groups; g++) {
+        int n = wb_text_cols(s->groups[g].name);
+        longest = n > longest ? n : longest;
+    }
+    int show_wd = 1, name_w = in.w - FIXED_W;
+    if (longest > name_w && in.w - (FIXED_W - WD_W) > name_w) {
+        show_wd = 0;
+        name_w = in.w - (FIXED_W - WD_W);
+        name_w = name_w > longest ? longest : name_w;
+    }
     if (name_w < 4) {
         name_w = 4;
     }
-    if (name_w > 20) {
-        name_w = 20;
+    if (name_w > NAME_MAX_W) {
+        name_w = NAME_MAX_W;
     }
     wattrset(win, theme_attr(THEME_DIM, s->color));
-    wb_putf(win, in, in.y, in.x + 1, in.w - 1, s->utf8, "%-*s %-7s%-8s%-7s%6s", name_w, "group",
-            "lr", "now", "wd", "trains");
+    wb_putf(win, in, in.y, in.x + 1, in.w - 1, s->utf8, "%-*s %-7s%-8s%-*s%6s", name_w, "group",
+            "lr", "now", show_wd ? WD_W : 0, show_wd ? "wd" : "", "trains");
     wattrset(win, A_NORMAL);
     if (s->n_groups == 0) {
         return;
@@ -102,7 +121,7 @@ void lr_view_draw(WINDOW *win, WbRect r, const WbState *s)
     int scroll = wb_scroll_for(wb_groups_anchor(s), s->scroll[WB_PANE_GROUPS], rows,
                                s->n_groups);
     for (int i = 0; i < rows && scroll + i < s->n_groups; i++) {
-        draw_group(win, in, in.y + 1 + i, s, scroll + i, name_w);
+        draw_group(win, in, in.y + 1 + i, s, scroll + i, name_w, show_wd);
     }
     wattrset(win, theme_attr(THEME_DIM, s->color));
     if (scroll > 0) {

@@ -3,7 +3,10 @@
  * from the layers pane scrolls the pane to it so the edit field is seen;
  * the pane follows the layers pane's group; frozen groups show "-" as their
  * current lr; an lr that only went through a float shows no "->" arrow; wd
- * reads 1e-4, not 10e-5. Rendered in an ncurses virtual terminal. */
+ * reads 1e-4, not 10e-5. A text encoder's long group names
+ * ("encoder.layer.5") take the wd column's cells rather than being cut to
+ * "encoder.", and its layers drop the group prefix when their names do
+ * not fit. Rendered in an ncurses virtual terminal. */
 #include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -163,6 +166,67 @@ static void columns(void **state)
     free(s);
 }
 
+/* The whole screen, joined with newlines. */
+static char *screen_text(void)
+{
+    char *text = calloc(ROWS, 512);
+    for (int y = 0; y < ROWS; y++) {
+        char line[512];
+        screen_line(y, line, sizeof line);
+        strcat(text, line);
+        strcat(text, "\n");
+    }
+    return text;
+}
+
+static void text_encoder_names(void **state)
+{
+    (void)state;
+    static const char *const text_groups[] = {"embeddings", "encoder.layer.0",
+                                              "encoder.layer.1", "pooler", "classifier"};
+    WbState *s = malloc(sizeof *s);
+    wb_init(s);
+    s->utf8 = 1;
+    s->color = has_colors();
+    WbGroup g[5];
+    memset(g, 0, sizeof g);
+    for (int i = 0; i < 5; i++) {
+        snprintf(g[i].name, sizeof g[i].name, "%s", text_groups[i]);
+        g[i].base_lr = g[i].lr = 2e-5;
+        g[i].weight_decay = 0.01;
+        g[i].total_params = g[i].trainable_params = 1000;
+    }
+    assert_int_equal(wb_set_groups(s, g, 5), 0);
+    s->groups[2].expanded = 1;
+    WbLayer l[3];
+    memset(l, 0, sizeof l);
+    static const char *const layer_names[] = {"encoder.layer.1.attention.self.query",
+                                              "encoder.layer.1.output.dense",
+                                              "encoder.layer.1.intermediate.dense"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(l[i].name, sizeof l[i].name, "%s", layer_names[i]);
+        l[i].group = 2;
+        snprintf(l[i].shape, sizeof l[i].shape, "Tx384");
+        l[i].params = 100;
+    }
+    assert_int_equal(wb_set_layers(s, l, 3), 0);
+    wb_draw(stdscr, s);
+    char *text = lr_pane_text(s);
+    must(text, "encoder.layer.0 2e-5", 1);
+    must(text, "encoder.layer.1 2e-5", 1);
+    must(text, " wd ", 0);   /* its cells went to the names */
+    free(text);
+    text = screen_text();
+    /* layers: the group prefix goes first, then the head of what is left */
+    must(text, "output.dense ", 1);
+    must(text, "tion.self.query Tx384", 1);
+    must(text, "\u2026", 1);
+    must(text, "encoder.layer.1.output", 0);
+    free(text);
+    wb_free(s);
+    free(s);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -197,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(edit_from_layers_pane_is_seen),
         cmocka_unit_test(columns),
+        cmocka_unit_test(text_encoder_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
