@@ -38,8 +38,10 @@ uint64_t tui_pick_model(TuiApp *app, int row)
         tui_cache_weights_path(r->weights, weights, sizeof weights);
         if (bert_weights_file(weights, model, sizeof model, &none) != 0 ||
             stat(model, &st) != 0 || st.st_size == 0) {
-            snprintf(s->status_msg, sizeof s->status_msg, "%.40s: no weights at %.64s (bash "
-                     "quickstart.sh fetches them)", r->name, weights);
+            snprintf(s->status_msg, sizeof s->status_msg, "%.24s: no %.60s (a folder: "
+                     "config.json, vocab.txt, model weights)", r->name, weights);
+            wb_log(s, "%s: no weights folder at %s; it needs config.json, vocab.txt and "
+                   "model.safetensors or pytorch_model.bin", r->name, weights);
             return 0;
         }
     } else if (r->weights[0]) {

@@ -165,7 +165,7 @@ void model_table_draw(WINDOW *win, WbRect r, const WbState *s)
             snprintf(detail, sizeof detail, "%s: %s. thaw arch %s; weights %s %s", m->name, m->note,
                      m->arch, m->weights,
                      m->weights_local      ? "in the cache"
-                     : m->weights_required ? "not in the cache (fetch: bash quickstart.sh run)"
+                     : m->weights_required ? "not in the cache (a folder: config.json, vocab.txt, weights)"
                                            : "not in the cache (random init)");
         } else {
             snprintf(detail, sizeof detail, "%s: %s; not supported yet", m->name, m->note);

@@ -88,12 +88,22 @@ static void every_mission_row(void **state)
             assert_string_equal(rows[i].arch, "");
         }
     }
-    assert_int_equal(supported, 7);
+    assert_int_equal(supported, 8);
     const CatalogRow *minilm = find(rows, n, "text classification", "all-MiniLM-L6-v2");
     assert_true(minilm->supported);
     assert_string_equal(minilm->arch, "minilm");
     assert_string_equal(minilm->weights, "all-minilm-l6-v2");   /* a folder in the cache */
-    assert_false(find(rows, n, "text classification", "BERT")->supported);
+    assert_true(minilm->weights_required);
+    /* BERT trains from any Hugging Face bert-base folder the user puts in
+     * the cache; RoBERTa and DeBERTa are not supported yet */
+    const CatalogRow *bert = find(rows, n, "text classification", "BERT");
+    assert_true(bert->supported);
+    assert_string_equal(bert->arch, "bert");
+    assert_string_equal(bert->weights, "bert-base-uncased");
+    assert_true(bert->weights_required);
+    assert_false(find(rows, n, "text classification", "RoBERTa")->supported);
+    assert_false(find(rows, n, "text classification", "DeBERTa")->supported);
+    assert_false(find(rows, n, "image classification", "ResNet-50")->weights_required);
     for (int i = 0; i < 6; i++) {
         const CatalogRow *r = find(rows, n, "image classification", arches[i][0]);
         assert_non_null(r);
