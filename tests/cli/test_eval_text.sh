@@ -13,7 +13,8 @@
 #  - predict --file (the same texts) --json: each top label is PyTorch's
 #    argmax, each score its softmax; --text and the human lines.
 # Bad input (exit 2, one stderr line naming the file or option): a vocab
-# with more tokens than the embeddings, a missing vocab, a data file with
+# with more tokens than the embeddings, a missing vocab, a checkpoint with
+# a renamed parameter (strict load), a data file with
 # an unknown label, an image checkpoint given to predict --text, a text
 # checkpoint given as image weights, --split test without --data.
 # Skips (exit 0, says why) when fortunes is not installed.
@@ -160,6 +161,14 @@ expect_bad "--json for images" "--json is for text checkpoints" \
 expect_bad "text checkpoint as image weights" "a text classification checkpoint" \
     predict --arch resnet18 --weights "$CKPT" --image "$W/texts.txt"
 expect_bad "text checkpoint without texts" "give --text or --file" predict "$CKPT"
+# strict load: a renamed parameter is both missing and unexpected
+"$THAW_PYTHON" - "$CKPT" "$W/renamed.safetensors" <<'PY' || fail "cannot forge a renamed key"
+import sys
+blob = open(sys.argv[1], "rb").read()
+assert blob.count(b'"classifier.bias"') == 1
+open(sys.argv[2], "wb").write(blob.replace(b'"classifier.bias"', b'"classifier.biaz"'))
+PY
+expect_bad "missing parameter" "no tensor 'classifier.bias'" eval "$W/renamed.safetensors"
 # an image checkpoint (a resnet18 run file in thaw-checkpoint-1 metadata)
 "$THAW_PYTHON" - "$W/image.safetensors" <<'PY' || fail "cannot write an image checkpoint"
 import json, struct, sys
