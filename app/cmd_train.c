@@ -1,8 +1,12 @@
-/* thaw train RUN.json [--json] [--resume CKPT] [--out DIR]
+/* thaw train RUN.json [--json] [--resume CKPT] [--out DIR] [--device cpu|cuda[:N]]
  * The headless training job: one line per epoch (or JSON lines with --json),
  * a checkpoint per epoch in DIR (default runs/<run file name>). SIGINT,
  * SIGTERM and SIGHUP stop at the next step boundary after saving
- * DIR/interrupted.safetensors; the exit status is then 128 + the signal. */
+ * DIR/interrupted.safetensors; the exit status is then 128 + the signal.
+ * --device: cuda (device 0) by default when the build has CUDA and the
+ * driver reports a device, else cpu; cuda asked where none can be used
+ * exits 2 with the driver's reason. Text runs (minilm, bert) train on the
+ * CPU: asking for cuda there is refused, not ignored. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,9 +17,11 @@
 #include "commands.h"
 #include "report_print.h"
 #include "engine/run/run_config.h"
+#include "engine/run/text_job.h"
 #include "engine/run/train_job.h"
 
-#define TRAIN_USAGE "thaw train RUN.json [--json] [--resume CKPT] [--out DIR]"
+#define TRAIN_USAGE \
+    "thaw train RUN.json [--json] [--resume CKPT] [--out DIR] [--device cpu|cuda[:N]]"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -124,11 +130,12 @@ int cmd_train(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"resume", required_argument, NULL, 'r'},
         {"out", required_argument, NULL, 'o'},
+        {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int json = 0;
-    const char *resume = NULL, *out = NULL;
+    const char *resume = NULL, *out = NULL, *device_arg = NULL;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -141,6 +148,9 @@ int cmd_train(int argc, char **argv)
             break;
         case 'o':
             out = optarg;
+            break;
+        case 'd':
+            device_arg = optarg;
             break;
         case 'h':
             printf("usage: " TRAIN_USAGE "\n");
@@ -155,12 +165,31 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     const char *run_path = argv[optind];
-    RunConfig cfg;
     ThawError err = {0};
+    ThawDevice device;
+    if (device_arg) {
+        if (thaw_device_parse(device_arg, &device, &err) != 0 ||
+            thaw_device_check(&device, &err) != 0) {
+            print_error_line(err.msg);
+            return 2;
+        }
+    } else {
+        thaw_device_default(&device, NULL, 0);
+    }
+    RunConfig cfg;
     if (run_config_load(&cfg, run_path, &err) != 0) {
         print_error_line(err.msg);
         run_config_free(&cfg);
         return 2;
+    }
+    if (text_run_config(&cfg)) {
+        if (device_arg && device.cuda) {
+            print_error_line("--device cuda: text runs (minilm, bert) train on the CPU only; "
+                             "use --device cpu");
+            run_config_free(&cfg);
+            return 2;
+        }
+        device.cuda = 0;
     }
     char out_buf[1024];
     if (!out) {
@@ -183,7 +212,7 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
 
     TrainOptions opt = {.out_dir = out, .resume = resume, .on_event = on_event,
-                        .user = &json, .stop = &stop_signal};
+                        .user = &json, .stop = &stop_signal, .device = device};
     TrainResult res;
     int rc = train_run(&cfg, &opt, &res, &err);
     run_config_free(&cfg);

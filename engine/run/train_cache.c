@@ -33,6 +33,8 @@ void train_cache_bind(Job *j, int64_t origin, int quiet)
     int on = 0;
     if (!c->feature_cache) {
         snprintf(why, sizeof why, "feature_cache is false");
+    } else if (j->gpu) {
+        snprintf(why, sizeof why, "the run trains on the GPU (the cache is CPU-only)");
     } else if (c->augment) {
         snprintf(why, sizeof why, "dataset.augment is on (the train transform is random); "
                  "set it to false to cache the frozen features");

@@ -14,6 +14,9 @@
 
 int train_save_checkpoint(Job *j, const char *path)
 {
+    if (job_gpu_sync_host(j) != 0) {   /* a GPU run's weights live on the device */
+        return j->err->code;
+    }
     const ParamTable *t = &j->model.params;
     const Optimizer *o = &j->optim;
     int cap = t->count * 4 + 1;

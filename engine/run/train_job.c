@@ -56,8 +56,9 @@ int job_plan(Job *j, int training)
     GraphMode mode = {.training = training, .train_bn = training && j->cfg->train_bn,
                       .want_input_grad = 0};
     int s = j->cfg->image_size;
-    return model_plan(&j->model, training ? j->train_batch : j->cfg->batch, s, s, &mode,
-                      j->err);
+    int rc = model_plan(&j->model, training ? j->train_batch : j->cfg->batch, s, s, &mode,
+                        j->err);
+    return rc ? rc : job_gpu_plan(j);   /* the device mirrors every plan */
 }
 
 size_t job_trainable_weights(const Job *j)
@@ -117,8 +118,16 @@ static int validate(Job *j, double *loss, double *acc)
     while ((rc = thaw_loader_next(j->val_loader, &b, j->err)) == 0 && b) {
         memset(j->eval_buf, 0, per * n * sizeof(float));
         memcpy(j->eval_buf, b->images, per * b->count * sizeof(float));
-        val_cache_forward(j, b, j->eval_buf);
-        const float *logits = model_logits(&j->model);
+        const float *logits = NULL;
+        if (j->gpu) {
+            rc = job_gpu_eval(j, j->eval_buf, &logits);
+            if (rc != 0) {
+                return rc;
+            }
+        } else {
+            val_cache_forward(j, b, j->eval_buf);
+            logits = model_logits(&j->model);
+        }
         for (int i = 0; i < b->count; i++) {
             const float *z = logits + (size_t)i * k;
             int p = argmax(z, k);
@@ -196,8 +205,18 @@ static int train_step(Job *j, const ThawBatch *b, TrainResult *res, float *loss,
     Model *m = &j->model;
     float ls = (float)j->cfg->label_smoothing;
     set_lrs(j);
-    *from_cache = train_cache_forward(j, b);
-    *loss = model_loss(m, b->labels, ls);
+    const float *logits = NULL;
+    if (j->gpu) {
+        *from_cache = 0;
+        int rc = job_gpu_forward_loss(j, b, loss, &logits);
+        if (rc != 0) {
+            return rc;
+        }
+    } else {
+        *from_cache = train_cache_forward(j, b);
+        *loss = model_loss(m, b->labels, ls);
+        logits = model_logits(m);
+    }
     if (!isfinite(*loss)) {
         return thaw_fail(j->err, THAW_ERR_ARG,
                          "step %" PRId64 " (epoch %d): loss is %s; stopped, the last "
@@ -207,11 +226,15 @@ static int train_step(Job *j, const ThawBatch *b, TrainResult *res, float *loss,
     }
     /* Before backward: the planner lets gradients reuse the logits'
      * memory once the loss has read them. */
-    const float *logits = model_logits(m);
     for (int i = 0; i < b->count; i++) {
         j->correct += argmax(logits + (size_t)i * j->classes, j->classes) == b->labels[i];
     }
-    if (job_trainable_weights(j) > 0) {   /* everything frozen: forward only */
+    if (job_trainable_weights(j) > 0 && j->gpu) {
+        int rc = job_gpu_backward_step(j);
+        if (rc != 0) {
+            return rc;
+        }
+    } else if (job_trainable_weights(j) > 0) {   /* everything frozen: forward only */
         params_zero_grad(&m->params);
         model_backward(m, b->labels, ls);
         optimizer_step(&j->optim, &m->params);
@@ -376,6 +399,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
         rc = train_load_checkpoint(&j, opt->resume);
         rc = rc ? rc : train_journal_reapply(&j);
     }
+    rc = rc ? rc : job_gpu_open(&j);   /* after a resume: it uploads that state */
     rc = rc ? rc : run_epochs(&j, res);
     if (rc == 0 && !res->interrupted) {
         const char *names[1024];
@@ -391,6 +415,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
                          .has_val = j.val_loader != NULL};
         job_emit(&j, &ev);
     }
+    job_gpu_close(&j);
     thaw_loader_destroy(j.train_loader);
     thaw_loader_destroy(j.val_loader);
     thaw_dataset_free(j.train);

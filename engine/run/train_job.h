@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "engine/core/error.h"
+#include "engine/cuda/device_select.h"
 #include "engine/run/run_config.h"
 #include "engine/run/train_control.h"
 
@@ -52,6 +53,10 @@ typedef struct {
      * built (before the first step) and after every optimizer step, with
      * `user`; see train_control.h. *stop is still honoured after it. */
     TrainBoundaryFn on_boundary;
+    /* Where the image job trains: zero (cpu) by default; cuda:N runs the
+     * training steps and validation on the GPU executor (feature cache
+     * off; text runs stay on the CPU). */
+    ThawDevice device;
 } TrainOptions;
 
 typedef struct {

@@ -48,6 +48,7 @@ typedef struct {
     uint64_t val_gen;          /* cache_gen the val rows belong to */
     int64_t val_hits, val_seen;        /* last validation */
     Journal journal;           /* live changes, saved in checkpoints */
+    struct JobGpu *gpu;        /* set while training on a CUDA device */
 } Job;
 
 /* An event to opt->on_event (epochs and total_steps filled in). */
@@ -89,6 +90,24 @@ void val_cache_begin(Job *j);
 void val_cache_forward(Job *j, const ThawBatch *b, const float *input);
 /* The state line for snapshots (train and val rows). */
 void train_cache_describe(const Job *j, char *out, size_t cap);
+
+/* ---- the GPU path (train_job_gpu.c) ---- */
+
+/* With opt->device cuda: context, executor, the host weights and optimizer
+ * state uploaded; logs the device line. No-op on cpu. */
+int job_gpu_open(Job *j);
+void job_gpu_close(Job *j);
+/* After every model_plan (job_plan does it). */
+int job_gpu_plan(Job *j);
+/* Training: forward and loss of b; *logits valid until the next call. */
+int job_gpu_forward_loss(Job *j, const ThawBatch *b, float *loss, const float **logits);
+/* Backward from that loss and the optimizer step (asynchronous). */
+int job_gpu_backward_step(Job *j);
+/* Validation: logits of one padded eval batch (input NCHW, cfg->batch). */
+int job_gpu_eval(Job *j, const float *input, const float **logits);
+/* Weights, BN buffers and optimizer state back into the host tables
+ * (before a checkpoint). No-op on cpu. */
+int job_gpu_sync_host(Job *j);
 
 /* ---- journal (train_journal.c) ---- */
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# thaw train --device (issue 5):
+#  - malformed values (tpu, cuda:x, cuda:-1) exit 2 with one stderr line
+#    naming the accepted forms, before the run file is read;
+#  - --device cpu trains a tiny run (resnet18 32x32, 1 epoch) and says
+#    nothing about a GPU;
+#  - --device cuda: where nvidia-smi lists a GPU and this build has the CUDA
+#    backend the same run trains and logs "device: cuda:0 (...)" and the
+#    feature cache's off line; elsewhere it exits 2 with one line giving
+#    the driver's (or the build's) reason. --device cuda:99 is one line too.
+#  - a text run (minilm) asked for cuda is refused with one line.
+set -u
+# shellcheck source=cli_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+
+W=$(fresh_dir train_device)
+B=$THAW_BINARY
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+one_line_exit2() {   # NAME RC ERRFILE PATTERN
+    [ "$2" -eq 2 ] || fail "$1: exit $2, expected 2"
+    [ "$(wc -l < "$3")" -eq 1 ] || fail "$1: stderr is not one line: $(cat "$3")"
+    grep -Eq "$4" "$3" || fail "$1: stderr does not match '$4': $(cat "$3")"
+    echo "$1: $(cat "$3")"
+}
+
+for bad in tpu cuda:x cuda:-1 "cuda:"; do
+    "$B" train "$W/missing.json" --device "$bad" > /dev/null 2> "$W/bad.err"
+    one_line_exit2 "--device $bad" $? "$W/bad.err" "expected cpu, cuda or cuda:N"
+done
+
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    echo "SKIP: Fashion-MNIST not installed (only the parsing checks ran)"
+    [ "$failures" -eq 0 ] && exit 0 || exit 1
+fi
+cat > "$W/run.json" <<'JSON'
+{"model": {"arch": "resnet18"},
+ "dataset": {"type": "fashion_mnist", "subset_per_class": 4, "val_fraction": 0.25,
+             "image_size": 32, "augment": false},
+ "strategy": "fine_tune", "trainable": ["layer4"],
+ "optimizer": {"name": "adamw", "lr": 0.001},
+ "epochs": 1, "batch": 8, "seed": 3, "threads": 2}
+JSON
+
+"$B" train "$W/run.json" --device cpu --out "$W/cpu" > "$W/cpu.out" 2> "$W/cpu.err" ||
+    fail "--device cpu exited $? ($(cat "$W/cpu.err"))"
+grep -Eq '^epoch 1/1  train loss' "$W/cpu.out" || fail "--device cpu: no epoch line"
+grep -q 'device: cuda' "$W/cpu.out" && fail "--device cpu: a cuda device line"
+[ -f "$W/cpu/epoch-001.safetensors" ] || fail "--device cpu: no checkpoint"
+
+has_gpu=0
+if command -v nvidia-smi > /dev/null && nvidia-smi -L 2> /dev/null | grep -q '^GPU ' &&
+   "$B" --help | grep -q 'CUDA backend: compiled in'; then
+    has_gpu=1
+fi
+"$B" train "$W/run.json" --device cuda --out "$W/cuda" > "$W/cuda.out" 2> "$W/cuda.err"
+rc=$?
+if [ "$has_gpu" -eq 1 ]; then
+    [ "$rc" -eq 0 ] || fail "--device cuda on a GPU machine exited $rc ($(cat "$W/cuda.err"))"
+    grep -q '^device: cuda:0 (' "$W/cuda.out" || fail "--device cuda: no device line"
+    grep -q 'feature cache off: the run trains on the GPU' "$W/cuda.out" ||
+        fail "--device cuda: no feature cache line"
+    grep -Eq '^epoch 1/1  train loss' "$W/cuda.out" || fail "--device cuda: no epoch line"
+    [ -f "$W/cuda/epoch-001.safetensors" ] || fail "--device cuda: no checkpoint"
+    "$B" train "$W/run.json" --device cuda:99 --out "$W/c99" > /dev/null 2> "$W/c99.err"
+    one_line_exit2 "--device cuda:99" $? "$W/c99.err" "reports [0-9]+ CUDA device"
+else
+    one_line_exit2 "--device cuda (no GPU)" "$rc" "$W/cuda.err" \
+        "no usable CUDA device: .+|no CUDA backend"
+    [ -d "$W/cuda" ] && fail "--device cuda (no GPU): an output folder was made"
+fi
+
+# the embedded MiniLM run: its file loads without the weights (never trains here)
+"$B" train "$THAW_SOURCE_DIR/assets/runs/minilm_fortunes.json" --device cuda:0 \
+    --out "$W/text" > /dev/null 2> "$W/text.err"
+rc=$?
+if [ "$has_gpu" -eq 1 ]; then
+    one_line_exit2 "text run --device cuda" "$rc" "$W/text.err" "text runs .* CPU only"
+else
+    one_line_exit2 "text run --device cuda (no GPU)" "$rc" "$W/text.err" \
+        "no usable CUDA device|no CUDA backend"
+fi
+
+[ "$failures" -eq 0 ] && echo "PASS" && exit 0
+echo "$failures failure(s)"
+exit 1
