@@ -1,0 +1,161 @@
+/* Training throughput of thaw's GPU executor (engine/cuda/cuda_graph.h), one
+ * configuration per process. bench/gpu/run.sh runs the matrix (ResNet-50 and
+ * EfficientNet-Lite0, batch 64 and 128, 224x224, fp32 and TF32) beside
+ * bench_gpu_torch.py.
+ *
+ * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
+ *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
+ *
+ * A step is what `thaw train --device cuda` runs: a batch copied through
+ * pinned memory, forward, softmax cross-entropy, backward over every group
+ * (strategy full), SGD (momentum 0.9) on the device arena; the loss is read
+ * back after the step (one synchronisation per step). cuDNN picks its
+ * fastest algorithms (not the deterministic set); the first (warm-up) steps
+ * pay the algorithm search. Input is random, labels random.
+ *
+ * prints one JSON line:
+ * {"impl":"thaw","arch":..,"batch":..,"size":..,"precision":"fp32"|"tf32",
+ *  "iters":..,"step_ms_min":..,"step_ms_median":..,"img_s":<batch/median>,
+ *  "device_mb":..,"gpu":".."}
+ * or {"impl":"thaw","skipped":"no GPU (...)"} with exit status 77. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/cuda/cuda_device.h"
+#include "engine/cuda/cuda_graph.h"
+#include "engine/models/model.h"
+#include "engine/optim/optimizer.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int fail(const ThawError *err, const char *what)
+{
+    fprintf(stderr, "bench_gpu: %s: %s\n", what, err->msg);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *arch = "resnet50";
+    int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--tf32") == 0) {
+            tf32 = 1;
+        } else if (v && strcmp(a, "--arch") == 0) {
+            arch = v, i++;
+        } else if (v && strcmp(a, "--batch") == 0) {
+            batch = atoi(v), i++;
+        } else if (v && strcmp(a, "--size") == 0) {
+            size = atoi(v), i++;
+        } else if (v && strcmp(a, "--iters") == 0) {
+            iters = atoi(v), i++;
+        } else if (v && strcmp(a, "--warmup") == 0) {
+            warmup = atoi(v), i++;
+        } else if (v && strcmp(a, "--device") == 0) {
+            device = atoi(v), i++;
+        } else {
+            fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
+                            "[--iters N] [--warmup N] [--device N]\n");
+            return 2;
+        }
+    }
+    if (iters < 1 || batch < 1) {
+        fprintf(stderr, "bench_gpu: --iters and --batch must be >= 1\n");
+        return 2;
+    }
+    int count = 0;
+    char reason[256];
+    thaw_cuda_device_count(&count, reason, sizeof reason);
+    if (count <= device) {
+        printf("{\"impl\":\"thaw\",\"skipped\":\"no GPU (%s)\"}\n",
+               count ? "no such device" : reason);
+        return 77;
+    }
+    ThawError err = {0};
+    ThawCudaDeviceInfo info;
+    ThawCudaContext *ctx = NULL;
+    if (thaw_cuda_device_info(device, &info, &err) ||
+        thaw_cuda_context_create(&ctx, device, tf32, 0, &err)) {
+        return fail(&err, "device");
+    }
+    Model m;
+    memset(&m, 0, sizeof m);
+    if (model_create(&m, arch, 1000, 1, &err)) {
+        return fail(&err, "model");
+    }
+    for (int g = 0; g < m.params.n_groups; g++) {
+        params_set_group_frozen(&m.params, g, 0);
+        m.params.groups[g].lr = 0.01f;
+    }
+    GraphMode mode = {.training = 1, .train_bn = 0, .want_input_grad = 0};
+    Optimizer hyper;
+    ThawCudaGraph *cg = NULL;
+    if (model_plan(&m, batch, size, size, &mode, &err) ||
+        optimizer_init(&hyper, OPT_SGD, &m.params, &err)) {
+        return fail(&err, "plan");
+    }
+    hyper.momentum = 0.9f;
+    if (thaw_cuda_graph_create(&cg, ctx, &m, OPT_SGD, &err) ||
+        thaw_cuda_graph_plan(cg, &m, &err)) {
+        return fail(&err, "executor");
+    }
+    const size_t per = (size_t)3 * size * size;
+    float *images = malloc(per * batch * sizeof(float));
+    int32_t *labels = malloc((size_t)batch * sizeof(int32_t));
+    double *ms = malloc((size_t)iters * sizeof(double));
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < per * batch; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        images[i] = (float)((s >> 40) / (double)(1u << 24)) * 4.0f - 2.0f;
+    }
+    for (int i = 0; i < batch; i++) {
+        labels[i] = (int32_t)(i * 7919 % 1000);
+    }
+    float loss = 0;
+    for (int it = 0; it < warmup + iters; it++) {
+        double t0 = now_ms();
+        int rc = thaw_cuda_graph_set_batch(cg, &m, images, labels, &err);
+        rc = rc ? rc : thaw_cuda_graph_forward(cg, &m, &err);
+        rc = rc ? rc : thaw_cuda_graph_loss(cg, &m, 0.0f, &err);
+        rc = rc ? rc : thaw_cuda_graph_backward(cg, &m, 0.0f, &err);
+        rc = rc ? rc : thaw_cuda_graph_optimizer_step(cg, &m, &hyper, &err);
+        rc = rc ? rc : thaw_cuda_graph_outputs(cg, &loss, NULL, &err);
+        if (rc) {
+            return fail(&err, "step");
+        }
+        if (it >= warmup) {
+            ms[it - warmup] = now_ms() - t0;
+        }
+    }
+    qsort(ms, (size_t)iters, sizeof *ms, cmp_double);
+    double med = ms[iters / 2];
+    printf("{\"impl\":\"thaw\",\"arch\":\"%s\",\"batch\":%d,\"size\":%d,\"precision\":\"%s\","
+           "\"iters\":%d,\"step_ms_min\":%.3f,\"step_ms_median\":%.3f,\"img_s\":%.1f,"
+           "\"loss\":%.4f,\"device_mb\":%.0f,\"gpu\":\"%s\"}\n",
+           arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
+           loss, thaw_cuda_graph_device_bytes(cg) / 1e6, info.name);
+    free(images);
+    free(labels);
+    free(ms);
+    optimizer_free(&hyper);
+    thaw_cuda_graph_destroy(cg);
+    model_free(&m);
+    thaw_cuda_context_destroy(ctx);
+    return 0;
+}

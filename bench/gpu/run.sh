@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# GPU training throughput, thaw beside PyTorch on the same GPU (issue 5):
+# ResNet-50 and EfficientNet-Lite0, batch 64 and 128, 224x224, fp32 and
+# TF32; each configuration is one bench_gpu process, then one
+# bench_gpu_torch.py process. Prints a table (images/s and thaw / torch).
+#   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
+# BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
+# (default python3) needs a CUDA build of torch + torchvision for the torch
+# column, else that column says "skipped". JSON lines go to
+# BUILD_DIR/bench-gpu.jsonl.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:?usage: bench/gpu/run.sh BUILD_DIR [PYTHON]}
+PY=${2:-python3}
+BIN=$BUILD/bench/bench_gpu
+OUT=$BUILD/bench-gpu.jsonl
+ITERS=${BENCH_GPU_ITERS:-15}
+if [ ! -x "$BIN" ]; then
+    echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
+fi
+: > "$OUT"
+field() {   # JSON-LINE KEY
+    "$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get(sys.argv[2], ""))' \
+        "$1" "$2" 2>/dev/null || echo ""
+}
+printf "%-20s %5s %5s %12s %12s %7s\n" model batch prec "thaw img/s" "torch img/s" ratio
+status=0
+for arch in resnet50 efficientnet_lite0; do
+    for batch in 64 128; do
+        for prec in fp32 tf32; do
+            flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+            t=$(timeout 120 "$BIN" --arch "$arch" --batch "$batch" --iters "$ITERS" $flag 2>&1 | tail -1)
+            echo "$t" >> "$OUT"
+            p=$(timeout 120 "$PY" "$ROOT/bench/gpu/bench_gpu_torch.py" --arch "$arch" \
+                --batch "$batch" --iters "$ITERS" $flag 2>&1 | tail -1)
+            echo "$p" >> "$OUT"
+            ti=$(field "$t" img_s); pi=$(field "$p" img_s)
+            [ -z "$ti" ] && { ti="error"; status=1; echo "   thaw: $t"; }
+            [ -z "$pi" ] && pi=$( [ -n "$(field "$p" skipped)" ] && echo skipped || echo error)
+            ratio="-"
+            if [[ "$ti" =~ ^[0-9.]+$ && "$pi" =~ ^[0-9.]+$ ]]; then
+                ratio=$(awk -v a="$ti" -v b="$pi" 'BEGIN { printf "%.2fx", a / b }')
+            fi
+            printf "%-20s %5s %5s %12s %12s %7s\n" "$arch" "$batch" "$prec" "$ti" "$pi" "$ratio"
+        done
+    done
+done
+gpu=$(field "$(grep -m1 '"gpu"' "$OUT")" gpu)
+echo "gpu: ${gpu:-unknown}; torch: $(field "$(grep -m1 '"impl": "torch"' "$OUT")" skipped)"
+exit $status
