@@ -24,7 +24,8 @@ static void usage(FILE *f)
           "            --image P [P2 ...] [--top K (5)] [--size S (native)]\n"
           "            or a text checkpoint: CKPT --text T [--file F|-] [--top K] [--json]\n"
           "  train     train from a run file: RUN.json [--json] [--resume CKPT]\n"
-          "            [--out DIR (runs/<name>)]; see README, Training runs\n"
+          "            [--out DIR (runs/<name>)] [--device cpu|cuda[:N] (cuda when one\n"
+          "            exists)]; see README, Training runs\n"
           "\n"
           "workbench keys:\n"
           TUI_KEYS_HELP
