@@ -42,12 +42,14 @@ static void log_freeze(TextJob *j, const char *what, int frozen)
     char stop[PARAM_NAME_MAX];
     backward_stop(j, stop, sizeof stop);
     if (trainable_weights(&j->model.params) == 0) {
-        text_log(j, "step %" PRId64 ": %s %s; nothing trains now: steps run forward and loss "
-                 "only, no backward or optimizer update", j->global_step, what,
-                 frozen ? "frozen" : "trainable");
+        job_core_log(&j->core,
+                     "step %" PRId64 ": %s %s; nothing trains now: steps run forward and loss "
+                     "only, no backward or optimizer update", j->core.global_step, what,
+                     frozen ? "frozen" : "trainable");
     } else {
-        text_log(j, "step %" PRId64 ": %s %s; backward now stops at %s", j->global_step, what,
-                 frozen ? "frozen" : "trainable", stop);
+        job_core_log(&j->core,
+                     "step %" PRId64 ": %s %s; backward now stops at %s", j->core.global_step, what,
+                     frozen ? "frozen" : "trainable", stop);
     }
 }
 
@@ -55,7 +57,7 @@ static int text_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawErr
 {
     TextJob *j = ctl->job;
     ParamTable *t = &j->model.params;
-    int g = ctl_find_group(t, j->cfg->arch, group, err);
+    int g = ctl_find_group(t, j->core.cfg->arch, group, err);
     if (g < 0) {
         return THAW_ERR_ARG;
     }
@@ -63,7 +65,7 @@ static int text_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawErr
     if (t->groups[g].frozen == frozen && !params_group_has_overrides(t, g)) {
         return 0;   /* nothing changes: no journal entry */
     }
-    int rc = journal_append(&j->journal, j->global_step,
+    int rc = journal_append(&j->core.journal, j->core.global_step,
                             frozen ? JOURNAL_FREEZE : JOURNAL_UNFREEZE, group, frozen, err);
     if (rc != 0) {
         return rc;
@@ -94,7 +96,7 @@ static int text_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, T
     if (now < 0) {
         int g = layer ? params_find_group(t, layer) : -1;
         return thaw_fail(err, THAW_ERR_ARG, "no layer '%s' in %s%s", layer ? layer : "(null)",
-                         j->cfg->arch, g >= 0 ? " (it is a group: freeze it as a group)"
+                         j->core.cfg->arch, g >= 0 ? " (it is a group: freeze it as a group)"
                          : " (a layer is a module with weights, named as in Hugging Face: "
                          "encoder.layer.3.attention.self.query, classifier)");
     }
@@ -102,7 +104,7 @@ static int text_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, T
     if (now == frozen) {
         return 0;   /* nothing changes: no journal entry */
     }
-    int rc = journal_append(&j->journal, j->global_step,
+    int rc = journal_append(&j->core.journal, j->core.global_step,
                             frozen ? JOURNAL_LAYER_FREEZE : JOURNAL_LAYER_UNFREEZE, layer,
                             frozen, err);
     if (rc != 0) {
@@ -118,58 +120,26 @@ static int text_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, T
 static int text_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err)
 {
     TextJob *j = ctl->job;
-    ParamTable *t = &j->model.params;
-    int g = ctl_find_group(t, j->cfg->arch, group, err);
-    if (g < 0) {
-        return THAW_ERR_ARG;
-    }
-    if (!isfinite(lr) || lr <= 0) {
-        return thaw_fail(err, THAW_ERR_ARG, "lr for group '%s' must be a finite number > 0, "
-                         "got %g", group, lr);
-    }
-    int rc = journal_append(&j->journal, j->global_step, JOURNAL_LR, group, lr, err);
-    if (rc != 0) {
-        return rc;
-    }
-    double was = j->base_lr[g];
-    j->base_lr[g] = lr;
-    t->groups[g].lr = (float)(lr * schedule_factor(&j->sched, j->global_step));
-    text_log(j, "step %" PRId64 ": %s lr %g (was %g)%s", j->global_step, group, lr, was,
-             params_count_weights(t, g, 1) == 0
-                 ? "; the group is frozen, it applies once thawed" : "");
-    return 0;
+    return job_core_ctl_set_lr(&j->core, &j->model.params, group, lr, err);
+}
+
+static int save_text_checkpoint(void *job, const char *path)
+{
+    return text_save_checkpoint(job, path);
 }
 
 static int text_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
 {
     TextJob *j = ctl->job;
-    char path[1100];
-    snprintf(path, sizeof path, "%s/step-%06" PRId64 ".safetensors", j->opt->out_dir,
-             j->global_step);
-    ThawError *job_err = j->err;
-    j->err = err;
-    int rc = text_save_checkpoint(j, path);
-    j->err = job_err;
-    if (rc == 0) {
-        if (path_out && cap) {
-            snprintf(path_out, cap, "%s", path);
-        }
-        text_log(j, "step %" PRId64 ": checkpoint %s", j->global_step, path);
-    }
-    return rc;
+    return job_core_ctl_save(&j->core, j, save_text_checkpoint, path_out, cap, err);
 }
 
-static int64_t text_step(const TrainCtl *ctl)
-{
-    const TextJob *j = ctl->job;
-    return j->global_step;
-}
 
 static int text_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
                        ThawError *err)
 {
     const TextJob *j = ctl->job;
-    return ctl_param_tensor(&j->model.params, &j->optim, name, data, numel, err);
+    return ctl_param_tensor(&j->model.params, &j->core.optim, name, data, numel, err);
 }
 
 /* ---- snapshot ---- */
@@ -190,11 +160,8 @@ static int text_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
 {
     const TextJob *j = ctl->job;
     const ParamTable *t = &j->model.params;
-    memset(snap, 0, sizeof *snap);
     int index[MAX_GROUPS];
-    for (int k = 0; k < t->n_groups; k++) {
-        index[k] = params_count_weights(t, k, 0) > 0 ? snap->n_groups++ : -1;
-    }
+    job_core_snapshot_begin(t, snap, index);
     /* a layer per module with weights: consecutive entries share a module */
     char last[PARAM_NAME_MAX] = "", name[PARAM_NAME_MAX];
     for (int i = 0; i < t->count; i++) {
@@ -204,32 +171,9 @@ static int text_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
             snprintf(last, sizeof last, "%s", name);
         }
     }
-    snap->groups = calloc((size_t)snap->n_groups + 1, sizeof *snap->groups);
-    snap->layers = calloc((size_t)snap->n_layers + 1, sizeof *snap->layers);
-    if (!snap->groups || !snap->layers) {
-        train_snapshot_free(snap);
-        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for a snapshot");
-    }
-    snap->epochs = j->cfg->epochs;
-    snap->epoch = j->epoch < j->cfg->epochs ? j->epoch + 1 : j->cfg->epochs;
-    snap->step = j->global_step;
-    snap->total_steps = j->total_steps;
-    snap->at_start = ctl->at_start;
-    snap->trainable_params = (int64_t)trainable_weights(t);
-    double f = schedule_factor(&j->sched, j->global_step);
-    for (int k = 0; k < t->n_groups; k++) {
-        if (index[k] < 0) {
-            continue;
-        }
-        TrainSnapGroup *sg = &snap->groups[index[k]];
-        snprintf(sg->name, sizeof sg->name, "%s", t->groups[k].name);
-        sg->params = (int64_t)params_count_weights(t, k, 0);
-        sg->trainable_params = (int64_t)params_count_weights(t, k, 1);
-        sg->frozen = sg->trainable_params == 0;
-        sg->partial = sg->trainable_params > 0 && sg->trainable_params < sg->params;
-        sg->base_lr = j->base_lr[k];
-        sg->lr = (double)(float)(j->base_lr[k] * f);
-        sg->weight_decay = t->groups[k].weight_decay;
+    int rc = job_core_snapshot_fill(&j->core, t, index, ctl->at_start, snap, err);
+    if (rc != 0) {
+        return rc;
     }
     int n = -1;
     last[0] = '\0';
@@ -259,47 +203,32 @@ const TrainCtlOps train_text_ctl_ops = {
     .set_layer_frozen = text_set_layer_frozen,
     .set_lr = text_set_lr,
     .save = text_save,
-    .step = text_step,
+    .step = job_core_ctl_step,
     .tensor = text_tensor,
 };
 
 /* ---- resume ---- */
 
+/* A resumed text job applies freezes directly: no plan or cache to redo. */
+static int reapply_layer_frozen(void *job, const char *layer, int frozen, int64_t step)
+{
+    TextJob *j = job;
+    (void)step;
+    params_set_module_frozen(&j->model.params, layer, frozen);
+    return 0;
+}
+
+static int reapply_group_frozen(void *job, int g, int frozen, int64_t step)
+{
+    TextJob *j = job;
+    (void)step;
+    params_set_group_frozen(&j->model.params, g, frozen);
+    return 0;
+}
+
 int text_journal_reapply(TextJob *j)
 {
-    ParamTable *t = &j->model.params;
-    const Journal *jr = &j->journal;
-    for (int i = 0; i < jr->count; i++) {
-        const JournalEntry *e = &jr->entries[i];
-        if (journal_is_layer_kind(e->kind)) {
-            if (params_module_frozen(t, e->name) < 0) {
-                return thaw_fail(j->err, THAW_ERR_MISMATCH,
-                                 "metadata 'journal' entry %d names no layer of %s: '%s'", i,
-                                 j->cfg->arch, e->name);
-            }
-            params_set_module_frozen(t, e->name, e->kind == JOURNAL_LAYER_FREEZE);
-            continue;
-        }
-        int g = params_find_group(t, e->name);
-        if (g < 0) {
-            return thaw_fail(j->err, THAW_ERR_MISMATCH,
-                             "metadata 'journal' entry %d names no group of %s: '%s'", i,
-                             j->cfg->arch, e->name);
-        }
-        if (e->kind == JOURNAL_LR) {
-            if (!isfinite(e->value) || e->value <= 0) {
-                return thaw_fail(j->err, THAW_ERR_FORMAT,
-                                 "metadata 'journal' entry %d: lr %g is not > 0", i, e->value);
-            }
-            j->base_lr[g] = e->value;
-        } else {
-            params_set_group_frozen(t, g, e->kind == JOURNAL_FREEZE);
-        }
-    }
-    if (jr->count > 0) {
-        text_log(j, "re-applied %d live change%s from the checkpoint's journal (steps %" PRId64
-                 "..%" PRId64 ")", jr->count, jr->count == 1 ? "" : "s", jr->entries[0].step,
-                 jr->entries[jr->count - 1].step);
-    }
-    return 0;
+    static const JournalApplyOps ops = {.set_layer_frozen = reapply_layer_frozen,
+                                        .set_group_frozen = reapply_group_frozen};
+    return job_core_journal_reapply(&j->core, &j->model.params, &ops, j);
 }

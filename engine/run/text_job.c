@@ -8,12 +8,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "engine/data/transforms.h"
 
@@ -27,42 +25,6 @@ int text_arch(const char *arch)
     return arch && (strcmp(arch, "minilm") == 0 || strcmp(arch, "bert") == 0);
 }
 
-void text_emit(TextJob *j, TrainEvent *ev)
-{
-    if (j->opt->on_event) {
-        ev->epochs = j->cfg->epochs;
-        ev->total_steps = j->total_steps;
-        j->opt->on_event(ev, j->opt->user);
-    }
-}
-
-void text_log(TextJob *j, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    TrainEvent ev = {.kind = TRAIN_EV_LOG, .msg = line};
-    text_emit(j, &ev);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int k = 1; k < n; k++) {
-        best = x[k] > x[best] ? k : best;
-    }
-    return best;
-}
-
 /* Fills ids/mask/labels with items[0..count) of tok, padded to the longest;
  * plans the encoder for it. */
 static int load_batch(TextJob *j, const TextTokens *tok, const int64_t *items, int count,
@@ -70,13 +32,13 @@ static int load_batch(TextJob *j, const TextTokens *tok, const int64_t *items, i
 {
     int32_t pad = thaw_wordpiece_special_ids(j->wp).pad;
     int seq = text_tokens_fill_batch(tok, items, count, pad, j->ids, j->mask, j->labels);
-    return bert_plan(&j->model, count, seq, training, j->err);
+    return bert_plan(&j->model, count, seq, training, j->core.err);
 }
 
 static int validate(TextJob *j, double *loss, double *acc)
 {
     *loss = *acc = 0;
-    int k = j->classes, batch = j->cfg->batch;
+    int k = j->classes, batch = j->core.cfg->batch;
     int64_t n = j->val_tok.n, seen = 0, correct = 0;
     double sum = 0;
     memset(j->confusion, 0, (size_t)k * k * sizeof *j->confusion);
@@ -87,14 +49,14 @@ static int validate(TextJob *j, double *loss, double *acc)
             items[b] = first + b;
         }
         int rc = load_batch(j, &j->val_tok, items, count, 0);
-        rc = rc ? rc : bert_forward(&j->model, j->ids, NULL, j->mask, j->err);
+        rc = rc ? rc : bert_forward(&j->model, j->ids, NULL, j->mask, j->core.err);
         if (rc != 0) {
             return rc;
         }
         const float *logits = bert_logits(&j->model);
         for (int b = 0; b < count; b++) {
             const float *z = logits + (size_t)b * k;
-            int p = argmax(z, k), y = j->labels[b];
+            int p = job_core_argmax(z, k), y = j->labels[b];
             double lse = 0;
             for (int c = 0; c < k; c++) {
                 lse += exp((double)z[c] - z[p]);
@@ -110,33 +72,14 @@ static int validate(TextJob *j, double *loss, double *acc)
     return 0;
 }
 
-static void set_lrs(TextJob *j)
+static int save_job_checkpoint(void *job, const char *path)
 {
-    double f = schedule_factor(&j->sched, j->global_step);
-    ParamTable *t = &j->model.params;
-    for (int g = 0; g < t->n_groups; g++) {
-        t->groups[g].lr = (float)(j->base_lr[g] * f);
-    }
-}
-
-static size_t trainable_weights(const TextJob *j)
-{
-    size_t n = 0;
-    for (int g = 0; g < j->model.params.n_groups; g++) {
-        n += params_count_weights(&j->model.params, g, 1);
-    }
-    return n;
+    return text_save_checkpoint(job, path);
 }
 
 static int checkpoint(TextJob *j, TrainResult *res, const char *name)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/%s", j->opt->out_dir, name);
-    int rc = text_save_checkpoint(j, path);
-    if (rc == 0) {
-        snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
-    }
-    return rc;
+    return job_core_checkpoint(&j->core, j, save_job_checkpoint, res, name);
 }
 
 /* This epoch's order of the training items: a Fisher-Yates shuffle seeded
@@ -145,7 +88,7 @@ static void shuffle_epoch(TextJob *j)
 {
     int64_t n = j->train_tok.n;
     ThawRng rng;
-    thaw_rng_seed(&rng, thaw_seed_mix(j->cfg->seed, (uint64_t)j->epoch));
+    thaw_rng_seed(&rng, thaw_seed_mix(j->core.cfg->seed, (uint64_t)j->core.epoch));
     for (int64_t i = 0; i < n; i++) {
         j->order[i] = i;
     }
@@ -160,36 +103,37 @@ static int train_step(TextJob *j, const int64_t *items, int count, TrainResult *
                       float *loss)
 {
     BertModel *m = &j->model;
-    float ls = (float)j->cfg->label_smoothing;
-    set_lrs(j);
+    float ls = (float)j->core.cfg->label_smoothing;
+    job_core_set_lrs(&j->core, &j->model.params);
     int rc = load_batch(j, &j->train_tok, items, count, 1);
-    rc = rc ? rc : bert_forward(m, j->ids, NULL, j->mask, j->err);
+    rc = rc ? rc : bert_forward(m, j->ids, NULL, j->mask, j->core.err);
     if (rc != 0) {
         return rc;
     }
     *loss = bert_loss(m, j->labels, ls);
     if (!isfinite(*loss)) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "step %" PRId64 " (epoch %d): loss is %s; "
-                         "stopped, the last good checkpoint is %s", j->global_step + 1,
-                         j->epoch + 1, isnan(*loss) ? "nan" : "inf",
+        return thaw_fail(j->core.err, THAW_ERR_ARG, "step %" PRId64 " (epoch %d): loss is %s; "
+                         "stopped, the last good checkpoint is %s", j->core.global_step + 1,
+                         j->core.epoch + 1, isnan(*loss) ? "nan" : "inf",
                          res->checkpoint[0] ? res->checkpoint : "(none yet)");
     }
     const float *logits = bert_logits(m);
     for (int b = 0; b < count; b++) {
-        j->correct += argmax(logits + (size_t)b * j->classes, j->classes) == j->labels[b];
+        const float *z = logits + (size_t)b * j->classes;
+        j->core.correct += job_core_argmax(z, j->classes) == j->labels[b];
     }
-    if (trainable_weights(j) > 0) {
+    if (job_core_trainable_weights(&j->model.params) > 0) {
         params_zero_grad(&m->params);
-        rc = bert_backward(m, j->labels, ls, j->err);
+        rc = bert_backward(m, j->labels, ls, j->core.err);
         if (rc != 0) {
             return rc;
         }
-        optimizer_step(&j->optim, &m->params);
+        optimizer_step(&j->core.optim, &m->params);
     }
-    j->loss_sum += (double)*loss * count;
-    j->seen += count;
-    j->epoch_step++;
-    j->global_step++;
+    j->core.loss_sum += (double)*loss * count;
+    j->core.seen += count;
+    j->core.epoch_step++;
+    j->core.global_step++;
     return 0;
 }
 
@@ -200,24 +144,9 @@ static int train_step(TextJob *j, const int64_t *items, int count, TrainResult *
  * nothing written); 0 to go on. */
 static int boundary(TextJob *j, TrainResult *res, int at_start, int *rc)
 {
-    *rc = 0;
-    TrainBoundaryAction act = TRAIN_CONTINUE;
-    if (j->opt->on_boundary) {
-        TrainCtl ctl = {.ops = &train_text_ctl_ops, .job = j, .at_start = at_start};
-        act = j->opt->on_boundary(&ctl, j->opt->user);
-    }
-    if (act == TRAIN_CONTINUE && j->opt->stop && *j->opt->stop) {
-        act = TRAIN_STOP_SAVE;
-    }
-    if (act == TRAIN_CONTINUE) {
-        return 0;
-    }
-    res->interrupted = 1;
-    res->steps_done = j->global_step;
-    if (act == TRAIN_STOP_SAVE) {
-        *rc = checkpoint(j, res, "interrupted.safetensors");
-    }
-    return 1;
+    TrainBoundaryAction act = job_core_boundary(&j->core, &train_text_ctl_ops, j, at_start, res);
+    *rc = act == TRAIN_STOP_SAVE ? checkpoint(j, res, "interrupted.safetensors") : 0;
+    return act != TRAIN_CONTINUE;
 }
 
 /* After an epoch: validation, the event, early stopping, the checkpoint.
@@ -225,69 +154,53 @@ static int boundary(TextJob *j, TrainResult *res, int at_start, int *rc)
 static int finish_epoch(TextJob *j, TrainResult *res, double train_time, int64_t samples,
                         double t_start, int64_t steps_timed, int *rc)
 {
-    const RunConfig *c = j->cfg;
     double val_loss, val_acc;
     *rc = validate(j, &val_loss, &val_acc);
     if (*rc != 0) {
         return 0;
     }
     int has_val = j->val_tok.n > 0;
-    res->train_loss = j->seen ? j->loss_sum / (double)j->seen : 0;
-    res->train_acc = j->seen ? (double)j->correct / (double)j->seen : 0;
+    res->train_loss = j->core.seen ? j->core.loss_sum / (double)j->core.seen : 0;
+    res->train_acc = j->core.seen ? (double)j->core.correct / (double)j->core.seen : 0;
     res->val_loss = val_loss;
     res->val_acc = val_acc;
-    double el = now_s() - t_start;
-    TrainEvent ev = {.kind = TRAIN_EV_EPOCH, .epoch = j->epoch + 1, .step = j->global_step,
+    double el = job_core_now_s() - t_start;
+    TrainEvent ev = {.kind = TRAIN_EV_EPOCH, .epoch = j->core.epoch + 1,
+                     .step = j->core.global_step,
                      .train_loss = res->train_loss, .train_acc = res->train_acc,
                      .val_loss = val_loss, .val_acc = val_acc, .has_val = has_val,
                      .samples_per_s = train_time > 0 ? (double)samples / train_time : 0,
                      .eta_s = steps_timed ? el / (double)steps_timed *
-                              (double)(j->total_steps - j->global_step) : 0};
-    double monitor = has_val ? val_loss : res->train_loss;
-    if (monitor < j->best - c->min_delta) {
-        j->best = monitor;
-        j->bad_epochs = 0;
-    } else {
-        j->bad_epochs++;
-    }
+                              (double)(j->core.total_steps - j->core.global_step) : 0};
     /* the epoch is complete: the checkpoint resumes at the next one */
-    j->epoch++;
-    j->epoch_step = 0;
-    j->loss_sum = 0;
-    j->correct = j->seen = 0;
+    job_core_end_epoch(&j->core, has_val ? val_loss : res->train_loss);
     char name[64];
-    snprintf(name, sizeof name, "epoch-%03d.safetensors", j->epoch);
+    snprintf(name, sizeof name, "epoch-%03d.safetensors", j->core.epoch);
     *rc = checkpoint(j, res, name);
     if (*rc != 0) {
         return 0;
     }
-    text_emit(j, &ev);
-    res->epochs_done = j->epoch;
-    res->steps_done = j->global_step;
-    if (c->patience > 0 && j->bad_epochs >= c->patience) {
-        res->stopped_early = 1;
-        text_log(j, "early stopping after epoch %d: no improvement over %g for %d epochs",
-                 j->epoch, j->best, c->patience);
-        return 1;
-    }
-    return 0;
+    job_core_emit(&j->core, &ev);
+    res->epochs_done = j->core.epoch;
+    res->steps_done = j->core.global_step;
+    return job_core_early_stop(&j->core, res, j->core.epoch);
 }
 
 static int run_epochs(TextJob *j, TrainResult *res)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     int head = params_find_group(&j->model.params, "classifier");
-    double t_start = now_s();
+    double t_start = job_core_now_s();
     int64_t steps_timed = 0;
     int rc;
     if (boundary(j, res, 1, &rc)) {
         return rc;
     }
-    while (j->epoch < c->epochs) {
+    while (j->core.epoch < c->epochs) {
         shuffle_epoch(j);
-        double t_epoch = now_s();
+        double t_epoch = job_core_now_s();
         int64_t samples = 0, n = j->train_tok.n;
-        for (int64_t first = j->epoch_step * c->batch; first < n; first += c->batch) {
+        for (int64_t first = j->core.epoch_step * c->batch; first < n; first += c->batch) {
             int count = (int)(n - first < c->batch ? n - first : c->batch);
             float loss;
             rc = train_step(j, j->order + first, count, res, &loss);
@@ -296,18 +209,18 @@ static int run_epochs(TextJob *j, TrainResult *res)
             }
             samples += count;
             steps_timed++;
-            double el = now_s() - t_start;
-            TrainEvent ev = {.kind = TRAIN_EV_STEP, .epoch = j->epoch + 1,
-                             .step = j->global_step, .loss = loss,
+            double el = job_core_now_s() - t_start;
+            TrainEvent ev = {.kind = TRAIN_EV_STEP, .epoch = j->core.epoch + 1,
+                             .step = j->core.global_step, .loss = loss,
                              .lr = head >= 0 ? j->model.params.groups[head].lr : 0,
                              .eta_s = el / (double)steps_timed *
-                                      (double)(j->total_steps - j->global_step)};
-            text_emit(j, &ev);
+                                      (double)(j->core.total_steps - j->core.global_step)};
+            job_core_emit(&j->core, &ev);
             if (boundary(j, res, 0, &rc)) {
                 return rc;
             }
         }
-        if (finish_epoch(j, res, now_s() - t_epoch, samples, t_start, steps_timed, &rc) ||
+        if (finish_epoch(j, res, job_core_now_s() - t_epoch, samples, t_start, steps_timed, &rc) ||
             rc != 0) {
             return rc;
         }
@@ -323,12 +236,12 @@ static void emit_done(TextJob *j, const TrainResult *res)
         names[k] = thaw_text_class_name(j->source, k);
     }
     int has_val = j->val_tok.n > 0;
-    TrainEvent ev = {.kind = TRAIN_EV_DONE, .epoch = j->epoch, .step = j->global_step,
+    TrainEvent ev = {.kind = TRAIN_EV_DONE, .epoch = j->core.epoch, .step = j->core.global_step,
                      .msg = res->checkpoint, .num_classes = nk,
                      .confusion = has_val ? j->confusion : NULL, .class_names = names,
                      .train_loss = res->train_loss, .train_acc = res->train_acc,
                      .val_loss = res->val_loss, .val_acc = res->val_acc, .has_val = has_val};
-    text_emit(j, &ev);
+    job_core_emit(&j->core, &ev);
 }
 
 int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
@@ -337,10 +250,7 @@ int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *r
     memset(res, 0, sizeof *res);
     TextJob j;
     memset(&j, 0, sizeof j);
-    j.cfg = cfg;
-    j.opt = opt;
-    j.err = err;
-    j.best = INFINITY;
+    job_core_init(&j.core, cfg, opt, err);
     if (cfg->threads > 0) {
         omp_set_num_threads(cfg->threads);
     }
@@ -363,6 +273,6 @@ int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *r
         emit_done(&j, res);
     }
     text_job_free(&j);
-    journal_free(&j.journal);
+    journal_free(&j.core.journal);
     return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef THAW_RUN_TEXT_JOB_INTERNAL_H
 #define THAW_RUN_TEXT_JOB_INTERNAL_H
 
+#include "job_core.h"
 #include "journal.h"
 #include "text_job.h"
 #include "train_ctl_internal.h"
@@ -14,36 +15,18 @@
 #include "engine/text/wordpiece.h"
 
 typedef struct {
-    const RunConfig *cfg;
-    const TrainOptions *opt;
-    ThawError *err;
+    JobCore core;              /* first: a TrainCtl's job is also a JobCore */
     BertConfig bcfg;           /* config.json of model.weights */
     BertModel model;
     ThawWordPiece *wp;         /* vocab.txt of model.weights */
-    Optimizer optim;
-    Schedule sched;
-    double base_lr[MAX_GROUPS];
     ThawTextDataset *source, *subset, *train, *val;
     TextTokens train_tok, val_tok;
     int classes;
-    int64_t steps_per_epoch, total_steps;
     /* batch buffers: [batch, max_length] */
     int32_t *ids, *mask, *labels;
     int64_t *order;            /* this epoch's shuffled train items */
-    /* progress, saved in checkpoints */
-    int epoch;                 /* 0-based epoch in progress */
-    int64_t epoch_step;
-    int64_t global_step;
-    double loss_sum;
-    int64_t correct, seen;
-    double best;
-    int bad_epochs;
     int64_t *confusion;
-    Journal journal;           /* live changes, saved in checkpoints */
 } TextJob;
-
-void text_emit(TextJob *j, TrainEvent *ev);
-void text_log(TextJob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Dataset, split and token ids (text_job_setup.c). */
 int text_job_open_data(TextJob *j);

@@ -15,26 +15,26 @@
  * embedding table. */
 static int load_encoder_files(TextJob *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     char path[RUN_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.json", c->weights);
-    int rc = bert_config_load(&j->bcfg, path, j->err);
+    int rc = bert_config_load(&j->bcfg, path, j->core.err);
     if (rc != 0) {
-        return thaw_fail(j->err, rc, "%s: key 'model.weights': %s", c->path, j->err->msg);
+        return thaw_fail(j->core.err, rc, "%s: key 'model.weights': %s", c->path, j->core.err->msg);
     }
     snprintf(path, sizeof path, "%s/vocab.txt", c->weights);
-    rc = thaw_wordpiece_load(&j->wp, path, j->err);
+    rc = thaw_wordpiece_load(&j->wp, path, j->core.err);
     if (rc != 0) {
-        return thaw_fail(j->err, rc, "%s: key 'model.weights': %s", c->path, j->err->msg);
+        return thaw_fail(j->core.err, rc, "%s: key 'model.weights': %s", c->path, j->core.err->msg);
     }
     size_t nv = thaw_wordpiece_vocab_size(j->wp);
     if (nv > (size_t)j->bcfg.vocab_size) {
-        return thaw_fail(j->err, THAW_ERR_MISMATCH, "%s: %zu tokens, but config.json's "
+        return thaw_fail(j->core.err, THAW_ERR_MISMATCH, "%s: %zu tokens, but config.json's "
                          "vocab_size (the embedding rows) is %d: this vocab does not belong "
                          "to these weights", path, nv, j->bcfg.vocab_size);
     }
     if (c->max_length > j->bcfg.max_position) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset.max_length' is %d, but %s "
+        return thaw_fail(j->core.err, THAW_ERR_ARG, "%s: key 'dataset.max_length' is %d, but %s "
                          "has %d positions", c->path, c->max_length, c->arch,
                          j->bcfg.max_position);
     }
@@ -43,47 +43,52 @@ static int load_encoder_files(TextJob *j)
 
 int text_job_open_data(TextJob *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     int rc = load_encoder_files(j);
-    rc = rc ? rc : text_data_open_source(c, &j->source, j->err);
+    rc = rc ? rc : text_data_open_source(c, &j->source, j->core.err);
     if (rc != 0) {
         return rc;
     }
     if (thaw_text_skipped_empty(j->source) > 0) {
-        text_log(j, "skipped %lld empty text(s) in %s", (long long)thaw_text_skipped_empty(j->source),
-                 c->data_path);
+        job_core_log(&j->core,
+                     "skipped %lld empty text(s) in %s",
+                     (long long)thaw_text_skipped_empty(j->source),
+                     c->data_path);
     }
     if (thaw_text_invalid_utf8(j->source) > 0) {
-        text_log(j, "warning: %lld text(s) in %s are not valid UTF-8: their invalid bytes are "
-                 "dropped (read as U+FFFD, which BERT's cleaning removes)",
-                 (long long)thaw_text_invalid_utf8(j->source), c->data_path);
+        job_core_log(&j->core,
+                     "warning: %lld text(s) in %s are not valid UTF-8: their invalid bytes are "
+                     "dropped (read as U+FFFD, which BERT's cleaning removes)",
+                     (long long)thaw_text_invalid_utf8(j->source), c->data_path);
     }
-    rc = text_data_split(c, j->source, &j->subset, &j->train, &j->val, j->err);
+    rc = text_data_split(c, j->source, &j->subset, &j->train, &j->val, j->core.err);
     if (rc != 0) {
         return rc;
     }
     j->classes = thaw_text_num_classes(j->source);
     int64_t n_train = thaw_text_count(j->train);
     if (n_train < 1) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset': no training items", c->path);
+        return thaw_fail(j->core.err, THAW_ERR_ARG,
+                         "%s: key 'dataset': no training items", c->path);
     }
     int64_t truncated = 0;
     double tokens = 0;
     rc = text_data_tokenize(j->wp, j->train, c->max_length, &j->train_tok, &truncated, &tokens,
-                            j->err);
+                            j->core.err);
     rc = rc ? rc : text_data_tokenize(j->wp, j->val, c->max_length, &j->val_tok, &truncated,
-                                      &tokens, j->err);
+                                      &tokens, j->core.err);
     if (rc != 0) {
         return rc;
     }
     int64_t n_all = n_train + j->val_tok.n;
-    text_log(j, "%s: %lld texts in %d classes (train %lld, validation %lld); max_length %d: "
-             "%.1f tokens per text on average, %lld truncated",
-             run_data_kind_name(c->data_kind), (long long)n_all, j->classes,
-             (long long)n_train, (long long)j->val_tok.n, c->max_length,
-             n_all ? tokens / (double)n_all : 0.0, (long long)truncated);
-    j->steps_per_epoch = (n_train + c->batch - 1) / c->batch;
-    j->total_steps = j->steps_per_epoch * c->epochs;
+    job_core_log(&j->core,
+                 "%s: %lld texts in %d classes (train %lld, validation %lld); max_length %d: "
+                 "%.1f tokens per text on average, %lld truncated",
+                 run_data_kind_name(c->data_kind), (long long)n_all, j->classes,
+                 (long long)n_train, (long long)j->val_tok.n, c->max_length,
+                 n_all ? tokens / (double)n_all : 0.0, (long long)truncated);
+    j->core.steps_per_epoch = (n_train + c->batch - 1) / c->batch;
+    j->core.total_steps = j->core.steps_per_epoch * c->epochs;
     size_t cells = (size_t)c->batch * (size_t)c->max_length;
     j->ids = malloc(cells * sizeof *j->ids);
     j->mask = malloc(cells * sizeof *j->mask);
@@ -91,7 +96,7 @@ int text_job_open_data(TextJob *j)
     j->order = malloc((size_t)n_train * sizeof *j->order);
     j->confusion = calloc((size_t)j->classes * j->classes, sizeof *j->confusion);
     if (!j->ids || !j->mask || !j->labels || !j->order || !j->confusion) {
-        return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory");
+        return thaw_fail(j->core.err, THAW_ERR_NOMEM, "out of memory");
     }
     return 0;
 }
@@ -106,19 +111,6 @@ static int in_list(const char (*names)[RUN_NAME_MAX], int n, const char *name)
         }
     }
     return 0;
-}
-
-static int unknown_group(TextJob *j, const char *key, const char *name)
-{
-    const ParamTable *t = &j->model.params;
-    char list[512] = "";
-    size_t used = 0;
-    for (int g = 0; g < t->n_groups && used < sizeof list; g++) {
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", g ? ", " : "",
-                                 t->groups[g].name);
-    }
-    return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s' names no group of %s: '%s' (groups: %s)",
-                     j->cfg->path, key, j->cfg->arch, name, list);
 }
 
 /* Depth of a group for layer-wise lr decay: embeddings 0, encoder.layer.k
@@ -137,23 +129,15 @@ static int group_depth(const char *name, int layers)
 
 static int check_groups(TextJob *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     const ParamTable *t = &j->model.params;
-    char key[96];
-    for (int i = 0; i < c->n_trainable; i++) {
-        if (params_find_group(t, c->trainable[i]) < 0) {
-            snprintf(key, sizeof key, "trainable[%d]", i);
-            return unknown_group(j, key, c->trainable[i]);
-        }
-    }
-    for (int i = 0; i < c->n_groups; i++) {
-        if (params_find_group(t, c->groups[i].name) < 0) {
-            snprintf(key, sizeof key, "groups.%s", c->groups[i].name);
-            return unknown_group(j, key, c->groups[i].name);
-        }
+    int rc = job_core_check_group_names(&j->core, t);
+    if (rc != 0) {
+        return rc;
     }
     if (c->n_layers > 0) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s' is not supported for text encoders "
+        return thaw_fail(j->core.err, THAW_ERR_ARG,
+                         "%s: key '%s' is not supported for text encoders "
                          "yet (freeze whole groups: embeddings, encoder.layer.N, pooler)",
                          c->path, c->layers[0].frozen ? "frozen_layers" : "trainable_layers");
     }
@@ -162,7 +146,7 @@ static int check_groups(TextJob *j)
 
 static void apply_groups(TextJob *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     ParamTable *t = &j->model.params;
     int head = params_find_group(t, "classifier");
     int pooler = params_find_group(t, "pooler");
@@ -175,43 +159,33 @@ static void apply_groups(TextJob *j)
             trainable |= c->n_trainable > 0 ? in_list(c->trainable, c->n_trainable, pg->name)
                                             : g == pooler || strcmp(pg->name, last) == 0;
         }
-        pg->frozen = !trainable;
         int depth = group_depth(pg->name, j->bcfg.num_layers);
-        j->base_lr[g] = c->lr * pow(c->layer_lr_decay, j->bcfg.num_layers - depth);
-        pg->weight_decay = (float)c->weight_decay;
-        for (int i = 0; i < c->n_groups; i++) {
-            const RunGroup *o = &c->groups[i];
-            if (strcmp(o->name, pg->name) == 0) {
-                pg->frozen = o->has_frozen ? o->frozen : pg->frozen;
-                j->base_lr[g] = o->has_lr ? o->lr : j->base_lr[g];
-                pg->weight_decay = o->has_weight_decay ? (float)o->weight_decay
-                                                       : pg->weight_decay;
-            }
-        }
-        pg->lr = (float)j->base_lr[g];
+        job_core_group_settings(&j->core, t, g, trainable,
+                                c->lr * pow(c->layer_lr_decay, j->bcfg.num_layers - depth));
     }
 }
 
 int text_job_setup_model(TextJob *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     BertHead head = c->head_cls ? BERT_HEAD_CLS : BERT_HEAD_MEAN;
-    int rc = bert_create(&j->model, &j->bcfg, head, j->classes, c->seed, j->err);
+    int rc = bert_create(&j->model, &j->bcfg, head, j->classes, c->seed, j->core.err);
     if (rc != 0) {
-        return thaw_fail(j->err, rc, "%s: key 'model.weights': %s", c->path, j->err->msg);
+        return thaw_fail(j->core.err, rc, "%s: key 'model.weights': %s", c->path, j->core.err->msg);
     }
     if (c->pretrained) {
         char path[RUN_PATH_MAX + 32];
         BertLoadInfo info;
-        rc = bert_weights_file(c->weights, path, sizeof path, j->err);
-        rc = rc ? rc : bert_load_weights(&j->model, path, &info, j->err);
+        rc = bert_weights_file(c->weights, path, sizeof path, j->core.err);
+        rc = rc ? rc : bert_load_weights(&j->model, path, &info, j->core.err);
         if (rc != 0) {
             return rc;
         }
-        text_log(j, "loaded the encoder from %s; %s", path, info.note);
+        job_core_log(&j->core, "loaded the encoder from %s; %s", path, info.note);
     } else {
-        text_log(j, "random init (model.pretrained false): %s's shape from %s/config.json",
-                 c->arch, c->weights);
+        job_core_log(&j->core,
+                     "random init (model.pretrained false): %s's shape from %s/config.json",
+                     c->arch, c->weights);
     }
     rc = check_groups(j);
     if (rc != 0) {
@@ -219,18 +193,10 @@ int text_job_setup_model(TextJob *j)
     }
     apply_groups(j);
     ParamTable *t = &j->model.params;
-    rc = optimizer_init(&j->optim, c->optimizer, t, j->err);
+    rc = job_core_setup_optimizer(&j->core, t);
     if (rc != 0) {
         return rc;
     }
-    if (c->optimizer == OPT_SGD) {
-        j->optim.momentum = (float)c->momentum;
-        j->optim.nesterov = c->nesterov;
-    }
-    j->sched = c->schedule;
-    j->sched.total_steps = j->total_steps;
-    j->sched.warmup_steps = (int64_t)llround(c->warmup_ratio * (double)j->total_steps);
-    j->sched.step_steps = (int64_t)c->step_size * j->steps_per_epoch;
 
     char line[1024];
     size_t used = (size_t)snprintf(line, sizeof line, "%s (%d layers, hidden %d), %s head, %s, "
@@ -241,11 +207,11 @@ int text_job_setup_model(TextJob *j)
     for (int g = 0; g < t->n_groups && used < sizeof line; g++) {
         if (!t->groups[g].frozen) {
             used += (size_t)snprintf(line + used, sizeof line - used, " %s(lr %.3g)",
-                                     t->groups[g].name, j->base_lr[g]);
+                                     t->groups[g].name, j->core.base_lr[g]);
         }
     }
     TrainEvent ev = {.kind = TRAIN_EV_START, .msg = line, .num_classes = j->classes};
-    text_emit(j, &ev);
+    job_core_emit(&j->core, &ev);
     return 0;
 }
 
@@ -258,7 +224,7 @@ void text_job_free(TextJob *j)
     thaw_text_free(j->subset);
     thaw_text_free(j->source);
     thaw_wordpiece_free(j->wp);
-    optimizer_free(&j->optim);
+    optimizer_free(&j->core.optim);
     bert_free(&j->model);
     free(j->ids);
     free(j->mask);

@@ -28,7 +28,7 @@
 
 void train_cache_bind(Job *j, int64_t origin, int quiet)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     char why[256] = "", note[sizeof j->cache_note];
     int on = 0;
     if (!c->feature_cache) {
@@ -60,7 +60,7 @@ void train_cache_bind(Job *j, int64_t origin, int quiet)
     if (strcmp(note, j->cache_note) != 0) {
         snprintf(j->cache_note, sizeof j->cache_note, "%s", note);
         if (!quiet) {
-            logf_event(j, "%s", note);
+            job_core_log(&j->core, "%s", note);
         }
     }
 }
@@ -81,7 +81,7 @@ static void fill_rows(Job *j, const ThawBatch *b)
  * augmentation, where job_open_data gives the loader this eval transform. */
 static ThawTransform train_transform(const Job *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     int size = c->image_size;
     int short_side = c->data_kind == DATA_FASHION_MNIST ? 0 : size * 256 / 224;
     return thaw_transform_eval(short_side, size);
@@ -101,13 +101,14 @@ static int fill_missing(Job *j, int64_t *batches)
     int64_t *items = malloc((size_t)n * sizeof *items);
     int rc = 0;
     if (!images || !items) {
-        rc = thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory for the feature cache fill");
+        rc = thaw_fail(j->core.err, THAW_ERR_NOMEM, "out of memory for the feature cache fill");
     }
     int count;
     while (rc == 0 && (count = feature_cache_next_missing(fc, items, n)) > 0) {
         memset(images, 0, per * (size_t)n * sizeof *images);
         for (int i = 0; i < count && rc == 0; i++) {
-            rc = thaw_dataset_load(j->train, items[i], &t, 0, images + per * (size_t)i, j->err);
+            rc = thaw_dataset_load(j->train, items[i], &t, 0, images + per * (size_t)i,
+                                   j->core.err);
         }
         if (rc == 0) {
             model_set_input(m, images);
@@ -127,8 +128,8 @@ static int fill_missing(Job *j, int64_t *batches)
 static int fill_due(const Job *j, int epoch)
 {
     const FeatureCache *fc = &j->cache;
-    return fc->active && fc->n_filled < fc->items && epoch + 1 < j->cfg->epochs &&
-           j->cache_origin < (int64_t)(epoch + 1) * j->steps_per_epoch;
+    return fc->active && fc->n_filled < fc->items && epoch + 1 < j->core.cfg->epochs &&
+           j->cache_origin < (int64_t)(epoch + 1) * j->core.steps_per_epoch;
 }
 
 static double seconds(void)
@@ -140,7 +141,7 @@ static double seconds(void)
 
 int train_cache_fill(Job *j)
 {
-    if (!fill_due(j, j->epoch)) {
+    if (!fill_due(j, j->core.epoch)) {
         return 0;
     }
     int64_t before = j->cache.n_filled, batches = 0;
@@ -148,10 +149,10 @@ int train_cache_fill(Job *j)
     int rc = fill_missing(j, &batches);
     if (rc == 0) {
         int64_t rows = j->cache.n_filled - before;
-        logf_event(j, "epoch %d: feature cache filled %lld row%s its batches did not draw "
-                   "(%lld batch%s, %.2f s)", j->epoch + 1, (long long)rows,
-                   rows == 1 ? "" : "s", (long long)batches, batches == 1 ? "" : "es",
-                   seconds() - t0);
+        job_core_log(&j->core, "epoch %d: feature cache filled %lld row%s its batches did not draw "
+                     "(%lld batch%s, %.2f s)", j->core.epoch + 1, (long long)rows,
+                     rows == 1 ? "" : "s", (long long)batches, batches == 1 ? "" : "es",
+                     seconds() - t0);
     }
     return rc;
 }
@@ -161,16 +162,16 @@ int train_cache_replay(Job *j)
     if (!j->cache.active) {
         return 0;
     }
-    int64_t spe = j->steps_per_epoch;
-    for (int e = (int)(j->cache_origin / spe); e <= j->epoch; e++) {
-        int rc = thaw_loader_start_epoch(j->train_loader, e, j->err);
+    int64_t spe = j->core.steps_per_epoch;
+    for (int e = (int)(j->cache_origin / spe); e <= j->core.epoch; e++) {
+        int rc = thaw_loader_start_epoch(j->train_loader, e, j->core.err);
         if (rc != 0) {
             return rc;
         }
         const ThawBatch *b = NULL;
         int64_t step = (int64_t)e * spe;
-        while (step < j->global_step &&
-               (rc = thaw_loader_next(j->train_loader, &b, j->err)) == 0 && b) {
+        while (step < j->core.global_step &&
+               (rc = thaw_loader_next(j->train_loader, &b, j->core.err)) == 0 && b) {
             if (step >= j->cache_origin) {
                 fill_rows(j, b);
             }
@@ -179,7 +180,7 @@ int train_cache_replay(Job *j)
         /* a finished epoch ran its fill pass before its checkpoint; the
          * epoch in progress runs it when its batches are done */
         int64_t batches = 0;
-        if (rc == 0 && e < j->epoch && fill_due(j, e)) {
+        if (rc == 0 && e < j->core.epoch && fill_due(j, e)) {
             rc = fill_missing(j, &batches);
         }
         if (rc != 0) {
@@ -227,7 +228,7 @@ void val_cache_begin(Job *j)
         j->val_gen = j->cache_gen;
     } else {
         feature_cache_free(vc);
-        logf_event(j, "validation feature cache off: %s", why);
+        job_core_log(&j->core, "validation feature cache off: %s", why);
     }
 }
 

@@ -87,11 +87,12 @@ static void log_change(Job *j, const FreezeChange *c, int64_t step, uint64_t gen
                  c->frozen ? "frozen" : "trainable");
     }
     if (job_trainable_weights(j) == 0) {
-        logf_event(j, "step %" PRId64 ": %s; nothing trains now: steps run forward and "
-                   "loss only, no backward or optimizer update; %s", step, what, cache);
+        job_core_log(&j->core, "step %" PRId64 ": %s; nothing trains now: steps run forward and "
+                     "loss only, no backward or optimizer update; %s", step, what, cache);
     } else {
-        logf_event(j, "step %" PRId64 ": %s; backward now stops at %s; %s", step, what, stop,
-                   cache);
+        job_core_log(&j->core,
+                     "step %" PRId64 ": %s; backward now stops at %s; %s", step, what, stop,
+                     cache);
     }
 }
 
@@ -115,8 +116,8 @@ static int freeze_surgery(Job *j, const FreezeChange *c, int64_t step, int quiet
     } else {
         params_set_group_frozen(t, c->group, c->frozen);
     }
-    ThawError *job_err = j->err;
-    j->err = err;
+    ThawError *job_err = j->core.err;
+    j->core.err = err;
     int rc = job_plan(j, 1);
     if (rc != 0) {
         if (!c->layer) {
@@ -126,10 +127,10 @@ static int freeze_surgery(Job *j, const FreezeChange *c, int64_t step, int quiet
             t->items[i].frozen_override = was[i];
         }
         ThawError ignored;
-        j->err = &ignored;
+        j->core.err = &ignored;
         job_plan(j, 1);
     }
-    j->err = job_err;
+    j->core.err = job_err;
     free(was);
     if (rc != 0) {
         return rc;
@@ -153,7 +154,7 @@ int job_set_layer_frozen(Job *j, const char *layer, int frozen, int64_t step, in
     if (params_module_frozen(&j->model.params, layer) < 0) {
         return thaw_fail(err, THAW_ERR_ARG, "no layer '%s' in %s (a layer is a module with "
                          "weights, named as in PyTorch: layer4.0.conv1, fc.0)", layer,
-                         j->cfg->arch);
+                         j->core.cfg->arch);
     }
     FreezeChange c = {.group = -1, .layer = layer, .frozen = frozen != 0};
     return freeze_surgery(j, &c, step, quiet, err);
@@ -179,7 +180,7 @@ int ctl_find_group(const ParamTable *t, const char *arch, const char *group, Tha
 static int find_group(TrainCtl *ctl, const char *group, ThawError *err)
 {
     const Job *j = ctl->job;
-    return ctl_find_group(&j->model.params, j->cfg->arch, group, err);
+    return ctl_find_group(&j->model.params, j->core.cfg->arch, group, err);
 }
 
 static int image_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawError *err)
@@ -194,9 +195,9 @@ static int image_set_frozen(TrainCtl *ctl, const char *group, int frozen, ThawEr
         !params_group_has_overrides(&j->model.params, g)) {
         return 0;   /* nothing changes: no journal entry */
     }
-    int rc = job_set_frozen(j, g, frozen, j->global_step, 0, err);
+    int rc = job_set_frozen(j, g, frozen, j->core.global_step, 0, err);
     if (rc == 0) {
-        rc = journal_append(&j->journal, j->global_step,
+        rc = journal_append(&j->core.journal, j->core.global_step,
                             frozen ? JOURNAL_FREEZE : JOURNAL_UNFREEZE, group, frozen, err);
     }
     return rc;
@@ -210,7 +211,7 @@ static int image_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, 
     if (now < 0) {
         int g = layer ? params_find_group(t, layer) : -1;
         return thaw_fail(err, THAW_ERR_ARG, "no layer '%s' in %s%s", layer ? layer : "(null)",
-                         j->cfg->arch, g >= 0 ? " (it is a group: freeze it as a group)"
+                         j->core.cfg->arch, g >= 0 ? " (it is a group: freeze it as a group)"
                          : " (a layer is a module with weights, named as in PyTorch: "
                          "layer4.0.conv1, fc.0)");
     }
@@ -218,9 +219,9 @@ static int image_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, 
     if (now == frozen) {
         return 0;   /* nothing changes: no journal entry */
     }
-    int rc = job_set_layer_frozen(j, layer, frozen, j->global_step, 0, err);
+    int rc = job_set_layer_frozen(j, layer, frozen, j->core.global_step, 0, err);
     if (rc == 0) {
-        rc = journal_append(&j->journal, j->global_step,
+        rc = journal_append(&j->core.journal, j->core.global_step,
                             frozen ? JOURNAL_LAYER_FREEZE : JOURNAL_LAYER_UNFREEZE, layer,
                             frozen, err);
     }
@@ -230,51 +231,20 @@ static int image_set_layer_frozen(TrainCtl *ctl, const char *layer, int frozen, 
 static int image_set_lr(TrainCtl *ctl, const char *group, double lr, ThawError *err)
 {
     Job *j = ctl->job;
-    int g = find_group(ctl, group, err);
-    if (g < 0) {
-        return THAW_ERR_ARG;
-    }
-    if (!isfinite(lr) || lr <= 0) {
-        return thaw_fail(err, THAW_ERR_ARG, "lr for group '%s' must be a finite number > 0, "
-                         "got %g", group, lr);
-    }
-    int rc = journal_append(&j->journal, j->global_step, JOURNAL_LR, group, lr, err);
-    if (rc != 0) {
-        return rc;
-    }
-    double was = j->base_lr[g];
-    j->base_lr[g] = lr;
-    j->model.params.groups[g].lr = (float)(lr * schedule_factor(&j->sched, j->global_step));
-    logf_event(j, "step %" PRId64 ": %s lr %g (was %g)%s", j->global_step, group, lr, was,
-               params_count_weights(&j->model.params, g, 1) == 0
-                   ? "; the group is frozen, it applies once thawed" : "");
-    return 0;
+    return job_core_ctl_set_lr(&j->core, &j->model.params, group, lr, err);
+}
+
+static int save_image_checkpoint(void *job, const char *path)
+{
+    return train_save_checkpoint(job, path);
 }
 
 static int image_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
 {
     Job *j = ctl->job;
-    char path[1100];
-    snprintf(path, sizeof path, "%s/step-%06" PRId64 ".safetensors", j->opt->out_dir,
-             j->global_step);
-    ThawError *job_err = j->err;
-    j->err = err;
-    int rc = train_save_checkpoint(j, path);
-    j->err = job_err;
-    if (rc == 0) {
-        if (path_out && cap) {
-            snprintf(path_out, cap, "%s", path);
-        }
-        logf_event(j, "step %" PRId64 ": checkpoint %s", j->global_step, path);
-    }
-    return rc;
+    return job_core_ctl_save(&j->core, j, save_image_checkpoint, path_out, cap, err);
 }
 
-static int64_t image_step(const TrainCtl *ctl)
-{
-    const Job *j = ctl->job;
-    return j->global_step;
-}
 
 int ctl_param_tensor(const ParamTable *t, const Optimizer *o, const char *name,
                      const float **data, size_t *numel, ThawError *err)
@@ -302,7 +272,7 @@ static int image_tensor(TrainCtl *ctl, const char *name, const float **data, siz
                         ThawError *err)
 {
     const Job *j = ctl->job;
-    return ctl_param_tensor(&j->model.params, &j->optim, name, data, numel, err);
+    return ctl_param_tensor(&j->model.params, &j->core.optim, name, data, numel, err);
 }
 
 /* ---- snapshot ---- */
@@ -333,39 +303,12 @@ static int image_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
     const Job *j = ctl->job;
     const ParamTable *t = &j->model.params;
     const Graph *g = &j->model.graph;
-    memset(snap, 0, sizeof *snap);
-    /* groups that own weights ("default" collects none) */
     int index[MAX_GROUPS];
-    for (int k = 0; k < t->n_groups; k++) {
-        index[k] = params_count_weights(t, k, 0) > 0 ? snap->n_groups++ : -1;
-    }
+    job_core_snapshot_begin(t, snap, index);
     snap->n_layers = count_layers(g);
-    snap->groups = calloc((size_t)snap->n_groups + 1, sizeof *snap->groups);
-    snap->layers = calloc((size_t)snap->n_layers + 1, sizeof *snap->layers);
-    if (!snap->groups || !snap->layers) {
-        train_snapshot_free(snap);
-        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for a snapshot");
-    }
-    snap->epochs = j->cfg->epochs;
-    snap->epoch = j->epoch < j->cfg->epochs ? j->epoch + 1 : j->cfg->epochs;
-    snap->step = j->global_step;
-    snap->total_steps = j->total_steps;
-    snap->at_start = ctl->at_start;
-    snap->trainable_params = (int64_t)job_trainable_weights(j);
-    double f = schedule_factor(&j->sched, j->global_step);
-    for (int k = 0; k < t->n_groups; k++) {
-        if (index[k] < 0) {
-            continue;
-        }
-        TrainSnapGroup *sg = &snap->groups[index[k]];
-        snprintf(sg->name, sizeof sg->name, "%s", t->groups[k].name);
-        sg->params = (int64_t)params_count_weights(t, k, 0);
-        sg->trainable_params = (int64_t)params_count_weights(t, k, 1);
-        sg->frozen = sg->trainable_params == 0;
-        sg->partial = sg->trainable_params > 0 && sg->trainable_params < sg->params;
-        sg->base_lr = j->base_lr[k];
-        sg->lr = (double)(float)(j->base_lr[k] * f);
-        sg->weight_decay = t->groups[k].weight_decay;
+    int rc = job_core_snapshot_fill(&j->core, t, index, ctl->at_start, snap, err);
+    if (rc != 0) {
+        return rc;
     }
     int n = 0;
     for (int i = 0; i < g->n_ops; i++) {
@@ -407,7 +350,7 @@ const TrainCtlOps train_image_ctl_ops = {
     .set_layer_frozen = image_set_layer_frozen,
     .set_lr = image_set_lr,
     .save = image_save,
-    .step = image_step,
+    .step = job_core_ctl_step,
     .tensor = image_tensor,
 };
 

@@ -7,12 +7,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "engine/data/dataset.h"
 #include "engine/data/loader.h"
@@ -24,77 +22,34 @@
 #include "text_job.h"
 #include "train_job_internal.h"
 
-void job_emit(Job *j, TrainEvent *ev)
-{
-    if (j->opt->on_event) {
-        ev->epochs = j->cfg->epochs;
-        ev->total_steps = j->total_steps;
-        j->opt->on_event(ev, j->opt->user);
-    }
-}
-
-void logf_event(Job *j, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    TrainEvent ev = {.kind = TRAIN_EV_LOG, .msg = line};
-    job_emit(j, &ev);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int job_plan(Job *j, int training)
 {
-    GraphMode mode = {.training = training, .train_bn = training && j->cfg->train_bn,
+    GraphMode mode = {.training = training, .train_bn = training && j->core.cfg->train_bn,
                       .want_input_grad = 0};
-    int s = j->cfg->image_size;
-    int rc = model_plan(&j->model, training ? j->train_batch : j->cfg->batch, s, s, &mode,
-                        j->err);
+    int s = j->core.cfg->image_size;
+    int rc = model_plan(&j->model, training ? j->train_batch : j->core.cfg->batch, s, s, &mode,
+                        j->core.err);
     return rc ? rc : job_gpu_plan(j);   /* the device mirrors every plan */
 }
 
 size_t job_trainable_weights(const Job *j)
 {
-    size_t n = 0;
-    for (int g = 0; g < j->model.params.n_groups; g++) {
-        n += params_count_weights(&j->model.params, g, 1);
-    }
-    return n;
+    return job_core_trainable_weights(&j->model.params);
 }
 
 /* ---- checkpoints ---- */
 
+static int save_job_checkpoint(void *job, const char *path)
+{
+    return train_save_checkpoint(job, path);
+}
+
 static int checkpoint(Job *j, TrainResult *res, const char *name)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/%s", j->opt->out_dir, name);
-    int rc = train_save_checkpoint(j, path);
-    if (rc == 0) {
-        snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
-    }
-    return rc;
+    return job_core_checkpoint(&j->core, j, save_job_checkpoint, res, name);
 }
 
 /* ---- steps ---- */
-
-static int argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int k = 1; k < n; k++) {
-        if (x[k] > x[best]) {
-            best = k;
-        }
-    }
-    return best;
-}
 
 static int validate(Job *j, double *loss, double *acc)
 {
@@ -103,19 +58,19 @@ static int validate(Job *j, double *loss, double *acc)
     if (!j->val_loader) {
         return 0;
     }
-    int n = j->cfg->batch, k = j->classes;
+    int n = j->core.cfg->batch, k = j->classes;
     int rc = job_plan(j, 0);
-    rc = rc ? rc : thaw_loader_start_epoch(j->val_loader, 0, j->err);
+    rc = rc ? rc : thaw_loader_start_epoch(j->val_loader, 0, j->core.err);
     if (rc != 0) {
         return rc;
     }
     val_cache_begin(j);
-    size_t per = (size_t)3 * j->cfg->image_size * j->cfg->image_size;
+    size_t per = (size_t)3 * j->core.cfg->image_size * j->core.cfg->image_size;
     memset(j->confusion, 0, (size_t)k * k * sizeof *j->confusion);
     double sum = 0;
     int64_t seen = 0, correct = 0;
     const ThawBatch *b = NULL;
-    while ((rc = thaw_loader_next(j->val_loader, &b, j->err)) == 0 && b) {
+    while ((rc = thaw_loader_next(j->val_loader, &b, j->core.err)) == 0 && b) {
         memset(j->eval_buf, 0, per * n * sizeof(float));
         memcpy(j->eval_buf, b->images, per * b->count * sizeof(float));
         const float *logits = NULL;
@@ -130,7 +85,7 @@ static int validate(Job *j, double *loss, double *acc)
         }
         for (int i = 0; i < b->count; i++) {
             const float *z = logits + (size_t)i * k;
-            int p = argmax(z, k);
+            int p = job_core_argmax(z, k);
             double lse = 0;
             for (int c = 0; c < k; c++) {
                 lse += exp((double)z[c] - z[p]);
@@ -149,39 +104,18 @@ static int validate(Job *j, double *loss, double *acc)
     return 0;
 }
 
-static void set_lrs(Job *j)
-{
-    double f = schedule_factor(&j->sched, j->global_step);
-    ParamTable *t = &j->model.params;
-    for (int g = 0; g < t->n_groups; g++) {
-        t->groups[g].lr = (float)(j->base_lr[g] * f);
-    }
-}
-
 /* One step boundary: on_boundary decides, then the stop flag.
  * BOUNDARY_END when the run ends here (res says how), 0 to go on, else an
  * error code (a failed interrupt checkpoint among them). */
 #define BOUNDARY_END (-1)
 static int boundary(Job *j, TrainResult *res, int at_start)
 {
-    TrainBoundaryAction act = TRAIN_CONTINUE;
-    if (j->opt->on_boundary) {
-        TrainCtl ctl = {.ops = &train_image_ctl_ops, .job = j, .at_start = at_start};
-        act = j->opt->on_boundary(&ctl, j->opt->user);
-    }
-    if (act == TRAIN_CONTINUE && j->opt->stop && *j->opt->stop) {
-        act = TRAIN_STOP_SAVE;
-    }
-    if (act == TRAIN_CONTINUE) {
-        return 0;
-    }
-    res->interrupted = 1;
-    res->steps_done = j->global_step;
+    TrainBoundaryAction act = job_core_boundary(&j->core, &train_image_ctl_ops, j, at_start, res);
     if (act == TRAIN_STOP_SAVE) {
         int rc = checkpoint(j, res, "interrupted.safetensors");
         return rc ? rc : BOUNDARY_END;
     }
-    return BOUNDARY_END;
+    return act == TRAIN_CONTINUE ? 0 : BOUNDARY_END;
 }
 
 /* The per-epoch cache line: train and validation hit rates. */
@@ -193,9 +127,9 @@ static void log_cache_epoch(Job *j, int64_t cached, int64_t samples, double trai
                  j->val_seen ? (int)(100 * j->val_hits / j->val_seen) : 0,
                  (long long)j->val_hits, (long long)j->val_seen);
     }
-    logf_event(j, "epoch %d: feature cache %d%% (%lld of %lld samples from the cache)%s, "
-               "train %.2f s", j->epoch + 1, samples ? (int)(100 * cached / samples) : 0,
-               (long long)cached, (long long)samples, val, train_time);
+    job_core_log(&j->core, "epoch %d: feature cache %d%% (%lld of %lld samples from the cache)%s, "
+                 "train %.2f s", j->core.epoch + 1, samples ? (int)(100 * cached / samples) : 0,
+                 (long long)cached, (long long)samples, val, train_time);
 }
 
 /* Forward, loss, backward and update of one batch; the loss in *loss. */
@@ -203,8 +137,8 @@ static int train_step(Job *j, const ThawBatch *b, TrainResult *res, float *loss,
                       int *from_cache)
 {
     Model *m = &j->model;
-    float ls = (float)j->cfg->label_smoothing;
-    set_lrs(j);
+    float ls = (float)j->core.cfg->label_smoothing;
+    job_core_set_lrs(&j->core, &j->model.params);
     const float *logits = NULL;
     if (j->gpu) {
         *from_cache = 0;
@@ -218,16 +152,17 @@ static int train_step(Job *j, const ThawBatch *b, TrainResult *res, float *loss,
         logits = model_logits(m);
     }
     if (!isfinite(*loss)) {
-        return thaw_fail(j->err, THAW_ERR_ARG,
+        return thaw_fail(j->core.err, THAW_ERR_ARG,
                          "step %" PRId64 " (epoch %d): loss is %s; stopped, the last "
                          "good checkpoint is %s",
-                         j->global_step + 1, j->epoch + 1, isnan(*loss) ? "nan" : "inf",
+                         j->core.global_step + 1, j->core.epoch + 1, isnan(*loss) ? "nan" : "inf",
                          res->checkpoint[0] ? res->checkpoint : "(none yet)");
     }
     /* Before backward: the planner lets gradients reuse the logits'
      * memory once the loss has read them. */
     for (int i = 0; i < b->count; i++) {
-        j->correct += argmax(logits + (size_t)i * j->classes, j->classes) == b->labels[i];
+        const float *z = logits + (size_t)i * j->classes;
+        j->core.correct += job_core_argmax(z, j->classes) == b->labels[i];
     }
     if (job_trainable_weights(j) > 0 && j->gpu) {
         int rc = job_gpu_backward_step(j);
@@ -237,21 +172,21 @@ static int train_step(Job *j, const ThawBatch *b, TrainResult *res, float *loss,
     } else if (job_trainable_weights(j) > 0) {   /* everything frozen: forward only */
         params_zero_grad(&m->params);
         model_backward(m, b->labels, ls);
-        optimizer_step(&j->optim, &m->params);
+        optimizer_step(&j->core.optim, &m->params);
     }
-    j->loss_sum += (double)*loss * b->count;
-    j->seen += b->count;
-    j->epoch_step++;
-    j->global_step++;
+    j->core.loss_sum += (double)*loss * b->count;
+    j->core.seen += b->count;
+    j->core.epoch_step++;
+    j->core.global_step++;
     return 0;
 }
 
 static int run_epochs(Job *j, TrainResult *res)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     Model *m = &j->model;
     int head = params_find_group(&m->params, "head");
-    double t_start = now_s();
+    double t_start = job_core_now_s();
     int64_t steps_timed = 0;
     /* the state before the first step: the cache refilled after a resume,
      * then the first boundary */
@@ -259,28 +194,28 @@ static int run_epochs(Job *j, TrainResult *res)
     if (rc != 0) {
         return rc;
     }
-    train_cache_bind(j, j->global_step, 0);
-    rc = j->opt->resume ? train_cache_replay(j) : 0;
+    train_cache_bind(j, j->core.global_step, 0);
+    rc = j->core.opt->resume ? train_cache_replay(j) : 0;
     rc = rc ? rc : boundary(j, res, 1);
     if (rc != 0) {
         return rc == BOUNDARY_END ? 0 : rc;
     }
-    for (; j->epoch < c->epochs; j->epoch++) {
+    for (; j->core.epoch < c->epochs; j->core.epoch++) {
         rc = job_plan(j, 1);
         if (rc != 0) {
             return rc;
         }
-        train_cache_bind(j, j->global_step, 0);
-        rc = thaw_loader_start_epoch(j->train_loader, j->epoch, j->err);
+        train_cache_bind(j, j->core.global_step, 0);
+        rc = thaw_loader_start_epoch(j->train_loader, j->core.epoch, j->core.err);
         if (rc != 0) {
             return rc;
         }
-        double t_epoch = now_s();
+        double t_epoch = job_core_now_s();
         int64_t samples_epoch = 0, samples_cached = 0;
         int64_t b_index = 0;
         const ThawBatch *b = NULL;
-        while ((rc = thaw_loader_next(j->train_loader, &b, j->err)) == 0 && b) {
-            if (b_index++ < j->epoch_step) {
+        while ((rc = thaw_loader_next(j->train_loader, &b, j->core.err)) == 0 && b) {
+            if (b_index++ < j->core.epoch_step) {
                 continue;      /* resumed mid-epoch: these were trained */
             }
             float loss;
@@ -292,13 +227,13 @@ static int run_epochs(Job *j, TrainResult *res)
             samples_cached += from_cache ? b->count : 0;
             samples_epoch += b->count;
             steps_timed++;
-            double el = now_s() - t_start;
-            TrainEvent ev = {.kind = TRAIN_EV_STEP, .epoch = j->epoch + 1,
-                             .step = j->global_step, .loss = loss,
+            double el = job_core_now_s() - t_start;
+            TrainEvent ev = {.kind = TRAIN_EV_STEP, .epoch = j->core.epoch + 1,
+                             .step = j->core.global_step, .loss = loss,
                              .lr = head >= 0 ? m->params.groups[head].lr : 0,
                              .eta_s = el / (double)steps_timed *
-                                      (double)(j->total_steps - j->global_step)};
-            job_emit(j, &ev);
+                                      (double)(j->core.total_steps - j->core.global_step)};
+            job_core_emit(&j->core, &ev);
             rc = boundary(j, res, 0);
             if (rc != 0) {
                 return rc == BOUNDARY_END ? 0 : rc;
@@ -308,7 +243,7 @@ static int run_epochs(Job *j, TrainResult *res)
         if (rc != 0) {
             return rc;
         }
-        double train_time = now_s() - t_epoch;
+        double train_time = job_core_now_s() - t_epoch;
         double val_loss, val_acc;
         rc = validate(j, &val_loss, &val_acc);
         if (rc != 0) {
@@ -317,46 +252,32 @@ static int run_epochs(Job *j, TrainResult *res)
         if (j->cache.active) {
             log_cache_epoch(j, samples_cached, samples_epoch, train_time);
         }
-        res->train_loss = j->seen ? j->loss_sum / (double)j->seen : 0;
-        res->train_acc = j->seen ? (double)j->correct / (double)j->seen : 0;
+        res->train_loss = j->core.seen ? j->core.loss_sum / (double)j->core.seen : 0;
+        res->train_acc = j->core.seen ? (double)j->core.correct / (double)j->core.seen : 0;
         res->val_loss = val_loss;
         res->val_acc = val_acc;
-        double el = now_s() - t_start;
-        TrainEvent ev = {.kind = TRAIN_EV_EPOCH, .epoch = j->epoch + 1,
-                         .step = j->global_step, .train_loss = res->train_loss,
+        double el = job_core_now_s() - t_start;
+        TrainEvent ev = {.kind = TRAIN_EV_EPOCH, .epoch = j->core.epoch + 1,
+                         .step = j->core.global_step, .train_loss = res->train_loss,
                          .train_acc = res->train_acc, .val_loss = val_loss,
                          .val_acc = val_acc, .has_val = j->val_loader != NULL,
                          .samples_per_s = train_time > 0 ? samples_epoch / train_time : 0,
                          .eta_s = steps_timed ? el / (double)steps_timed *
-                                  (double)(j->total_steps - j->global_step) : 0};
+                                  (double)(j->core.total_steps - j->core.global_step) : 0};
         /* the epoch is complete: the checkpoint resumes at the next one */
-        double monitor = j->val_loader ? val_loss : res->train_loss;
-        int improved = monitor < j->best - c->min_delta;
-        if (improved) {
-            j->best = monitor;
-            j->bad_epochs = 0;
-        } else {
-            j->bad_epochs++;
-        }
-        j->epoch++;
-        j->epoch_step = 0;
-        j->loss_sum = 0;
-        j->correct = j->seen = 0;
+        job_core_end_epoch(&j->core, j->val_loader ? val_loss : res->train_loss);
         char name[64];
-        snprintf(name, sizeof name, "epoch-%03d.safetensors", j->epoch);
+        snprintf(name, sizeof name, "epoch-%03d.safetensors", j->core.epoch);
         rc = checkpoint(j, res, name);
-        j->epoch--;
+        j->core.epoch--;
         if (rc != 0) {
             return rc;
         }
-        job_emit(j, &ev);
-        res->epochs_done = j->epoch + 1;
-        res->steps_done = j->global_step;
-        if (c->patience > 0 && j->bad_epochs >= c->patience) {
-            res->stopped_early = 1;
-            logf_event(j, "early stopping after epoch %d: no improvement over %g for %d epochs",
-                       j->epoch + 1, j->best, c->patience);
-            j->epoch++;
+        job_core_emit(&j->core, &ev);
+        res->epochs_done = j->core.epoch + 1;
+        res->steps_done = j->core.global_step;
+        if (job_core_early_stop(&j->core, res, j->core.epoch + 1)) {
+            j->core.epoch++;
             break;
         }
     }
@@ -372,10 +293,7 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     memset(res, 0, sizeof *res);
     Job j;
     memset(&j, 0, sizeof j);
-    j.cfg = cfg;
-    j.opt = opt;
-    j.err = err;
-    j.best = INFINITY;
+    job_core_init(&j.core, cfg, opt, err);
     feature_cache_init(&j.cache);
     feature_cache_init(&j.val_cache);
     if (cfg->threads > 0) {
@@ -407,13 +325,13 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
         for (int k = 0; k < nk; k++) {
             names[k] = thaw_dataset_class_name(j.source, k);
         }
-        TrainEvent ev = {.kind = TRAIN_EV_DONE, .epoch = j.epoch, .step = j.global_step,
+        TrainEvent ev = {.kind = TRAIN_EV_DONE, .epoch = j.core.epoch, .step = j.core.global_step,
                          .msg = res->checkpoint, .num_classes = nk,
                          .confusion = j.val_loader ? j.confusion : NULL, .class_names = names,
                          .train_loss = res->train_loss, .train_acc = res->train_acc,
                          .val_loss = res->val_loss, .val_acc = res->val_acc,
                          .has_val = j.val_loader != NULL};
-        job_emit(&j, &ev);
+        job_core_emit(&j.core, &ev);
     }
     job_gpu_close(&j);
     thaw_loader_destroy(j.train_loader);
@@ -422,11 +340,11 @@ int train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *res,
     thaw_dataset_free(j.val);
     thaw_dataset_free(j.subset);
     thaw_dataset_free(j.source);
-    optimizer_free(&j.optim);
+    optimizer_free(&j.core.optim);
     model_free(&j.model);
     feature_cache_free(&j.cache);
     feature_cache_free(&j.val_cache);
-    journal_free(&j.journal);
+    journal_free(&j.core.journal);
     free(j.confusion);
     free(j.eval_buf);
     return rc;

@@ -23,32 +23,33 @@ struct JobGpu {
 
 int job_gpu_open(Job *j)
 {
-    const ThawDevice *d = &j->opt->device;
+    const ThawDevice *d = &j->core.opt->device;
     if (!d->cuda) {
         return 0;
     }
-    int rc = thaw_device_check(d, j->err);
+    int rc = thaw_device_check(d, j->core.err);
     if (rc) {
         return rc;
     }
     struct JobGpu *g = calloc(1, sizeof *g);
     if (!g) {
-        return thaw_fail(j->err, THAW_ERR_NOMEM, "out of memory");
+        return thaw_fail(j->core.err, THAW_ERR_NOMEM, "out of memory");
     }
     j->gpu = g;
     ThawCudaDeviceInfo info;
-    rc = thaw_cuda_device_info(d->index, &info, j->err);
-    rc = rc ? rc : thaw_cuda_context_create(&g->ctx, d->index, 0, 0, j->err);
-    rc = rc ? rc : thaw_cuda_graph_create(&g->graph, g->ctx, &j->model, j->optim.kind, j->err);
+    rc = thaw_cuda_device_info(d->index, &info, j->core.err);
+    rc = rc ? rc : thaw_cuda_context_create(&g->ctx, d->index, 0, 0, j->core.err);
+    rc = rc ? rc : thaw_cuda_graph_create(&g->graph, g->ctx, &j->model, j->core.optim.kind,
+                                          j->core.err);
     /* a resumed run's moments and step counts */
-    rc = rc ? rc : thaw_cuda_graph_upload_optimizer(g->graph, &j->optim, j->err);
+    rc = rc ? rc : thaw_cuda_graph_upload_optimizer(g->graph, &j->core.optim, j->core.err);
     if (rc) {
         job_gpu_close(j);
         return rc;
     }
-    logf_event(j, "device: cuda:%d (%s, sm_%d%d, %.1f GiB), fp32 (TF32 off)", d->index,
-               info.name, info.cc_major, info.cc_minor,
-               (double)info.total_bytes / (double)(1u << 30));
+    job_core_log(&j->core, "device: cuda:%d (%s, sm_%d%d, %.1f GiB), fp32 (TF32 off)", d->index,
+                 info.name, info.cc_major, info.cc_minor,
+                 (double)info.total_bytes / (double)(1u << 30));
     return 0;
 }
 
@@ -65,7 +66,7 @@ void job_gpu_close(Job *j)
 
 int job_gpu_plan(Job *j)
 {
-    return j->gpu ? thaw_cuda_graph_plan(j->gpu->graph, &j->model, j->err) : 0;
+    return j->gpu ? thaw_cuda_graph_plan(j->gpu->graph, &j->model, j->core.err) : 0;
 }
 
 int job_gpu_forward_loss(Job *j, const ThawBatch *b, float *loss, const float **logits)
@@ -73,30 +74,31 @@ int job_gpu_forward_loss(Job *j, const ThawBatch *b, float *loss, const float **
     ThawCudaGraph *cg = j->gpu->graph;
     Model *m = &j->model;
     if (b->count != m->batch) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "GPU step: batch of %d, the plan is for %d",
+        return thaw_fail(j->core.err, THAW_ERR_ARG, "GPU step: batch of %d, the plan is for %d",
                          b->count, m->batch);
     }
-    float smoothing = (float)j->cfg->label_smoothing;
-    int rc = thaw_cuda_graph_set_batch(cg, m, b->images, b->labels, j->err);
-    rc = rc ? rc : thaw_cuda_graph_forward(cg, m, j->err);
-    rc = rc ? rc : thaw_cuda_graph_loss(cg, m, smoothing, j->err);
-    return rc ? rc : thaw_cuda_graph_outputs(cg, loss, logits, j->err);
+    float smoothing = (float)j->core.cfg->label_smoothing;
+    int rc = thaw_cuda_graph_set_batch(cg, m, b->images, b->labels, j->core.err);
+    rc = rc ? rc : thaw_cuda_graph_forward(cg, m, j->core.err);
+    rc = rc ? rc : thaw_cuda_graph_loss(cg, m, smoothing, j->core.err);
+    return rc ? rc : thaw_cuda_graph_outputs(cg, loss, logits, j->core.err);
 }
 
 int job_gpu_backward_step(Job *j)
 {
     ThawCudaGraph *cg = j->gpu->graph;
-    int rc = thaw_cuda_graph_backward(cg, &j->model, (float)j->cfg->label_smoothing, j->err);
-    return rc ? rc : thaw_cuda_graph_optimizer_step(cg, &j->model, &j->optim, j->err);
+    int rc = thaw_cuda_graph_backward(cg, &j->model, (float)j->core.cfg->label_smoothing,
+                                      j->core.err);
+    return rc ? rc : thaw_cuda_graph_optimizer_step(cg, &j->model, &j->core.optim, j->core.err);
 }
 
 int job_gpu_eval(Job *j, const float *input, const float **logits)
 {
     ThawCudaGraph *cg = j->gpu->graph;
-    int rc = thaw_cuda_graph_set_batch(cg, &j->model, input, NULL, j->err);
-    rc = rc ? rc : thaw_cuda_graph_forward(cg, &j->model, j->err);
-    rc = rc ? rc : thaw_cuda_graph_fetch_logits(cg, &j->model, j->err);
-    return rc ? rc : thaw_cuda_graph_outputs(cg, NULL, logits, j->err);
+    int rc = thaw_cuda_graph_set_batch(cg, &j->model, input, NULL, j->core.err);
+    rc = rc ? rc : thaw_cuda_graph_forward(cg, &j->model, j->core.err);
+    rc = rc ? rc : thaw_cuda_graph_fetch_logits(cg, &j->model, j->core.err);
+    return rc ? rc : thaw_cuda_graph_outputs(cg, NULL, logits, j->core.err);
 }
 
 int job_gpu_sync_host(Job *j)
@@ -104,15 +106,15 @@ int job_gpu_sync_host(Job *j)
     if (!j->gpu) {
         return 0;
     }
-    int rc = thaw_cuda_graph_download(j->gpu->graph, &j->model, j->err);
-    return rc ? rc : thaw_cuda_graph_download_optimizer(j->gpu->graph, &j->optim, j->err);
+    int rc = thaw_cuda_graph_download(j->gpu->graph, &j->model, j->core.err);
+    return rc ? rc : thaw_cuda_graph_download_optimizer(j->gpu->graph, &j->core.optim, j->core.err);
 }
 
 #else /* no CUDA backend in this build */
 
 int job_gpu_open(Job *j)
 {
-    return thaw_device_check(&j->opt->device, j->err);
+    return thaw_device_check(&j->core.opt->device, j->core.err);
 }
 
 void job_gpu_close(Job *j)
@@ -128,7 +130,7 @@ int job_gpu_plan(Job *j)
 
 static int no_backend(Job *j)
 {
-    return thaw_fail(j->err, THAW_ERR_CUDA, "this build has no CUDA backend");
+    return thaw_fail(j->core.err, THAW_ERR_CUDA, "this build has no CUDA backend");
 }
 
 int job_gpu_forward_loss(Job *j, const ThawBatch *b, float *loss, const float **logits)

@@ -3,6 +3,7 @@
 #ifndef THAW_TRAIN_JOB_INTERNAL_H
 #define THAW_TRAIN_JOB_INTERNAL_H
 
+#include "job_core.h"
 #include "journal.h"
 #include "train_ctl_internal.h"
 #include "train_job.h"
@@ -16,26 +17,12 @@
 #define CKPT_FORMAT "thaw-checkpoint-1"
 
 typedef struct {
-    const RunConfig *cfg;
-    const TrainOptions *opt;
-    ThawError *err;
+    JobCore core;              /* first: a TrainCtl's job is also a JobCore */
     Model model;
-    Optimizer optim;
-    Schedule sched;
-    double base_lr[MAX_GROUPS];
     ThawDataset *source, *subset, *train, *val;
     ThawLoader *train_loader, *val_loader;
     int classes;
     int train_batch;
-    int64_t steps_per_epoch, total_steps;
-    /* progress, saved in checkpoints */
-    int epoch;                 /* 0-based epoch in progress */
-    int64_t epoch_step;        /* batches done in this epoch */
-    int64_t global_step;
-    double loss_sum;
-    int64_t correct, seen;
-    double best;
-    int bad_epochs;
     int64_t *confusion;
     float *eval_buf;
     FeatureCache cache;        /* frozen-boundary activations per train item */
@@ -47,14 +34,8 @@ typedef struct {
     FeatureCache val_cache;    /* the same boundary, per validation item */
     uint64_t val_gen;          /* cache_gen the val rows belong to */
     int64_t val_hits, val_seen;        /* last validation */
-    Journal journal;           /* live changes, saved in checkpoints */
     struct JobGpu *gpu;        /* set while training on a CUDA device */
 } Job;
-
-/* An event to opt->on_event (epochs and total_steps filled in). */
-void job_emit(Job *j, TrainEvent *ev);
-/* A log line as a TRAIN_EV_LOG event. */
-void logf_event(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Dataset, split and loaders; model, strategy, groups, optimizer and
  * schedule (train_setup.c). */

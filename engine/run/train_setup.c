@@ -13,21 +13,21 @@
 
 int job_open_data(Job *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     int rc;
     /* Folders and CSVs are decoded in full once here, so a truncated or
      * corrupt image is skipped with a warning instead of stopping the run
      * when a loader worker meets it (the cost: one decode per image). */
     switch (c->data_kind) {
     case DATA_FASHION_MNIST:
-        rc = thaw_dataset_open_fashion_mnist(c->data_path, 1, &j->source, j->err);
+        rc = thaw_dataset_open_fashion_mnist(c->data_path, 1, &j->source, j->core.err);
         break;
     case DATA_IMAGE_FOLDER:
-        rc = thaw_dataset_open_folder(c->data_path, THAW_VERIFY_DECODE, &j->source, j->err);
+        rc = thaw_dataset_open_folder(c->data_path, THAW_VERIFY_DECODE, &j->source, j->core.err);
         break;
     default:
         rc = thaw_dataset_open_csv(c->data_path, c->num_classes, THAW_VERIFY_DECODE,
-                                   &j->source, j->err);
+                                   &j->source, j->core.err);
         break;
     }
     if (rc != 0) {
@@ -35,31 +35,31 @@ int job_open_data(Job *j)
     }
     /* corrupt files were skipped when the folder or CSV was opened: say which */
     for (int k = 0; k < thaw_dataset_num_warnings(j->source); k++) {
-        logf_event(j, "warning: %s", thaw_dataset_warning(j->source, k));
+        job_core_log(&j->core, "warning: %s", thaw_dataset_warning(j->source, k));
     }
     if (thaw_dataset_skipped(j->source) > 0) {
-        logf_event(j, "skipped %lld unreadable image(s) in %s; training on the other %lld",
-                   (long long)thaw_dataset_skipped(j->source), c->data_path,
-                   (long long)thaw_dataset_count(j->source));
+        job_core_log(&j->core, "skipped %lld unreadable image(s) in %s; training on the other %lld",
+                     (long long)thaw_dataset_skipped(j->source), c->data_path,
+                     (long long)thaw_dataset_count(j->source));
     }
     const ThawDataset *base = j->source;
     if (c->subset_per_class > 0) {
         rc = thaw_dataset_subset_per_class(j->source, c->subset_per_class, c->data_seed,
-                                           &j->subset, j->err);
+                                           &j->subset, j->core.err);
         if (rc != 0) {
             return rc;
         }
         base = j->subset;
     }
     rc = thaw_dataset_split(base, c->val_fraction, c->data_seed, &j->train, &j->val,
-                            j->err);
+                            j->core.err);
     if (rc != 0) {
         return rc;
     }
     j->classes = thaw_dataset_num_classes(j->source);
     int64_t n_train = thaw_dataset_count(j->train);
     if (n_train < 1) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset': no training items",
+        return thaw_fail(j->core.err, THAW_ERR_ARG, "%s: key 'dataset': no training items",
                          c->path);
     }
     j->train_batch = n_train >= c->batch ? c->batch : (int)n_train;
@@ -74,17 +74,17 @@ int job_open_data(Job *j)
     int short_side = c->data_kind == DATA_FASHION_MNIST ? 0 : size * 256 / 224;
     lc.transform = c->augment ? thaw_transform_train(size)
                               : thaw_transform_eval(short_side, size);
-    rc = thaw_loader_create(j->train, &lc, &j->train_loader, j->err);
+    rc = thaw_loader_create(j->train, &lc, &j->train_loader, j->core.err);
     if (rc == 0 && thaw_dataset_count(j->val) > 0) {
         lc.shuffle = 0;
         lc.drop_last = 0;
         lc.batch_size = c->batch;
         lc.transform = thaw_transform_eval(short_side, size);
-        rc = thaw_loader_create(j->val, &lc, &j->val_loader, j->err);
+        rc = thaw_loader_create(j->val, &lc, &j->val_loader, j->core.err);
     }
     if (rc == 0) {
-        j->steps_per_epoch = thaw_loader_num_batches(j->train_loader);
-        j->total_steps = j->steps_per_epoch * c->epochs;
+        j->core.steps_per_epoch = thaw_loader_num_batches(j->train_loader);
+        j->core.total_steps = j->core.steps_per_epoch * c->epochs;
     }
     return rc;
 }
@@ -101,57 +101,36 @@ static int in_list(const char (*names)[RUN_NAME_MAX], int n, const char *name)
     return 0;
 }
 
-static int unknown_group(Job *j, const char *key, const char *name)
-{
-    const ParamTable *t = &j->model.params;
-    char list[512] = "";
-    size_t used = 0;
-    for (int g = 0; g < t->n_groups && used < sizeof list; g++) {
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
-                                 g ? ", " : "", t->groups[g].name);
-    }
-    return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s' names no group of %s: '%s' (groups: %s)",
-                     j->cfg->path, key, j->cfg->arch, name, list);
-}
-
 int job_setup_model(Job *j)
 {
-    const RunConfig *c = j->cfg;
+    const RunConfig *c = j->core.cfg;
     Model *m = &j->model;
-    int rc = model_create_with_head(m, c->arch, j->classes, c->head_hidden, c->seed, j->err);
+    int rc = model_create_with_head(m, c->arch, j->classes, c->head_hidden, c->seed, j->core.err);
     if (rc != 0) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'model.arch': %s", c->path,
-                         j->err->msg);
+        return thaw_fail(j->core.err, THAW_ERR_ARG, "%s: key 'model.arch': %s", c->path,
+                         j->core.err->msg);
     }
     if (c->image_size < m->arch->min_input) {
-        return thaw_fail(j->err, THAW_ERR_ARG, "%s: key 'dataset.image_size' must be >= %d for %s",
+        return thaw_fail(j->core.err, THAW_ERR_ARG,
+                         "%s: key 'dataset.image_size' must be >= %d for %s",
                          c->path, m->arch->min_input, c->arch);
     }
     if (c->weights[0]) {
         int ignored = 0;
         char list[256];
-        rc = model_load_backbone(m, c->weights, &ignored, list, sizeof list, j->err);
+        rc = model_load_backbone(m, c->weights, &ignored, list, sizeof list, j->core.err);
         if (rc != 0) {
             return rc;
         }
-        logf_event(j, "loaded backbone from %s; %d classifier keys replaced by the new head (%s)",
-                   c->weights, ignored, ignored ? list : "none");
+        job_core_log(&j->core,
+                     "loaded backbone from %s; %d classifier keys replaced by the new head (%s)",
+                     c->weights, ignored, ignored ? list : "none");
     }
     ParamTable *t = &m->params;
     int head = params_find_group(t, "head");
-    for (int i = 0; i < c->n_trainable; i++) {
-        if (params_find_group(t, c->trainable[i]) < 0) {
-            char key[64];
-            snprintf(key, sizeof key, "trainable[%d]", i);
-            return unknown_group(j, key, c->trainable[i]);
-        }
-    }
-    for (int i = 0; i < c->n_groups; i++) {
-        if (params_find_group(t, c->groups[i].name) < 0) {
-            char key[64];
-            snprintf(key, sizeof key, "groups.%s", c->groups[i].name);
-            return unknown_group(j, key, c->groups[i].name);
-        }
+    rc = job_core_check_group_names(&j->core, t);
+    if (rc != 0) {
+        return rc;
     }
     for (int g = 0; g < t->n_groups; g++) {
         ParamGroup *pg = &t->groups[g];
@@ -163,31 +142,14 @@ int job_setup_model(Job *j)
                 trainable |= g == head - 1;   /* the last backbone group */
             }
         }
-        pg->frozen = !trainable;
-        j->base_lr[g] = c->lr;
-        pg->weight_decay = (float)c->weight_decay;
-        for (int i = 0; i < c->n_groups; i++) {
-            const RunGroup *o = &c->groups[i];
-            if (strcmp(o->name, pg->name) != 0) {
-                continue;
-            }
-            if (o->has_frozen) {
-                pg->frozen = o->frozen;
-            }
-            if (o->has_lr) {
-                j->base_lr[g] = o->lr;
-            }
-            if (o->has_weight_decay) {
-                pg->weight_decay = (float)o->weight_decay;
-            }
-        }
-        pg->lr = (float)j->base_lr[g];
+        job_core_group_settings(&j->core, t, g, trainable, c->lr);
     }
     /* layer choices on top of the groups' (frozen_layers, trainable_layers) */
     for (int i = 0; i < c->n_layers; i++) {
         const RunLayer *l = &c->layers[i];
         if (params_module_frozen(t, l->name) < 0) {
-            return thaw_fail(j->err, THAW_ERR_ARG, "%s: key '%s[%d]' names no layer of %s: '%s' "
+            return thaw_fail(j->core.err, THAW_ERR_ARG,
+                             "%s: key '%s[%d]' names no layer of %s: '%s' "
                              "(a layer is a module with weights, named as in PyTorch: "
                              "layer4.0.conv1, fc.0)", c->path,
                              l->frozen ? "frozen_layers" : "trainable_layers", l->index,
@@ -195,19 +157,11 @@ int job_setup_model(Job *j)
         }
         params_set_module_frozen(t, l->name, l->frozen);
     }
-    rc = optimizer_init(&j->optim, c->optimizer, t, j->err);
+    rc = job_core_setup_optimizer(&j->core, t);
     if (rc != 0) {
         return rc;
     }
-    if (c->optimizer == OPT_SGD) {
-        j->optim.momentum = (float)c->momentum;
-        j->optim.nesterov = c->nesterov;
-    }
     m->graph.dropout_rng = c->seed ^ 0x5DEECE66Dull;
-    j->sched = c->schedule;
-    j->sched.total_steps = j->total_steps;
-    j->sched.warmup_steps = (int64_t)llround(c->warmup_ratio * (double)j->total_steps);
-    j->sched.step_steps = (int64_t)c->step_size * j->steps_per_epoch;
 
     char line[768];
     size_t used = (size_t)snprintf(line, sizeof line, "%s, %s, %d classes; trainable:",
@@ -216,11 +170,11 @@ int job_setup_model(Job *j)
         size_t all = params_count_weights(t, g, 0), on = params_count_weights(t, g, 1);
         if (on > 0) {
             used += (size_t)snprintf(line + used, sizeof line - used, " %s(lr %g%s)",
-                                     t->groups[g].name, j->base_lr[g],
+                                     t->groups[g].name, j->core.base_lr[g],
                                      on < all ? ", some layers frozen" : "");
         }
     }
     TrainEvent ev = {.kind = TRAIN_EV_START, .msg = line, .num_classes = j->classes};
-    job_emit(j, &ev);
+    job_core_emit(&j->core, &ev);
     return 0;
 }
