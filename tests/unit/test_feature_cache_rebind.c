@@ -25,8 +25,7 @@
 #include "engine/run/run_config.h"
 #include "engine/run/train_control.h"
 #include "engine/run/train_job.h"
-
-#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+#include "support/train_fixture.h"
 
 static char g_tmp[256];
 
@@ -39,16 +38,11 @@ typedef struct {
 
 static void make_config(RunConfig *cfg)
 {
-    static const char text[] =
-        "{\"model\": {\"arch\": \"resnet18\"},"
-        " \"dataset\": {\"type\": \"fashion_mnist\", \"subset_per_class\": 4,"
-        "  \"val_fraction\": 0.2, \"image_size\": 32, \"augment\": false},"
-        " \"strategy\": \"feature_extraction\","
-        " \"optimizer\": {\"name\": \"adamw\", \"lr\": 0.001},"
-        " \"epochs\": 3, \"batch\": 7, \"seed\": 4, \"threads\": 1, \"workers\": 1}";
     ThawError err = {0};
-    run_config_defaults(cfg);
-    if (run_config_parse(cfg, "rebind.json", text, &err) != 0) {
+    if (fixture_tiny_resnet_config(cfg, "rebind.json",
+                                   "\"strategy\": \"feature_extraction\", \"epochs\": 3,"
+                                   " \"batch\": 7, \"seed\": 4, \"threads\": 1, \"workers\": 1",
+                                   &err) != 0) {
         fail_msg("%s", err.msg);
     }
 }
@@ -92,58 +86,17 @@ static TrainBoundaryAction script(TrainCtl *ctl, void *user)
     if (!train_ctl_at_start(ctl) && step == s->thaw_at) {
         assert_int_equal(train_ctl_set_frozen(ctl, "layer4", 0, &err), 0);
     }
-    if (step == s->save_at) {
-        char path[1100];
-        assert_int_equal(train_ctl_save(ctl, path, sizeof path, &err), 0);
-    }
+    fixture_save_if_at(ctl, s->save_at);
     return TRAIN_CONTINUE;
 }
 
 static void run(const RunConfig *cfg, const char *name, const char *resume, Script *s)
 {
-    char dir[300];
+    char dir[sizeof g_tmp + 80];
     snprintf(dir, sizeof dir, "%s/%s", g_tmp, name);
-    TrainOptions opt = {.out_dir = dir, .resume = resume, .user = s,
-                        .on_boundary = script, .on_event = record_logs};
     TrainResult res;
-    ThawError err = {0};
-    if (train_run(cfg, &opt, &res, &err) != 0) {
-        fail_msg("%s: %s", name, err.msg);
-    }
+    fixture_run(cfg, dir, resume, script, record_logs, s, &res);
     assert_int_equal(res.epochs_done, 3);
-}
-
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF || cb == EOF) {
-            break;
-        }
-    }
-    if (fa) {
-        fclose(fa);
-    }
-    if (fb) {
-        fclose(fb);
-    }
-    return same;
-}
-
-static void remove_dir(const char *name)
-{
-    static const char *const files[] = {"epoch-001.safetensors", "epoch-002.safetensors",
-                                        "epoch-003.safetensors", "step-000006.safetensors"};
-    char path[600];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s/%s", g_tmp, name, files[i]);
-        unlink(path);
-    }
-    snprintf(path, sizeof path, "%s/%s", g_tmp, name);
-    rmdir(path);
 }
 
 /* The straight run thawing at thaw_at (saving at step 6, mid-epoch 2), then
@@ -165,12 +118,14 @@ static void check_resumes(int64_t thaw_at, const char *const *resumes, int n,
         run(&cfg, name, from, &s);
         expect_log(&s, "epoch 3: feature cache 100% (28 of 28 samples");
         snprintf(got, sizeof got, "%s/%s/epoch-003.safetensors", g_tmp, name);
-        if (!same_file(want, got)) {
+        if (!fixture_files_equal(want, got)) {
             fail_msg("resumed from %s: epoch 3 differs from the straight run", resumes[i]);
         }
-        remove_dir(name);
+        snprintf(from, sizeof from, "%s/%s", g_tmp, name);
+        fixture_remove_dir(from);
     }
-    remove_dir(straight_name);
+    snprintf(from, sizeof from, "%s/%s", g_tmp, straight_name);
+    fixture_remove_dir(from);
     run_config_free(&cfg);
 }
 
@@ -205,33 +160,17 @@ static void thaw_at_epoch_end(void **state)
 static int setup(void **state)
 {
     (void)state;
-    if (access(FMNIST, R_OK) != 0) {
-        return 0;
-    }
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/thaw_cache_rebind.XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
+    return fixture_make_tmp(g_tmp, sizeof g_tmp, "thaw_cache_rebind");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (g_tmp[0]) {
-        rmdir(g_tmp);
-    }
-    return 0;
+    return fixture_remove_tmp(g_tmp);
 }
 
-#define NEEDS_DATA(fn)                                                                  \
-    static void fn##_or_skip(void **state)                                              \
-    {                                                                                   \
-        if (access(FMNIST, R_OK) != 0) {                                                \
-            skip();                                                                     \
-        }                                                                               \
-        fn(state);                                                                      \
-    }
-
-NEEDS_DATA(thaw_inside_epoch_one)
-NEEDS_DATA(thaw_at_epoch_end)
+FIXTURE_NEEDS_FMNIST(thaw_inside_epoch_one)
+FIXTURE_NEEDS_FMNIST(thaw_at_epoch_end)
 
 int main(void)
 {

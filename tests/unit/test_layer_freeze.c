@@ -30,8 +30,7 @@
 #include "engine/run/run_config.h"
 #include "engine/run/train_control.h"
 #include "engine/run/train_job.h"
-
-#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+#include "support/train_fixture.h"
 
 static char g_tmp[256];
 
@@ -131,17 +130,12 @@ static void plan_through_frozen_layers(void **state)
 
 static int parse_epochs(RunConfig *cfg, int epochs, const char *extra, ThawError *err)
 {
-    char text[2048];
-    snprintf(text, sizeof text,
-             "{\"model\": {\"arch\": \"resnet18\"},"
-             " \"dataset\": {\"type\": \"fashion_mnist\", \"subset_per_class\": 4,"
-             "  \"val_fraction\": 0.2, \"image_size\": 32, \"augment\": false},"
-             " \"strategy\": \"fine_tune\", \"trainable\": [\"layer4\"],"
-             " \"optimizer\": {\"name\": \"adamw\", \"lr\": 0.001},"
-             " \"epochs\": %d, \"batch\": 8, \"seed\": 3, \"threads\": 2, \"workers\": 1%s}",
+    char settings[1024];
+    snprintf(settings, sizeof settings,
+             "\"strategy\": \"fine_tune\", \"trainable\": [\"layer4\"],"
+             " \"epochs\": %d, \"batch\": 8, \"seed\": 3, \"threads\": 2, \"workers\": 1%s",
              epochs, extra);
-    run_config_defaults(cfg);
-    return run_config_parse(cfg, "layers.json", text, err);
+    return fixture_tiny_resnet_config(cfg, "layers.json", settings, err);
 }
 
 static int parse(RunConfig *cfg, const char *extra, ThawError *err)
@@ -197,41 +191,9 @@ typedef struct {
 static void record(const TrainEvent *ev, void *user)
 {
     Live *s = user;
-    if ((ev->kind == TRAIN_EV_LOG || ev->kind == TRAIN_EV_START) && strlen(s->logs) + strlen(ev->msg) + 2 < sizeof s->logs) {
-        strcat(s->logs, ev->msg);
-        strcat(s->logs, "\n");
+    if (ev->kind == TRAIN_EV_LOG || ev->kind == TRAIN_EV_START) {
+        fixture_append_log(s->logs, sizeof s->logs, ev->msg);
     }
-}
-
-static float *copy_tensor(TrainCtl *ctl, const char *name, size_t *n)
-{
-    const float *data;
-    ThawError err = {0};
-    assert_int_equal(train_ctl_tensor(ctl, name, &data, n, &err), 0);
-    float *out = malloc(*n * sizeof *out);
-    assert_non_null(out);
-    memcpy(out, data, *n * sizeof *out);
-    return out;
-}
-
-static int same(TrainCtl *ctl, const char *name, const float *ref, size_t n)
-{
-    const float *data;
-    size_t m;
-    ThawError err = {0};
-    assert_int_equal(train_ctl_tensor(ctl, name, &data, &m, &err), 0);
-    return m == n && memcmp(data, ref, n * sizeof *ref) == 0;
-}
-
-static const TrainSnapLayer *layer(const TrainSnapshot *s, const char *name)
-{
-    for (int i = 0; i < s->n_layers; i++) {
-        if (strcmp(s->layers[i].name, name) == 0) {
-            return &s->layers[i];
-        }
-    }
-    fail_msg("no layer %s", name);
-    return NULL;
 }
 
 static void check_errors(TrainCtl *ctl)
@@ -264,22 +226,22 @@ static TrainBoundaryAction live_script(TrainCtl *ctl, void *user)
         assert_true(l4->partial);
         assert_int_equal(l4->trainable_params, l4->params - 1024);
         assert_false(l4->bn_batch_stats == 0);   /* bn2, downsample.1... still train */
-        assert_true(layer(&snap, "layer4.0.bn1")->frozen);
-        assert_false(layer(&snap, "layer4.0.bn2")->frozen);
+        assert_true(fixture_find_layer(&snap, "layer4.0.bn1")->frozen);
+        assert_false(fixture_find_layer(&snap, "layer4.0.bn2")->frozen);
         assert_false(snap.groups[5].partial);
         assert_true(snap.groups[3].frozen);
         assert_false(snap.groups[3].partial);
         assert_int_equal(snap.trainable_params, l4->trainable_params + snap.groups[5].params);
         train_snapshot_free(&snap);
-        s->bn_w = copy_tensor(ctl, "layer4.0.bn1.weight", &s->n_bn);
-        s->bn_mean = copy_tensor(ctl, "layer4.0.bn1.running_mean", &s->n_bn);
+        s->bn_w = fixture_copy_tensor(ctl, "layer4.0.bn1.weight", &s->n_bn);
+        s->bn_mean = fixture_copy_tensor(ctl, "layer4.0.bn1.running_mean", &s->n_bn);
         s->checks++;
     } else if (step == 1) {
-        assert_true(same(ctl, "layer4.0.bn1.weight", s->bn_w, s->n_bn));
-        assert_true(same(ctl, "layer4.0.bn1.running_mean", s->bn_mean, s->n_bn));
+        assert_true(fixture_tensor_equals(ctl, "layer4.0.bn1.weight", s->bn_w, s->n_bn));
+        assert_true(fixture_tensor_equals(ctl, "layer4.0.bn1.running_mean", s->bn_mean, s->n_bn));
         /* thaw one conv inside the frozen layer3 */
-        s->c3 = copy_tensor(ctl, "layer3.1.conv2.weight", &s->n_c3);
-        s->c3_bn = copy_tensor(ctl, "layer3.1.bn2.weight", &s->n_c3_bn);
+        s->c3 = fixture_copy_tensor(ctl, "layer3.1.conv2.weight", &s->n_c3);
+        s->c3_bn = fixture_copy_tensor(ctl, "layer3.1.bn2.weight", &s->n_c3_bn);
         assert_int_equal(train_ctl_set_layer_frozen(ctl, "layer3.1.conv2", 0, &err), 0);
         assert_int_equal(train_ctl_snapshot(ctl, &snap, &err), 0);
         assert_true(snap.groups[3].partial);
@@ -289,14 +251,14 @@ static TrainBoundaryAction live_script(TrainCtl *ctl, void *user)
         train_snapshot_free(&snap);
         s->checks++;
     } else if (step == 2) {
-        assert_false(same(ctl, "layer3.1.conv2.weight", s->c3, s->n_c3));
-        assert_true(same(ctl, "layer3.1.bn2.weight", s->c3_bn, s->n_c3_bn));
-        assert_true(same(ctl, "layer4.0.bn1.running_mean", s->bn_mean, s->n_bn));
+        assert_false(fixture_tensor_equals(ctl, "layer3.1.conv2.weight", s->c3, s->n_c3));
+        assert_true(fixture_tensor_equals(ctl, "layer3.1.bn2.weight", s->c3_bn, s->n_c3_bn));
+        assert_true(fixture_tensor_equals(ctl, "layer4.0.bn1.running_mean", s->bn_mean, s->n_bn));
         /* a group change sets every layer of the group */
         assert_int_equal(train_ctl_set_frozen(ctl, "layer4", 0, &err), 0);
         assert_int_equal(train_ctl_snapshot(ctl, &snap, &err), 0);
         assert_false(snap.groups[4].partial);
-        assert_false(layer(&snap, "layer4.0.bn1")->frozen);
+        assert_false(fixture_find_layer(&snap, "layer4.0.bn1")->frozen);
         train_snapshot_free(&snap);
         assert_int_equal(train_ctl_save(ctl, s->saved, sizeof s->saved, &err), 0);
         s->checks++;
@@ -314,12 +276,8 @@ static void live_surgery(void **state)
     snprintf(dir, sizeof dir, "%s/live", g_tmp);
     Live *s = calloc(1, sizeof *s);
     assert_non_null(s);
-    TrainOptions opt = {.out_dir = dir, .on_event = record, .user = s,
-                        .on_boundary = live_script};
     TrainResult res;
-    if (train_run(&cfg, &opt, &res, &err) != 0) {
-        fail_msg("train_run: %s", err.msg);
-    }
+    fixture_run(&cfg, dir, NULL, live_script, record, s, &res);
     assert_int_equal(s->checks, 3);
     assert_non_null(strstr(s->logs, "step 0: layer layer4.0.bn1 (layer4) frozen, BatchNorm "
                                     "in eval mode; backward now stops at layer4.0.conv1"));
@@ -335,11 +293,7 @@ static void live_surgery(void **state)
                         "\"layer3.1.conv2\",\"value\":0},{\"step\":2,\"kind\":\"unfreeze\","
                         "\"group\":\"layer4\",\"value\":0}]");
     st_close(st);
-    unlink(s->saved);
-    char path[400];
-    snprintf(path, sizeof path, "%s/epoch-001.safetensors", dir);
-    unlink(path);
-    rmdir(dir);
+    fixture_remove_dir(dir);
     free(s->bn_w);
     free(s->bn_mean);
     free(s->c3);
@@ -358,10 +312,10 @@ static TrainBoundaryAction start_script(TrainCtl *ctl, void *user)
         if (s->freeze_at_start) {
             assert_int_equal(train_ctl_set_layer_frozen(ctl, s->freeze_at_start, 1, &err), 0);
         }
-        s->bn_mean = copy_tensor(ctl, "layer4.1.bn2.running_var", &s->n_bn);
+        s->bn_mean = fixture_copy_tensor(ctl, "layer4.1.bn2.running_var", &s->n_bn);
     } else if (train_ctl_step(ctl) == 3) {
-        assert_true(same(ctl, "layer4.1.bn2.running_var", s->bn_mean, s->n_bn));
-        s->final_w = copy_tensor(ctl, "layer4.1.conv2.weight", &s->n_final);
+        assert_true(fixture_tensor_equals(ctl, "layer4.1.bn2.running_var", s->bn_mean, s->n_bn));
+        s->final_w = fixture_copy_tensor(ctl, "layer4.1.conv2.weight", &s->n_final);
         s->checks++;
     }
     return TRAIN_CONTINUE;
@@ -375,7 +329,7 @@ static void run_file_equals_live(void **state)
     assert_int_equal(parse(&file, ", \"frozen_layers\": [\"layer4.1.bn2\"]", &err), 0);
     assert_int_equal(parse(&live, "", &err), 0);
     Live a = {0}, b = {.freeze_at_start = "layer4.1.bn2"};
-    char dir[300], path[400];
+    char dir[300];
     snprintf(dir, sizeof dir, "%s/equal", g_tmp);
     TrainOptions opt = {.out_dir = dir, .on_event = record, .user = &a,
                         .on_boundary = start_script};
@@ -403,9 +357,7 @@ static void run_file_equals_live(void **state)
     assert_non_null(strstr(err.msg, "layers.json: key 'frozen_layers[1]' names no layer of "
                                     "resnet18: 'layer4.0.bn3'"));
     run_config_free(&file);
-    snprintf(path, sizeof path, "%s/epoch-001.safetensors", dir);
-    unlink(path);
-    rmdir(dir);
+    fixture_remove_dir(dir);
 }
 
 /* ---- journal resume with layer changes ---- */
@@ -430,10 +382,7 @@ static TrainBoundaryAction journal_script(TrainCtl *ctl, void *user)
             s->changes++;
         }
     }
-    if (step == s->save_at) {
-        char path[1100];
-        assert_int_equal(train_ctl_save(ctl, path, sizeof path, &err), 0);
-    }
+    fixture_save_if_at(ctl, s->save_at);
     return TRAIN_CONTINUE;
 }
 
@@ -443,47 +392,9 @@ static void run_journal(const RunConfig *cfg, const char *name, const char *resu
     char dir[300];
     snprintf(dir, sizeof dir, "%s/%s", g_tmp, name);
     Journal s = {.save_at = save_at};
-    TrainOptions opt = {.out_dir = dir, .resume = resume, .user = &s,
-                        .on_boundary = journal_script};
     TrainResult res;
-    ThawError err = {0};
-    if (train_run(cfg, &opt, &res, &err) != 0) {
-        fail_msg("%s: %s", name, err.msg);
-    }
+    fixture_run(cfg, dir, resume, journal_script, NULL, &s, &res);
     assert_int_equal(s.changes, expect_changes);
-}
-
-static int files_equal(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int eq = fa && fb;
-    while (eq) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        eq = ca == cb;
-        if (ca == EOF || cb == EOF) {
-            break;
-        }
-    }
-    if (fa) {
-        fclose(fa);
-    }
-    if (fb) {
-        fclose(fb);
-    }
-    return eq;
-}
-
-static void remove_run(const char *name)
-{
-    static const char *const files[] = {"epoch-001.safetensors", "epoch-002.safetensors",
-                                        "step-000004.safetensors"};
-    char path[600];
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s/%s", g_tmp, name, files[i]);
-        unlink(path);
-    }
-    snprintf(path, sizeof path, "%s/%s", g_tmp, name);
-    rmdir(path);
 }
 
 static void journal_resume(void **state)
@@ -508,40 +419,31 @@ static void journal_resume(void **state)
     snprintf(pa, sizeof pa, "%s/straight/epoch-002.safetensors", g_tmp);
     snprintf(pb, sizeof pb, "%s/mid/epoch-002.safetensors", g_tmp);
     snprintf(pc, sizeof pc, "%s/epoch/epoch-002.safetensors", g_tmp);
-    assert_true(files_equal(pa, pb));
-    assert_true(files_equal(pa, pc));
-    remove_run("straight");
-    remove_run("mid");
-    remove_run("epoch");
+    assert_true(fixture_files_equal(pa, pb));
+    assert_true(fixture_files_equal(pa, pc));
+    static const char *const runs[] = {"straight", "mid", "epoch"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(pa, sizeof pa, "%s/%s", g_tmp, runs[i]);
+        fixture_remove_dir(pa);
+    }
     run_config_free(&cfg);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/thaw_layer_freeze.XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
+    return fixture_make_tmp(g_tmp, sizeof g_tmp, "thaw_layer_freeze");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    rmdir(g_tmp);
-    return 0;
+    return fixture_remove_tmp(g_tmp);
 }
 
-#define NEEDS_DATA(fn)                                                                  \
-    static void fn##_or_skip(void **state)                                              \
-    {                                                                                   \
-        if (access(FMNIST, R_OK) != 0) {                                                \
-            skip();                                                                     \
-        }                                                                               \
-        fn(state);                                                                      \
-    }
-
-NEEDS_DATA(live_surgery)
-NEEDS_DATA(run_file_equals_live)
-NEEDS_DATA(journal_resume)
+FIXTURE_NEEDS_FMNIST(live_surgery)
+FIXTURE_NEEDS_FMNIST(run_file_equals_live)
+FIXTURE_NEEDS_FMNIST(journal_resume)
 
 int main(void)
 {

@@ -33,6 +33,7 @@
 #include "engine/run/run_config.h"
 #include "engine/run/train_control.h"
 #include "engine/run/train_job.h"
+#include "support/train_fixture.h"
 
 /* this cmocka has no assert_double_equal */
 #define assert_close(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
@@ -47,16 +48,6 @@ static const char *const WORDS[] = {
 
 /* ---- fixtures ---- */
 
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_tmp, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void write_fixtures(void)
 {
     char buf[4096];
@@ -64,14 +55,14 @@ static void write_fixtures(void)
     for (int w = 0; w < N_WORDS; w++) {
         used += (size_t)snprintf(buf + used, sizeof buf - used, "%s\n", WORDS[w]);
     }
-    write_file("vocab.txt", buf);
+    fixture_write_file(g_tmp, "vocab.txt", buf);
     snprintf(buf, sizeof buf,
              "{\"vocab_size\": %d, \"hidden_size\": 16, \"num_hidden_layers\": 2,"
              " \"num_attention_heads\": 2, \"intermediate_size\": 32,"
              " \"max_position_embeddings\": 32, \"type_vocab_size\": 2,"
              " \"hidden_act\": \"gelu\", \"position_embedding_type\": \"absolute\"}",
              N_WORDS + 5);
-    write_file("config.json", buf);
+    fixture_write_file(g_tmp, "config.json", buf);
     /* sports words (1..5, 10, 14, 15, 18, 19) against love words */
     used = (size_t)snprintf(buf, sizeof buf, "text,label\n");
     for (int i = 0; i < 24; i++) {
@@ -83,7 +74,7 @@ static void write_fixtures(void)
                                  WORDS[pick[(i + 7) % 10]], i % 3 ? "the" : "game",
                                  i % 2 ? "love" : "sports");
     }
-    write_file("texts.csv", buf);
+    fixture_write_file(g_tmp, "texts.csv", buf);
 }
 
 static void make_config(RunConfig *cfg)
@@ -106,89 +97,6 @@ static void out_dir(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s", g_tmp, name);
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static int files_equal(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF || cb == EOF) {
-            break;
-        }
-    }
-    if (fa) {
-        fclose(fa);
-    }
-    if (fb) {
-        fclose(fb);
-    }
-    return same;
-}
-
-/* The checkpoint's metadata "journal" (malloc'd), NULL when absent. */
-static char *checkpoint_journal(const char *path)
-{
-    SafeTensors *st = NULL;
-    ThawError err = {0};
-    if (st_open(&st, path, &err) != 0) {
-        fail_msg("%s", err.msg);
-    }
-    const char *j = st_metadata(st, "journal");
-    char *out = j ? strdup(j) : NULL;
-    st_close(st);
-    return out;
-}
-
-static float *copy_tensor(TrainCtl *ctl, const char *name, size_t *n)
-{
-    const float *data;
-    ThawError err = {0};
-    assert_int_equal(train_ctl_tensor(ctl, name, &data, n, &err), 0);
-    float *out = malloc(*n * sizeof *out);
-    assert_non_null(out);
-    memcpy(out, data, *n * sizeof *out);
-    return out;
-}
-
-static int tensor_equals(TrainCtl *ctl, const char *name, const float *ref, size_t n)
-{
-    const float *data;
-    size_t m;
-    ThawError err = {0};
-    assert_int_equal(train_ctl_tensor(ctl, name, &data, &m, &err), 0);
-    assert_int_equal(m, n);
-    return memcmp(data, ref, n * sizeof *ref) == 0;
-}
-
-static const TrainSnapGroup *find_group(const TrainSnapshot *s, const char *name)
-{
-    for (int g = 0; g < s->n_groups; g++) {
-        if (strcmp(s->groups[g].name, name) == 0) {
-            return &s->groups[g];
-        }
-    }
-    fail_msg("no group %s in the snapshot", name);
-    return NULL;
-}
-
-static const TrainSnapLayer *find_layer(const TrainSnapshot *s, const char *name)
-{
-    for (int i = 0; i < s->n_layers; i++) {
-        if (strcmp(s->layers[i].name, name) == 0) {
-            return &s->layers[i];
-        }
-    }
-    fail_msg("no layer %s in the snapshot", name);
-    return NULL;
-}
-
 /* ---- the script: live changes at fixed steps, checks along the way ---- */
 
 #define QUERY1 "encoder.layer.1.attention.self.query"
@@ -209,9 +117,8 @@ typedef struct {
 static void record_event(const TrainEvent *ev, void *user)
 {
     Script *s = user;
-    if (ev->kind == TRAIN_EV_LOG && strlen(s->logs) + strlen(ev->msg) + 2 < sizeof s->logs) {
-        strcat(s->logs, ev->msg);
-        strcat(s->logs, "\n");
+    if (ev->kind == TRAIN_EV_LOG) {
+        fixture_append_log(s->logs, sizeof s->logs, ev->msg);
     }
     if (ev->kind == TRAIN_EV_STEP && ev->step < 32) {
         s->step_lr[ev->step] = ev->lr;
@@ -238,16 +145,16 @@ static void check_start_snapshot(TrainCtl *ctl)
     assert_string_equal(snap.layers[4].name, "encoder.layer.0.attention.self.query");
     assert_string_equal(snap.layers[snap.n_layers - 2].name, "pooler.dense");
     assert_string_equal(snap.layers[snap.n_layers - 1].name, "classifier");
-    const TrainSnapLayer *l = find_layer(&snap, "embeddings.word_embeddings");
+    const TrainSnapLayer *l = fixture_find_layer(&snap, "embeddings.word_embeddings");
     assert_int_equal(l->out_h, TRAIN_SNAP_PER_TOKEN);
     assert_int_equal(l->out_c, 16);
     assert_int_equal(l->params, 25 * 16);
-    l = find_layer(&snap, "encoder.layer.1.intermediate.dense");
+    l = fixture_find_layer(&snap, "encoder.layer.1.intermediate.dense");
     assert_int_equal(l->out_h, TRAIN_SNAP_PER_TOKEN);
     assert_int_equal(l->out_c, 32);
     assert_int_equal(l->params, 32 * 16 + 32);
     assert_int_equal(l->group, 2);
-    l = find_layer(&snap, "classifier");
+    l = fixture_find_layer(&snap, "classifier");
     assert_int_equal(l->out_h, 1);
     assert_int_equal(l->out_c, 2);
     assert_int_equal(l->group, 4);
@@ -306,33 +213,33 @@ static void straight_checks(Script *s, TrainCtl *ctl, int64_t step)
     ThawError err = {0};
     TrainSnapshot snap;
     if (step == 2) {   /* just frozen: keep what must not move */
-        s->emb = copy_tensor(ctl, WORD_EMB, &s->n_emb);
-        s->emb_m = copy_tensor(ctl, "opt.exp_avg." WORD_EMB, &s->n_emb);
-        s->l0q = copy_tensor(ctl, "encoder.layer.0.attention.self.query.weight", &s->n_l0q);
-        s->l1k = copy_tensor(ctl, "encoder.layer.1.attention.self.key.weight", &s->n_l1k);
+        s->emb = fixture_copy_tensor(ctl, WORD_EMB, &s->n_emb);
+        s->emb_m = fixture_copy_tensor(ctl, "opt.exp_avg." WORD_EMB, &s->n_emb);
+        s->l0q = fixture_copy_tensor(ctl, "encoder.layer.0.attention.self.query.weight", &s->n_l0q);
+        s->l1k = fixture_copy_tensor(ctl, "encoder.layer.1.attention.self.key.weight", &s->n_l1k);
         assert_non_null(strstr(s->logs, "step 2: encoder.layer.0 frozen; backward now stops "
                                         "at " QUERY1));
         s->checks++;
     } else if (step == 3) {   /* a step later: below frozen, above trained */
-        assert_true(tensor_equals(ctl, WORD_EMB, s->emb, s->n_emb));
-        assert_true(tensor_equals(ctl, "opt.exp_avg." WORD_EMB, s->emb_m, s->n_emb));
-        assert_true(tensor_equals(ctl, "encoder.layer.0.attention.self.query.weight", s->l0q,
+        assert_true(fixture_tensor_equals(ctl, WORD_EMB, s->emb, s->n_emb));
+        assert_true(fixture_tensor_equals(ctl, "opt.exp_avg." WORD_EMB, s->emb_m, s->n_emb));
+        assert_true(fixture_tensor_equals(ctl, "encoder.layer.0.attention.self.query.weight", s->l0q,
                                   s->n_l0q));
-        assert_false(tensor_equals(ctl, "encoder.layer.1.attention.self.key.weight", s->l1k,
+        assert_false(fixture_tensor_equals(ctl, "encoder.layer.1.attention.self.key.weight", s->l1k,
                                    s->n_l1k));
         /* the lr set at step 1 drove step 2 (the schedule's factor is 1 there) */
         assert_close(s->step_lr[2], (double)(float)1e-3, 1e-12);
-        s->q1 = copy_tensor(ctl, QUERY1 ".weight", &s->n_q1);
+        s->q1 = fixture_copy_tensor(ctl, QUERY1 ".weight", &s->n_q1);
         free(s->l1k);
-        s->l1k = copy_tensor(ctl, "encoder.layer.1.attention.self.key.weight", &s->n_l1k);
-        s->l1k_m = copy_tensor(ctl, "opt.exp_avg.encoder.layer.1.attention.self.key.weight",
+        s->l1k = fixture_copy_tensor(ctl, "encoder.layer.1.attention.self.key.weight", &s->n_l1k);
+        s->l1k_m = fixture_copy_tensor(ctl, "opt.exp_avg.encoder.layer.1.attention.self.key.weight",
                                &s->n_l1k);
         s->checks++;
     } else if (step == 4) {   /* the layer freeze: that module only */
         assert_non_null(strstr(s->logs, "step 3: layer " QUERY1 " (encoder.layer.1) frozen; "
                                         "backward now stops at encoder.layer.1.attention.self.key"));
-        assert_true(tensor_equals(ctl, QUERY1 ".weight", s->q1, s->n_q1));
-        assert_false(tensor_equals(ctl, "encoder.layer.1.attention.self.key.weight", s->l1k,
+        assert_true(fixture_tensor_equals(ctl, QUERY1 ".weight", s->q1, s->n_q1));
+        assert_false(fixture_tensor_equals(ctl, "encoder.layer.1.attention.self.key.weight", s->l1k,
                                    s->n_l1k));
         /* and from a real gradient: a zero one would leave exp_avg at
          * beta1 x its old value (backward must still reach the key below
@@ -347,24 +254,24 @@ static void straight_checks(Script *s, TrainCtl *ctl, int64_t step)
         }
         assert_true(moved > n / 2);
         assert_int_equal(train_ctl_snapshot(ctl, &snap, &err), 0);
-        const TrainSnapGroup *g = find_group(&snap, "encoder.layer.1");
+        const TrainSnapGroup *g = fixture_find_group(&snap, "encoder.layer.1");
         assert_true(g->partial);
         assert_false(g->frozen);
         assert_int_equal(g->trainable_params, g->params - (16 * 16 + 16));
-        assert_true(find_layer(&snap, QUERY1)->frozen);
-        assert_false(find_layer(&snap, "encoder.layer.1.attention.self.key")->frozen);
-        assert_true(find_group(&snap, "embeddings")->frozen);
-        assert_close(find_group(&snap, "classifier")->base_lr, 1e-3, 1e-15);
+        assert_true(fixture_find_layer(&snap, QUERY1)->frozen);
+        assert_false(fixture_find_layer(&snap, "encoder.layer.1.attention.self.key")->frozen);
+        assert_true(fixture_find_group(&snap, "embeddings")->frozen);
+        assert_close(fixture_find_group(&snap, "classifier")->base_lr, 1e-3, 1e-15);
         train_snapshot_free(&snap);
         assert_int_equal(train_ctl_save(ctl, s->saved, sizeof s->saved, &err), 0);
         s->checks++;
     } else if (step == 6) {   /* thawed: the state it kept, not zeros */
-        assert_true(tensor_equals(ctl, "opt.exp_avg." WORD_EMB, s->emb_m, s->n_emb));
+        assert_true(fixture_tensor_equals(ctl, "opt.exp_avg." WORD_EMB, s->emb_m, s->n_emb));
         s->checks++;
     } else if (step == 7) {   /* it trains again, through the frozen encoder.layer.0 */
-        assert_false(tensor_equals(ctl, WORD_EMB, s->emb, s->n_emb));
-        assert_false(tensor_equals(ctl, "opt.exp_avg." WORD_EMB, s->emb_m, s->n_emb));
-        assert_true(tensor_equals(ctl, "encoder.layer.0.attention.self.query.weight", s->l0q,
+        assert_false(fixture_tensor_equals(ctl, WORD_EMB, s->emb, s->n_emb));
+        assert_false(fixture_tensor_equals(ctl, "opt.exp_avg." WORD_EMB, s->emb_m, s->n_emb));
+        assert_true(fixture_tensor_equals(ctl, "encoder.layer.0.attention.self.query.weight", s->l0q,
                                   s->n_l0q));
         s->checks++;
     }
@@ -398,12 +305,7 @@ static void run(Script *s, const char *name, const char *resume, int live, Train
 {
     char out[512];
     out_dir(out, sizeof out, name);
-    TrainOptions opt = {.out_dir = out, .resume = resume, .on_event = record_event, .user = s,
-                        .on_boundary = live ? script : NULL};
-    ThawError err = {0};
-    if (train_run(&g_cfg, &opt, res, &err) != 0) {
-        fail_msg("run %s: %s", name, err.msg);
-    }
+    fixture_run(&g_cfg, out, resume, live ? script : NULL, record_event, s, res);
 }
 
 static void script_free(Script *s)
@@ -431,7 +333,7 @@ static void straight_run_surgery(void **state)
     char path[600];
     snprintf(path, sizeof path, "%s/straight/step-000004.safetensors", g_tmp);
     assert_string_equal(s->saved, path);
-    char *journal = checkpoint_journal(path);
+    char *journal = fixture_checkpoint_journal(path);
     assert_non_null(journal);
     assert_string_equal(journal,
         "[{\"step\":1,\"kind\":\"lr\",\"group\":\"classifier\",\"value\":0.001},"
@@ -440,7 +342,7 @@ static void straight_run_surgery(void **state)
         "{\"step\":3,\"kind\":\"layer_freeze\",\"layer\":\"" QUERY1 "\",\"value\":1}]");
     free(journal);
     snprintf(path, sizeof path, "%s/straight/epoch-002.safetensors", g_tmp);
-    journal = checkpoint_journal(path);
+    journal = fixture_checkpoint_journal(path);
     assert_non_null(strstr(journal, "{\"step\":6,\"kind\":\"unfreeze\",\"group\":\"embeddings\""));
     assert_non_null(strstr(journal, "{\"step\":7,\"kind\":\"lr\",\"group\":\"pooler\""));
     free(journal);
@@ -455,7 +357,7 @@ static void resume_is_byte_identical(void **state)
     (void)state;
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/straight/epoch-002.safetensors", g_tmp);
-    assert_true(file_exists(a));
+    assert_true(fixture_file_exists(a));
     /* mid-epoch: stopped at step 4, its changes in the journal */
     Script *s = calloc(1, sizeof *s);
     s->changes = 1;
@@ -464,14 +366,14 @@ static void resume_is_byte_identical(void **state)
     run(s, "stopped", NULL, 1, &res);
     assert_true(res.interrupted);
     snprintf(b, sizeof b, "%s/stopped/interrupted.safetensors", g_tmp);
-    assert_true(file_exists(b));
+    assert_true(fixture_file_exists(b));
     memset(s, 0, sizeof *s);
     s->changes = 1;
     run(s, "resumed", b, 1, &res);
     assert_non_null(strstr(s->logs, "re-applied 4 live changes from the checkpoint's journal "
                                     "(steps 1..3)"));
     snprintf(b, sizeof b, "%s/resumed/epoch-002.safetensors", g_tmp);
-    assert_true(files_equal(a, b));
+    assert_true(fixture_files_equal(a, b));
     /* from the straight run's epoch-001 (step 5) */
     char from[600];
     snprintf(from, sizeof from, "%s/straight/epoch-001.safetensors", g_tmp);
@@ -479,13 +381,13 @@ static void resume_is_byte_identical(void **state)
     s->changes = 1;
     run(s, "resumed_epoch", from, 1, &res);
     snprintf(b, sizeof b, "%s/resumed_epoch/epoch-002.safetensors", g_tmp);
-    assert_true(files_equal(a, b));
+    assert_true(fixture_files_equal(a, b));
     /* without the journal's re-apply it would differ: a resume that drops
      * the changes (no callback) after step 5 is not the straight run */
     memset(s, 0, sizeof *s);
     run(s, "resumed_plain", from, 0, &res);
     snprintf(b, sizeof b, "%s/resumed_plain/epoch-002.safetensors", g_tmp);
-    assert_false(files_equal(a, b));
+    assert_false(fixture_files_equal(a, b));
     free(s);
 }
 
@@ -500,7 +402,7 @@ static void abandon_and_idle(void **state)
     assert_int_equal(res.steps_done, 2);
     char path[600];
     snprintf(path, sizeof path, "%s/abandoned/interrupted.safetensors", g_tmp);
-    assert_false(file_exists(path));
+    assert_false(fixture_file_exists(path));
     /* a callback that changes nothing: the headless run's bytes, no journal */
     memset(s, 0, sizeof *s);
     run(s, "idle", NULL, 1, &res);
@@ -509,8 +411,8 @@ static void abandon_and_idle(void **state)
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/idle/epoch-002.safetensors", g_tmp);
     snprintf(b, sizeof b, "%s/headless/epoch-002.safetensors", g_tmp);
-    assert_true(files_equal(a, b));
-    assert_null(checkpoint_journal(a));
+    assert_true(fixture_files_equal(a, b));
+    assert_null(fixture_checkpoint_journal(a));
     free(s);
 }
 

@@ -30,8 +30,7 @@
 #include "engine/run/run_config.h"
 #include "engine/run/train_control.h"
 #include "engine/run/train_job.h"
-
-#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+#include "support/train_fixture.h"
 
 static char g_tmp[256];
 
@@ -39,20 +38,14 @@ static char g_tmp[256];
 
 static void make_config(RunConfig *cfg, const char *strategy, int epochs)
 {
-    char text[1024];
-    snprintf(text, sizeof text,
-             "{\"model\": {\"arch\": \"resnet18\"},"
-             " \"dataset\": {\"type\": \"fashion_mnist\", \"subset_per_class\": 4,"
-             "  \"val_fraction\": 0.2, \"image_size\": 32, \"augment\": false},"
-             " \"strategy\": \"%s\"%s,"
-             " \"optimizer\": {\"name\": \"adamw\", \"lr\": 0.001},"
-             " \"epochs\": %d, \"batch\": 8, \"seed\": 3, \"threads\": 2, \"workers\": 1}",
+    char settings[512];
+    snprintf(settings, sizeof settings,
+             "\"strategy\": \"%s\"%s, \"epochs\": %d, \"batch\": 8, \"seed\": 3,"
+             " \"threads\": 2, \"workers\": 1",
              strategy, strcmp(strategy, "fine_tune") == 0 ? ", \"trainable\": [\"layer4\"]" : "",
              epochs);
     ThawError err = {0};
-    run_config_defaults(cfg);
-    int rc = run_config_parse(cfg, "control.json", text, &err);
-    if (rc != 0) {
+    if (fixture_tiny_resnet_config(cfg, "control.json", settings, &err) != 0) {
         fail_msg("%s", err.msg);
     }
 }
@@ -60,88 +53,6 @@ static void make_config(RunConfig *cfg, const char *strategy, int epochs)
 static void out_dir(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", g_tmp, name);
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static void remove_dir(const char *dir)
-{
-    static const char *const names[] = {
-        "epoch-001.safetensors", "epoch-002.safetensors", "epoch-003.safetensors",
-        "interrupted.safetensors", "step-000006.safetensors", "step-000005.safetensors"};
-    char path[512];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
-static int files_equal(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF || cb == EOF) {
-            break;
-        }
-    }
-    if (fa) {
-        fclose(fa);
-    }
-    if (fb) {
-        fclose(fb);
-    }
-    return same;
-}
-
-static float *copy_tensor(TrainCtl *ctl, const char *name, size_t *n)
-{
-    const float *data;
-    ThawError err = {0};
-    assert_int_equal(train_ctl_tensor(ctl, name, &data, n, &err), 0);
-    float *out = malloc(*n * sizeof *out);
-    assert_non_null(out);
-    memcpy(out, data, *n * sizeof *out);
-    return out;
-}
-
-static int tensor_equals(TrainCtl *ctl, const char *name, const float *ref, size_t n)
-{
-    const float *data;
-    size_t m;
-    ThawError err = {0};
-    assert_int_equal(train_ctl_tensor(ctl, name, &data, &m, &err), 0);
-    assert_int_equal(m, n);
-    return memcmp(data, ref, n * sizeof *ref) == 0;
-}
-
-static int group_index(const TrainSnapshot *s, const char *name)
-{
-    for (int g = 0; g < s->n_groups; g++) {
-        if (strcmp(s->groups[g].name, name) == 0) {
-            return g;
-        }
-    }
-    fail_msg("no group %s in the snapshot", name);
-    return -1;
-}
-
-static const TrainSnapLayer *find_layer(const TrainSnapshot *s, const char *name)
-{
-    for (int i = 0; i < s->n_layers; i++) {
-        if (strcmp(s->layers[i].name, name) == 0) {
-            return &s->layers[i];
-        }
-    }
-    fail_msg("no layer %s in the snapshot", name);
-    return NULL;
 }
 
 /* ---- the surgery script ---- */
@@ -158,9 +69,8 @@ typedef struct {
 static void record_event(const TrainEvent *ev, void *user)
 {
     Surgery *s = user;
-    if (ev->kind == TRAIN_EV_LOG && strlen(s->logs) + strlen(ev->msg) + 2 < sizeof s->logs) {
-        strcat(s->logs, ev->msg);
-        strcat(s->logs, "\n");
+    if (ev->kind == TRAIN_EV_LOG) {
+        fixture_append_log(s->logs, sizeof s->logs, ev->msg);
     }
     if (ev->kind == TRAIN_EV_STEP && ev->step < 64) {
         s->step_lr[ev->step] = ev->lr;
@@ -191,24 +101,24 @@ static void check_start_snapshot(TrainCtl *ctl)
     assert_true(snap.groups[4].bn_batch_stats);   /* layer4 trains: batch stats */
     assert_false(snap.groups[3].bn_batch_stats);
     /* names, shapes per sample (32x32 input) and counts */
-    const TrainSnapLayer *l = find_layer(&snap, "conv1");
+    const TrainSnapLayer *l = fixture_find_layer(&snap, "conv1");
     assert_int_equal(l->out_h, 16);
     assert_int_equal(l->out_c, 64);
     assert_int_equal(l->group, 0);
     assert_true(l->frozen);
     assert_int_equal(l->params, 64 * 3 * 7 * 7);
-    l = find_layer(&snap, "layer4.1.conv2");
+    l = fixture_find_layer(&snap, "layer4.1.conv2");
     assert_int_equal(l->out_h, 1);
     assert_int_equal(l->out_w, 1);
     assert_int_equal(l->out_c, 512);
     assert_int_equal(l->params, 512 * 512 * 9);
     assert_false(l->frozen);
-    assert_int_equal(find_layer(&snap, "layer4.1.bn2")->params, 1024);
-    l = find_layer(&snap, "fc.0");
+    assert_int_equal(fixture_find_layer(&snap, "layer4.1.bn2")->params, 1024);
+    l = fixture_find_layer(&snap, "fc.0");
     assert_int_equal(l->out_c, 256);
     assert_int_equal(l->params, 512 * 256 + 256);
     assert_int_equal(l->group, 5);
-    assert_int_equal(find_layer(&snap, "fc.3")->out_c, 10);
+    assert_int_equal(fixture_find_layer(&snap, "fc.3")->out_c, 10);
     Model m;
     assert_int_equal(model_create_with_head(&m, "resnet18", 10, 256, 1, &err), 0);
     int64_t sum_layers = 0, sum_groups = 0;
@@ -259,30 +169,30 @@ static TrainBoundaryAction surgery_script(TrainCtl *ctl, void *user)
         s->checks++;
     } else if (step == 1) {
         /* thaw layer3: it starts training; layer4's Adam state stays */
-        s->w3 = copy_tensor(ctl, "layer3.0.conv1.weight", &s->n3);
-        s->m4 = copy_tensor(ctl, "opt.exp_avg.layer4.0.conv1.weight", &s->nm4);
+        s->w3 = fixture_copy_tensor(ctl, "layer3.0.conv1.weight", &s->n3);
+        s->m4 = fixture_copy_tensor(ctl, "opt.exp_avg.layer4.0.conv1.weight", &s->nm4);
         assert_int_equal(train_ctl_set_frozen(ctl, "layer3", 0, &err), 0);
-        assert_true(tensor_equals(ctl, "opt.exp_avg.layer4.0.conv1.weight", s->m4, s->nm4));
+        assert_true(fixture_tensor_equals(ctl, "opt.exp_avg.layer4.0.conv1.weight", s->m4, s->nm4));
         assert_int_equal(train_ctl_snapshot(ctl, &snap, &err), 0);
-        assert_false(snap.groups[group_index(&snap, "layer3")].frozen);
-        assert_false(find_layer(&snap, "layer3.1.conv2")->frozen);
-        assert_true(find_layer(&snap, "layer2.1.conv2")->frozen);
+        assert_false(fixture_find_group(&snap, "layer3")->frozen);
+        assert_false(fixture_find_layer(&snap, "layer3.1.conv2")->frozen);
+        assert_true(fixture_find_layer(&snap, "layer2.1.conv2")->frozen);
         train_snapshot_free(&snap);
         s->checks++;
     } else if (step == 3) {
-        assert_false(tensor_equals(ctl, "layer3.0.conv1.weight", s->w3, s->n3));
+        assert_false(fixture_tensor_equals(ctl, "layer3.0.conv1.weight", s->w3, s->n3));
         /* freeze layer4: it stops; its state is kept */
-        s->w4 = copy_tensor(ctl, "layer4.1.conv2.weight", &s->n4);
+        s->w4 = fixture_copy_tensor(ctl, "layer4.1.conv2.weight", &s->n4);
         assert_int_equal(train_ctl_set_frozen(ctl, "layer4", 1, &err), 0);
         s->checks++;
     } else if (step == 4) {
-        assert_true(tensor_equals(ctl, "layer4.1.conv2.weight", s->w4, s->n4));
+        assert_true(fixture_tensor_equals(ctl, "layer4.1.conv2.weight", s->w4, s->n4));
         assert_int_equal(train_ctl_set_lr(ctl, "head", 0.0005, &err), 0);
         assert_int_equal(train_ctl_snapshot(ctl, &snap, &err), 0);
         assert_true(snap.groups[5].base_lr == 0.0005);
         assert_true(snap.groups[5].lr == (double)0.0005f);
         assert_true(snap.groups[4].frozen);
-        assert_true(find_layer(&snap, "layer4.0.conv1")->frozen);
+        assert_true(fixture_find_layer(&snap, "layer4.0.conv1")->frozen);
         train_snapshot_free(&snap);
         s->checks++;
     } else if (step == 5) {
@@ -301,14 +211,9 @@ static void surgery(void **state)
     out_dir(dir, sizeof dir, "surgery");
     Surgery *s = calloc(1, sizeof *s);
     assert_non_null(s);
-    TrainOptions opt = {.out_dir = dir, .on_event = record_event, .user = s,
-                        .on_boundary = surgery_script};
     TrainResult res;
     ThawError err = {0};
-    int rc = train_run(&cfg, &opt, &res, &err);
-    if (rc != 0) {
-        fail_msg("train_run: %s", err.msg);
-    }
+    fixture_run(&cfg, dir, NULL, surgery_script, record_event, s, &res);
     assert_int_equal(s->calls, 7);     /* the start and 6 steps */
     assert_int_equal(s->checks, 5);
     assert_false(res.interrupted);
@@ -322,7 +227,7 @@ static void surgery(void **state)
                                     "layer3.0.conv1"));
     assert_non_null(strstr(s->logs, "step 4: head lr 0.0005 (was 0.001)"));
     /* the saved checkpoint loads and holds the journal in order */
-    assert_true(file_exists(s->saved));
+    assert_true(fixture_file_exists(s->saved));
     SafeTensors *st = NULL;
     assert_int_equal(st_open(&st, s->saved, &err), 0);
     assert_non_null(st_find(st, "layer4.1.conv2.weight"));
@@ -338,7 +243,7 @@ static void surgery(void **state)
     free(s->w4);
     free(s->m4);
     free(s);
-    remove_dir(dir);
+    fixture_remove_dir(dir);
     run_config_free(&cfg);
 }
 
@@ -357,9 +262,8 @@ typedef struct {
 static void record_logs(const TrainEvent *ev, void *user)
 {
     Stopper *s = user;
-    if (ev->kind == TRAIN_EV_LOG && strlen(s->logs) + strlen(ev->msg) + 2 < sizeof s->logs) {
-        strcat(s->logs, ev->msg);
-        strcat(s->logs, "\n");
+    if (ev->kind == TRAIN_EV_LOG) {
+        fixture_append_log(s->logs, sizeof s->logs, ev->msg);
     }
 }
 
@@ -373,10 +277,10 @@ static TrainBoundaryAction stopper_script(TrainCtl *ctl, void *user)
         assert_int_equal(train_ctl_snapshot(ctl, &snap, &err), 0);
         assert_int_equal(snap.trainable_params, 0);
         train_snapshot_free(&snap);
-        s->head = copy_tensor(ctl, "fc.3.weight", &s->n_head);
+        s->head = fixture_copy_tensor(ctl, "fc.3.weight", &s->n_head);
     }
     if (s->freeze_all && train_ctl_step(ctl) == 3) {
-        assert_true(tensor_equals(ctl, "fc.3.weight", s->head, s->n_head));
+        assert_true(fixture_tensor_equals(ctl, "fc.3.weight", s->head, s->n_head));
         free(s->head);
         s->checked_frozen = 1;
     }
@@ -400,8 +304,8 @@ static void abandon_and_stop(void **state)
     assert_int_equal(res.steps_done, 2);
     assert_string_equal(res.checkpoint, "");
     snprintf(path, sizeof path, "%s/interrupted.safetensors", dir);
-    assert_false(file_exists(path));
-    remove_dir(dir);
+    assert_false(fixture_file_exists(path));
+    fixture_remove_dir(dir);
 
     s = (Stopper){.at = 2, .act = TRAIN_STOP_SAVE};
     out_dir(dir, sizeof dir, "stop");
@@ -415,7 +319,7 @@ static void abandon_and_stop(void **state)
     assert_string_equal(st_metadata(st, "global_step"), "2");
     assert_null(st_metadata(st, "journal"));   /* no live change */
     st_close(st);
-    remove_dir(dir);
+    fixture_remove_dir(dir);
 
     /* everything frozen: forward and loss only, the weights stay (the
      * cache then ends at the head's dropout) */
@@ -425,7 +329,7 @@ static void abandon_and_stop(void **state)
     assert_true(res.interrupted);
     assert_non_null(strstr(s.logs, "step 0: head frozen; nothing trains now"));
     assert_true(s.checked_frozen);
-    remove_dir(dir);
+    fixture_remove_dir(dir);
     run_config_free(&cfg);
 }
 
@@ -455,10 +359,7 @@ static TrainBoundaryAction journal_script(TrainCtl *ctl, void *user)
             s->changes++;
         }
     }
-    if (step == s->save_at) {
-        char path[1100];
-        assert_int_equal(train_ctl_save(ctl, path, sizeof path, &err), 0);
-    }
+    fixture_save_if_at(ctl, s->save_at);
     return TRAIN_CONTINUE;
 }
 
@@ -468,13 +369,8 @@ static void run_journal(const RunConfig *cfg, const char *name, const char *resu
     char dir[300];
     out_dir(dir, sizeof dir, name);
     Journal s = {.save_at = save_at};
-    TrainOptions opt = {.out_dir = dir, .resume = resume, .user = &s,
-                        .on_boundary = journal_script};
     TrainResult res;
-    ThawError err = {0};
-    if (train_run(cfg, &opt, &res, &err) != 0) {
-        fail_msg("%s: %s", name, err.msg);
-    }
+    fixture_run(cfg, dir, resume, journal_script, NULL, &s, &res);
     assert_int_equal(s.changes, expect_changes);
     assert_false(res.interrupted);
 }
@@ -508,15 +404,15 @@ static void journal_resume(void **state)
     snprintf(pa, sizeof pa, "%s/epoch-003.safetensors", a);
     snprintf(pc, sizeof pc, "%s/epoch-003.safetensors", c);
     snprintf(pd, sizeof pd, "%s/epoch-003.safetensors", d);
-    assert_true(file_exists(pa));
-    assert_true(files_equal(pa, pc));
-    assert_true(files_equal(pa, pd));
+    assert_true(fixture_file_exists(pa));
+    assert_true(fixture_files_equal(pa, pc));
+    assert_true(fixture_files_equal(pa, pd));
     snprintf(pa, sizeof pa, "%s/epoch-002.safetensors", a);
     snprintf(pc, sizeof pc, "%s/epoch-002.safetensors", c);
-    assert_true(files_equal(pa, pc));
-    remove_dir(a);
-    remove_dir(c);
-    remove_dir(d);
+    assert_true(fixture_files_equal(pa, pc));
+    fixture_remove_dir(a);
+    fixture_remove_dir(c);
+    fixture_remove_dir(d);
     run_config_free(&cfg);
 }
 
@@ -546,48 +442,32 @@ static void idle_callback_is_headless(void **state)
     assert_int_equal(calls, 4);
     snprintf(pa, sizeof pa, "%s/epoch-001.safetensors", a);
     snprintf(pb, sizeof pb, "%s/epoch-001.safetensors", b);
-    assert_true(files_equal(pa, pb));
+    assert_true(fixture_files_equal(pa, pb));
     SafeTensors *st = NULL;
     assert_int_equal(st_open(&st, pa, &err), 0);
     assert_null(st_metadata(st, "journal"));
     st_close(st);
-    remove_dir(a);
-    remove_dir(b);
+    fixture_remove_dir(a);
+    fixture_remove_dir(b);
     run_config_free(&cfg);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (access(FMNIST, R_OK) != 0) {
-        return 0;
-    }
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/thaw_train_control.XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
+    return fixture_make_tmp(g_tmp, sizeof g_tmp, "thaw_train_control");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (g_tmp[0]) {
-        rmdir(g_tmp);
-    }
-    return 0;
+    return fixture_remove_tmp(g_tmp);
 }
 
-#define NEEDS_DATA(fn)                                                                  \
-    static void fn##_or_skip(void **state)                                              \
-    {                                                                                   \
-        if (access(FMNIST, R_OK) != 0) {                                                \
-            skip();                                                                     \
-        }                                                                               \
-        fn(state);                                                                      \
-    }
-
-NEEDS_DATA(surgery)
-NEEDS_DATA(abandon_and_stop)
-NEEDS_DATA(journal_resume)
-NEEDS_DATA(idle_callback_is_headless)
+FIXTURE_NEEDS_FMNIST(surgery)
+FIXTURE_NEEDS_FMNIST(abandon_and_stop)
+FIXTURE_NEEDS_FMNIST(journal_resume)
+FIXTURE_NEEDS_FMNIST(idle_callback_is_headless)
 
 int main(void)
 {
