@@ -122,6 +122,23 @@ int job_core_check_group_names(JobCore *c, const ParamTable *t)
     return 0;
 }
 
+int job_core_apply_layer_choices(JobCore *c, ParamTable *t, const char *examples)
+{
+    const RunConfig *cfg = c->cfg;
+    for (int i = 0; i < cfg->n_layers; i++) {
+        const RunLayer *l = &cfg->layers[i];
+        if (params_module_frozen(t, l->name) < 0) {
+            return thaw_fail(c->err, THAW_ERR_ARG,
+                             "%s: key '%s[%d]' names no layer of %s: '%s' "
+                             "(a layer is a module with weights, named as in PyTorch: %s)",
+                             cfg->path, l->frozen ? "frozen_layers" : "trainable_layers",
+                             l->index, cfg->arch, l->name, examples);
+        }
+        params_set_module_frozen(t, l->name, l->frozen);
+    }
+    return 0;
+}
+
 int job_core_setup_optimizer(JobCore *c, ParamTable *t)
 {
     const RunConfig *cfg = c->cfg;

@@ -61,6 +61,10 @@ void job_core_group_settings(JobCore *c, ParamTable *t, int g, int trainable,
                              double default_lr);
 /* Checks that trainable[] and groups.<name> name groups of t. */
 int job_core_check_group_names(JobCore *c, const ParamTable *t);
+/* The run file's layer choices (frozen_layers, trainable_layers) on top of
+ * the groups' settings; a name that is no module of t is an error naming
+ * the key, with `examples` as the hint ("layer4.0.conv1, fc.0"). */
+int job_core_apply_layer_choices(JobCore *c, ParamTable *t, const char *examples);
 /* The optimizer over t (momentum and nesterov for SGD) and the schedule
  * over total_steps. */
 int job_core_setup_optimizer(JobCore *c, ParamTable *t);

@@ -17,8 +17,7 @@
  * every optimizer step, with a TrainCtl of this job (text_control.c):
  * snapshots, group and module (Hugging Face name) freezes, lr, save; the
  * checkpoints store the journal of changes and --resume re-applies it.
- *
- * Not yet: frozen_layers/trainable_layers in the run file are refused. */
+ * The run file's frozen_layers/trainable_layers name modules the same way. */
 #ifndef THAW_RUN_TEXT_JOB_H
 #define THAW_RUN_TEXT_JOB_H
 

@@ -127,22 +127,6 @@ static int group_depth(const char *name, int layers)
     return layers;
 }
 
-static int check_groups(TextJob *j)
-{
-    const RunConfig *c = j->core.cfg;
-    const ParamTable *t = &j->model.params;
-    int rc = job_core_check_group_names(&j->core, t);
-    if (rc != 0) {
-        return rc;
-    }
-    if (c->n_layers > 0) {
-        return thaw_fail(j->core.err, THAW_ERR_ARG,
-                         "%s: key '%s' is not supported for text encoders "
-                         "yet (freeze whole groups: embeddings, encoder.layer.N, pooler)",
-                         c->path, c->layers[0].frozen ? "frozen_layers" : "trainable_layers");
-    }
-    return 0;
-}
 
 static void apply_groups(TextJob *j)
 {
@@ -187,13 +171,16 @@ int text_job_setup_model(TextJob *j)
                      "random init (model.pretrained false): %s's shape from %s/config.json",
                      c->arch, c->weights);
     }
-    rc = check_groups(j);
+    rc = job_core_check_group_names(&j->core, &j->model.params);
     if (rc != 0) {
         return rc;
     }
     apply_groups(j);
     ParamTable *t = &j->model.params;
-    rc = job_core_setup_optimizer(&j->core, t);
+    /* layer choices on top of the groups' (frozen_layers, trainable_layers) */
+    rc = job_core_apply_layer_choices(&j->core, t,
+                                      "encoder.layer.3.attention.self.query, pooler.dense");
+    rc = rc ? rc : job_core_setup_optimizer(&j->core, t);
     if (rc != 0) {
         return rc;
     }

@@ -145,19 +145,8 @@ int job_setup_model(Job *j)
         job_core_group_settings(&j->core, t, g, trainable, c->lr);
     }
     /* layer choices on top of the groups' (frozen_layers, trainable_layers) */
-    for (int i = 0; i < c->n_layers; i++) {
-        const RunLayer *l = &c->layers[i];
-        if (params_module_frozen(t, l->name) < 0) {
-            return thaw_fail(j->core.err, THAW_ERR_ARG,
-                             "%s: key '%s[%d]' names no layer of %s: '%s' "
-                             "(a layer is a module with weights, named as in PyTorch: "
-                             "layer4.0.conv1, fc.0)", c->path,
-                             l->frozen ? "frozen_layers" : "trainable_layers", l->index,
-                             c->arch, l->name);
-        }
-        params_set_module_frozen(t, l->name, l->frozen);
-    }
-    rc = job_core_setup_optimizer(&j->core, t);
+    rc = job_core_apply_layer_choices(&j->core, t, "layer4.0.conv1, fc.0");
+    rc = rc ? rc : job_core_setup_optimizer(&j->core, t);
     if (rc != 0) {
         return rc;
     }

@@ -178,8 +178,8 @@ bad no_weights "key 'model.weights'" \
     "{\"model\":{\"arch\":\"minilm\",\"weights\":\"$W/nowhere\"},\"dataset\":{$F}}"
 bad text_group "key 'groups.layer4' names no group of minilm" \
     "{\"model\":{\"arch\":\"minilm\"},\"dataset\":{$F},\"groups\":{\"layer4\":{\"lr\":0.1}}}"
-bad text_layers "key 'frozen_layers' is not supported for text encoders" \
-    "{\"model\":{\"arch\":\"minilm\"},\"dataset\":{$F},\"frozen_layers\":[\"pooler.dense\"]}"
+bad text_layers "key 'frozen_layers[0]' names no layer of minilm: 'layer4.0.conv1'" \
+    "{\"model\":{\"arch\":\"minilm\"},\"dataset\":{$F},\"frozen_layers\":[\"layer4.0.conv1\"]}"
 printf 'text,label\nfine,0\nalso fine,1\nbad,2\n' > "$W/labels.csv"
 bad csv_range "labels.csv:4: label 2 out of range 0..1" \
     "{\"model\":{\"arch\":\"minilm\"},\"dataset\":{\"type\":\"text_csv\",\"path\":\"$W/labels.csv\",\"num_classes\":2}}" \

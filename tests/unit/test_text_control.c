@@ -416,6 +416,63 @@ static void abandon_and_idle(void **state)
     free(s);
 }
 
+/* frozen_layers in the run file: the module starts frozen (its group
+ * partial) and never moves; its neighbours train. */
+typedef struct {
+    float *q1, *k1;
+    size_t n_q1, n_k1;
+    int checked;
+} LayerChoice;
+
+static TrainBoundaryAction layer_choice_script(TrainCtl *ctl, void *user)
+{
+    LayerChoice *lc = user;
+    if (train_ctl_at_start(ctl)) {
+        TrainSnapshot snap;
+        ThawError err = {0};
+        assert_int_equal(train_ctl_snapshot(ctl, &snap, &err), 0);
+        assert_true(fixture_find_layer(&snap, QUERY1)->frozen);
+        assert_true(fixture_find_group(&snap, "encoder.layer.1")->partial);
+        train_snapshot_free(&snap);
+        lc->q1 = fixture_copy_tensor(ctl, QUERY1 ".weight", &lc->n_q1);
+        lc->k1 = fixture_copy_tensor(ctl, "encoder.layer.1.attention.self.key.weight",
+                                     &lc->n_k1);
+    } else if (train_ctl_step(ctl) == 4) {
+        assert_true(fixture_tensor_equals(ctl, QUERY1 ".weight", lc->q1, lc->n_q1));
+        assert_false(fixture_tensor_equals(ctl, "encoder.layer.1.attention.self.key.weight",
+                                           lc->k1, lc->n_k1));
+        lc->checked = 1;
+    }
+    return TRAIN_CONTINUE;
+}
+
+static void run_file_layer_choices(void **state)
+{
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"model\": {\"arch\": \"bert\", \"weights\": \"%s\", \"pretrained\": false},"
+             " \"dataset\": {\"type\": \"text_csv\", \"path\": \"%s/texts.csv\","
+             "  \"val_fraction\": 0.25, \"max_length\": 16},"
+             " \"frozen_layers\": [\"" QUERY1 "\"],"
+             " \"epochs\": 1, \"batch\": 4, \"seed\": 7, \"threads\": 1}", g_tmp, g_tmp);
+    RunConfig cfg;
+    ThawError err = {0};
+    run_config_defaults(&cfg);
+    if (run_config_parse(&cfg, "layers.json", text, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    LayerChoice lc = {0};
+    TrainResult res;
+    char out[512];
+    out_dir(out, sizeof out, "layers");
+    fixture_run(&cfg, out, NULL, layer_choice_script, NULL, &lc, &res);
+    assert_true(lc.checked);
+    free(lc.q1);
+    free(lc.k1);
+    run_config_free(&cfg);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -442,6 +499,7 @@ int main(void)
         cmocka_unit_test(straight_run_surgery),
         cmocka_unit_test(resume_is_byte_identical),
         cmocka_unit_test(abandon_and_idle),
+        cmocka_unit_test(run_file_layer_choices),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
