@@ -10,10 +10,6 @@
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
 
-#define GRID_STRIDE(i, n)                                                      \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
-         i += (size_t)gridDim.x * blockDim.x)
-
 /* Scratch: the chunk partials, then s1, s2 (c doubles each), then three
  * per-channel float arrays (k, sub, q). */
 typedef struct {

@@ -42,4 +42,22 @@ static inline unsigned thaw_cuda_blocks(size_t n)
     return (unsigned)(b ? b : 1);
 }
 
+#ifdef __CUDACC__
+/* A grid-stride loop over [0, n): one flat index per thread and pass. */
+#define GRID_STRIDE(i, n)                                                      \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
+         i += (size_t)gridDim.x * blockDim.x)
+
+/* Launches a flat kernel over n items on ctx->stream (a `ctx` in scope)
+ * and checks the launch; nothing is launched for n == 0. */
+#define LAUNCH(kernel, n, ...)                                                 \
+    do {                                                                       \
+        if ((n) > 0) {                                                         \
+            kernel<<<thaw_cuda_blocks(n), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
+                __VA_ARGS__);                                                  \
+            THAW_CUDA_CHECK_LAUNCH(#kernel);                                   \
+        }                                                                      \
+    } while (0)
+#endif
+
 #endif

@@ -9,19 +9,6 @@
 
 #define SPLITMIX_GOLDEN 0x9E3779B97F4A7C15ull
 
-#define GRID_STRIDE(i, n)                                                      \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
-         i += (size_t)gridDim.x * blockDim.x)
-
-#define LAUNCH(kernel, n, ...)                                                 \
-    do {                                                                       \
-        if ((n) > 0) {                                                         \
-            kernel<<<thaw_cuda_blocks(n), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
-                __VA_ARGS__);                                                  \
-            THAW_CUDA_CHECK_LAUNCH(#kernel);                                   \
-        }                                                                      \
-    } while (0)
-
 __device__ static unsigned long long splitmix_mix(unsigned long long z)
 {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

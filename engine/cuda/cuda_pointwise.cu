@@ -4,19 +4,6 @@
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
 
-#define GRID_STRIDE(i, n)                                                      \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
-         i += (size_t)gridDim.x * blockDim.x)
-
-#define LAUNCH(kernel, n, ...)                                                 \
-    do {                                                                       \
-        if ((n) > 0) {                                                         \
-            kernel<<<thaw_cuda_blocks(n), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
-                __VA_ARGS__);                                                  \
-            THAW_CUDA_CHECK_LAUNCH(#kernel);                                   \
-        }                                                                      \
-    } while (0)
-
 __global__ static void relu_fwd(float *out, const float *in, size_t n)
 {
     GRID_STRIDE(i, n) {

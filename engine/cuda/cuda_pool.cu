@@ -6,19 +6,6 @@
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
 
-#define GRID_STRIDE(i, n)                                                      \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
-         i += (size_t)gridDim.x * blockDim.x)
-
-#define LAUNCH(kernel, n, ...)                                                 \
-    do {                                                                       \
-        if ((n) > 0) {                                                         \
-            kernel<<<thaw_cuda_blocks(n), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
-                __VA_ARGS__);                                                  \
-            THAW_CUDA_CHECK_LAUNCH(#kernel);                                   \
-        }                                                                      \
-    } while (0)
-
 /* Output rows whose window [o*stride - pad, o*stride - pad + k) holds i. */
 __device__ static void windows_holding(int i, int stride, int pad, int k, int outsize,
                                        int *lo, int *hi)
