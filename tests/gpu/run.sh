@@ -6,6 +6,9 @@
 # difference, the images/s table). Aim: under 5 minutes on an H100.
 #   bash tests/gpu/run.sh [BUILD_DIR] [PYTHON]   (default: build-gpu, python3)
 #   GPU_RUN_BENCH=0 skips the benchmark.
+#   THAW_GPU_PREBUILT=DIR uses binaries packed by tests/gpu/pack.sh instead of
+#   configuring and building (for GPU machines without our build deps); the
+#   CUDA libraries (cuBLAS, cuDNN) are then looked up on this machine.
 # Exit status: 0 when every GPU test passed, 1 otherwise (skipped counts as
 # a failure here: this script is meant for a machine with a GPU).
 set -uo pipefail
@@ -27,14 +30,35 @@ else
 fi
 echo "   nvcc: $(nvcc --version 2>/dev/null | tail -1)"
 
-if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTHAW_CUDA=ON >"$LOG" 2>&1; then
-    echo "FAIL: configure (see $LOG)"; tail -20 "$LOG"; exit 1
-fi
 TESTS="test_gpu_check test_gpu_ops test_gpu_cnn_ops test_gpu_models"
-# Only what the GPU checks need (thaw for --help's backend line and the run).
-# shellcheck disable=SC2086
-if ! cmake --build "$BUILD" -j"$JOBS" --target thaw bench_gpu $TESTS >>"$LOG" 2>&1; then
-    echo "FAIL: build (see $LOG)"; grep -E "error" "$LOG" | head -20; exit 1
+if [ -n "${THAW_GPU_PREBUILT:-}" ]; then
+    BUILD=$(cd "$THAW_GPU_PREBUILT" && pwd)
+    LOG=$BUILD/gpu-run.log
+    TESTS_LOG=$BUILD/gpu-tests.log
+    # cuBLAS / cuDNN of this machine: the loader's cache, the toolkit, or the
+    # pip wheels next to PyTorch.
+    libdirs=$BUILD/lib
+    for so in libcublas.so.13 libcublasLt.so.13 libcudnn.so.9 libcudart.so.13; do
+        if ! ldconfig -p 2>/dev/null | grep -q "$so"; then
+            f=$(find /usr/local /opt /usr/lib "$($PY -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)" \
+                    -name "$so" 2>/dev/null | head -1)
+            [ -n "$f" ] && libdirs=$libdirs:$(dirname "$f")
+        fi
+    done
+    export LD_LIBRARY_PATH=$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    echo "   prebuilt: $BUILD; LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    if ! "$BUILD/thaw" --help >/dev/null 2>"$LOG"; then
+        echo "FAIL: prebuilt thaw does not start"; cat "$LOG"; ldd "$BUILD/thaw" | grep -i "not found"; exit 1
+    fi
+else
+    if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTHAW_CUDA=ON >"$LOG" 2>&1; then
+        echo "FAIL: configure (see $LOG)"; tail -20 "$LOG"; exit 1
+    fi
+    # Only what the GPU checks need (thaw for --help's backend line and the run).
+    # shellcheck disable=SC2086
+    if ! cmake --build "$BUILD" -j"$JOBS" --target thaw bench_gpu $TESTS >>"$LOG" 2>&1; then
+        echo "FAIL: build (see $LOG)"; grep -E "error" "$LOG" | head -20; exit 1
+    fi
 fi
 echo "   $("$BUILD/thaw" --help | grep 'CUDA backend')"
 echo "   build done after $(( $(date +%s) - start )) s"
@@ -60,15 +84,39 @@ echo "== details"
 grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device)" "$TESTS_LOG" | sed 's/^/   /'
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
 
-echo "== thaw train --device cuda (resnet18 32x32, Fashion-MNIST 4 per class, 2 epochs)"
+echo "== thaw train --device cuda (resnet18 32x32, 2 epochs; a resume from epoch 1; the CPU run beside it)"
 train_ok=1
+W=$BUILD/gpu-train
+rm -rf "$W"; mkdir -p "$W"
+# Fashion-MNIST where installed, else a small image folder drawn here
+# (3 classes of coloured shapes, PNG, via PIL) so the check runs anywhere.
 if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-    W=$BUILD/gpu-train
-    rm -rf "$W"; mkdir -p "$W"
-    cat > "$W/run.json" <<'JSON'
+    data='"type": "fashion_mnist", "subset_per_class": 4'
+elif "$PY" - "$W/folder" <<'PYEOF' 2>"$W/folder.err"
+import os, random, sys
+from PIL import Image, ImageDraw
+random.seed(0)
+for k, name in enumerate(["discs", "squares", "bars"]):
+    os.makedirs(os.path.join(sys.argv[1], name))
+    for i in range(12):
+        im = Image.new("RGB", (40, 40), tuple(random.randrange(256) for _ in range(3)))
+        d = ImageDraw.Draw(im)
+        x, y = random.randrange(4, 16), random.randrange(4, 16)
+        fill = tuple(random.randrange(256) for _ in range(3))
+        [d.ellipse, d.rectangle, lambda b, fill: d.rectangle((b[0], 0, b[0] + 6, 39), fill=fill)][k](
+            (x, y, x + 20, y + 20), fill=fill)
+        im.save(os.path.join(sys.argv[1], name, f"{i:02d}.png"))
+PYEOF
+then
+    data="\"type\": \"image_folder\", \"path\": \"$W/folder\""
+else
+    data=""
+    echo "   skipped: no Fashion-MNIST and no PIL to draw a folder ($(tail -1 "$W/folder.err"))"
+fi
+if [ -n "$data" ]; then
+    cat > "$W/run.json" <<JSON
 {"model": {"arch": "resnet18"},
- "dataset": {"type": "fashion_mnist", "subset_per_class": 4, "val_fraction": 0.25,
-             "image_size": 32, "augment": false},
+ "dataset": {$data, "val_fraction": 0.25, "image_size": 32, "augment": false},
  "strategy": "fine_tune", "trainable": ["layer4"],
  "optimizer": {"name": "adamw", "lr": 0.001}, "epochs": 2, "batch": 8, "seed": 3}
 JSON
@@ -82,8 +130,20 @@ JSON
         sed 's/^/   /' "$W/train.out" "$W/train.err" | tail -15
         echo "   train: FAIL"
     fi
-else
-    echo "   skipped: Fashion-MNIST not installed"
+    if timeout 120 "$BUILD/thaw" train "$W/run.json" --device cuda --resume "$W/out/epoch-001.safetensors" \
+            --out "$W/out-resume" >"$W/resume.out" 2>&1 && [ -f "$W/out-resume/epoch-002.safetensors" ]; then
+        grep -E "^epoch 2/" "$W/resume.out" | sed 's/^/   resumed: /'
+        echo "   resume: PASS"
+    else
+        train_ok=0
+        sed 's/^/   /' "$W/resume.out" | tail -8
+        echo "   resume: FAIL"
+    fi
+    # The same run on the CPU engine, for the loss curves side by side.
+    if timeout 120 "$BUILD/thaw" train "$W/run.json" --device cpu --out "$W/out-cpu" \
+            >"$W/train-cpu.out" 2>&1; then
+        grep -E "^epoch" "$W/train-cpu.out" | sed 's/^/   cpu: /'
+    fi
 fi
 
 if [ "${GPU_RUN_BENCH:-1}" != 0 ]; then
