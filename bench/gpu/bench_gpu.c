@@ -5,13 +5,19 @@
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
  *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
+ *                  [--heuristic] [--profile FILE]
+ * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
+ * timing); default: benchmark mode (timed on first use, as PyTorch's
+ * cudnn.benchmark and `thaw train --device cuda`). --profile FILE: after
+ * the timed steps, 3 more steps with a CUDA event around every op; FILE
+ * gets the GPU time per op type and the 15 slowest ops (forward, backward).
  *
  * A step is what `thaw train --device cuda` runs: a batch copied through
  * pinned memory, forward, softmax cross-entropy, backward over every group
  * (strategy full), SGD (momentum 0.9) on the device arena; the loss is read
  * back after the step (one synchronisation per step). cuDNN picks its
- * fastest algorithms (not the deterministic set); the first (warm-up) steps
- * pay the algorithm search. Input is random, labels random.
+ * fastest algorithms (not the deterministic set); the first (warm-up) step
+ * pays the algorithm search. Input is random, labels random.
  *
  * prints one JSON line:
  * {"impl":"thaw","arch":..,"batch":..,"size":..,"precision":"fp32"|"tf32",
@@ -42,6 +48,68 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static const char *OP_NAMES[] = {"conv", "batchnorm", "relu", "relu6", "maxpool", "avgpool",
+                                 "add", "flatten", "linear", "dropout", "pad"};
+#define N_OP_TYPES ((int)(sizeof OP_NAMES / sizeof OP_NAMES[0]))
+
+static int by_time_desc(const void *a, const void *b, void *ctx)
+{
+    const double *t = ctx;
+    double x = t[*(const int *)a], y = t[*(const int *)b];
+    return (x < y) - (x > y);
+}
+
+/* GPU time per op type and the slowest ops, per step, to path. */
+static int write_profile(const char *path, const Model *m, const double *fwd,
+                         const double *bwd, int steps, double step_ms)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_gpu: cannot write %s\n", path);
+        return 1;
+    }
+    const Graph *g = &m->graph;
+    double type_fwd[N_OP_TYPES] = {0}, type_bwd[N_OP_TYPES] = {0}, total = 0;
+    int type_n[N_OP_TYPES] = {0};
+    double *both = malloc((size_t)g->n_ops * sizeof(double));
+    int *order = malloc((size_t)g->n_ops * sizeof(int));
+    for (int i = 0; i < g->n_ops; i++) {
+        int t = (int)g->ops[i].type;
+        type_fwd[t] += fwd[i] / steps;
+        type_bwd[t] += bwd[i] / steps;
+        type_n[t]++;
+        both[i] = (fwd[i] + bwd[i]) / steps;
+        total += both[i];
+        order[i] = i;
+    }
+    fprintf(f, "per step: ops %.2f ms of a %.2f ms step (rest: upload, loss, optimizer, "
+               "launch gaps)\n", total, step_ms);
+    fprintf(f, "%-10s %5s %10s %10s %6s\n", "op type", "ops", "fwd ms", "bwd ms", "share");
+    for (int t = 0; t < N_OP_TYPES; t++) {
+        if (type_n[t]) {
+            fprintf(f, "%-10s %5d %10.3f %10.3f %5.1f%%\n", OP_NAMES[t], type_n[t],
+                    type_fwd[t], type_bwd[t], 100.0 * (type_fwd[t] + type_bwd[t]) / total);
+        }
+    }
+    qsort_r(order, (size_t)g->n_ops, sizeof *order, by_time_desc, both);
+    fprintf(f, "slowest ops: index type [n,h,w,c] -> [n,h,w,c]  fwd ms  bwd ms\n");
+    for (int k = 0; k < 15 && k < g->n_ops; k++) {
+        const Op *op = &g->ops[order[k]];
+        const Value *x = &g->values[op->in[0]], *y = &g->values[op->out];
+        fprintf(f, "%4d %-9s [%d,%d,%d,%d] -> [%d,%d,%d,%d]", order[k], OP_NAMES[op->type],
+                x->n, x->h, x->w, x->c, y->n, y->h, y->w, y->c);
+        if (op->type == OP_CONV) {
+            fprintf(f, " k%dx%d s%d g%d", op->u.conv.r, op->u.conv.s, op->u.conv.stride_h,
+                    op->u.conv.groups);
+        }
+        fprintf(f, "  %.3f  %.3f\n", fwd[order[k]] / steps, bwd[order[k]] / steps);
+    }
+    free(both);
+    free(order);
+    fclose(f);
+    return 0;
+}
+
 static int fail(const ThawError *err, const char *what)
 {
     fprintf(stderr, "bench_gpu: %s: %s\n", what, err->msg);
@@ -51,12 +119,17 @@ static int fail(const ThawError *err, const char *what)
 int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
-    int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0;
+    int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0;
+    const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--tf32") == 0) {
             tf32 = 1;
+        } else if (strcmp(a, "--heuristic") == 0) {
+            heuristic = 1;
+        } else if (v && strcmp(a, "--profile") == 0) {
+            profile = v, i++;
         } else if (v && strcmp(a, "--arch") == 0) {
             arch = v, i++;
         } else if (v && strcmp(a, "--batch") == 0) {
@@ -71,7 +144,8 @@ int main(int argc, char **argv)
             device = atoi(v), i++;
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
-                            "[--iters N] [--warmup N] [--device N]\n");
+                            "[--iters N] [--warmup N] [--device N] [--heuristic] "
+                            "[--profile FILE]\n");
             return 2;
         }
     }
@@ -94,6 +168,7 @@ int main(int argc, char **argv)
         thaw_cuda_context_create(&ctx, device, tf32, 0, &err)) {
         return fail(&err, "device");
     }
+    thaw_cuda_context_set_benchmark(ctx, !heuristic);
     Model m;
     memset(&m, 0, sizeof m);
     if (model_create(&m, arch, 1000, 1, &err)) {
@@ -128,7 +203,16 @@ int main(int argc, char **argv)
         labels[i] = (int32_t)(i * 7919 % 1000);
     }
     float loss = 0;
-    for (int it = 0; it < warmup + iters; it++) {
+    const int profiled = profile ? 3 : 0;
+    double *op_fwd = NULL, *op_bwd = NULL;
+    for (int it = 0; it < warmup + iters + profiled; it++) {
+        if (it == warmup + iters) {
+            op_fwd = calloc((size_t)m.graph.n_ops, sizeof(double));
+            op_bwd = calloc((size_t)m.graph.n_ops, sizeof(double));
+            if (!op_fwd || !op_bwd || thaw_cuda_graph_set_profile(cg, &m, 1, &err)) {
+                return fail(&err, "profile");
+            }
+        }
         double t0 = now_ms();
         int rc = thaw_cuda_graph_set_batch(cg, &m, images, labels, &err);
         rc = rc ? rc : thaw_cuda_graph_forward(cg, &m, &err);
@@ -136,20 +220,29 @@ int main(int argc, char **argv)
         rc = rc ? rc : thaw_cuda_graph_backward(cg, &m, 0.0f, &err);
         rc = rc ? rc : thaw_cuda_graph_optimizer_step(cg, &m, &hyper, &err);
         rc = rc ? rc : thaw_cuda_graph_outputs(cg, &loss, NULL, &err);
+        if (rc == 0 && it >= warmup + iters) {
+            rc = thaw_cuda_graph_op_times(cg, op_fwd, op_bwd, m.graph.n_ops, &err);
+        }
         if (rc) {
             return fail(&err, "step");
         }
-        if (it >= warmup) {
+        if (it >= warmup && it < warmup + iters) {
             ms[it - warmup] = now_ms() - t0;
         }
     }
     qsort(ms, (size_t)iters, sizeof *ms, cmp_double);
     double med = ms[iters / 2];
+    if (profile && write_profile(profile, &m, op_fwd, op_bwd, profiled, med)) {
+        return 1;
+    }
+    free(op_fwd);
+    free(op_bwd);
     printf("{\"impl\":\"thaw\",\"arch\":\"%s\",\"batch\":%d,\"size\":%d,\"precision\":\"%s\","
            "\"iters\":%d,\"step_ms_min\":%.3f,\"step_ms_median\":%.3f,\"img_s\":%.1f,"
-           "\"loss\":%.4f,\"device_mb\":%.0f,\"gpu\":\"%s\"}\n",
+           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s\",\"gpu\":\"%s\"}\n",
            arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
-           loss, thaw_cuda_graph_device_bytes(cg) / 1e6, info.name);
+           loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
+           info.name);
     free(images);
     free(labels);
     free(ms);

@@ -45,6 +45,21 @@ for arch in resnet50 efficientnet_lite0; do
         done
     done
 done
+# cuDNN's heuristics instead of timed algorithms (what the default buys),
+# and where the GPU time of a ResNet-50 step goes (per op type, slowest ops).
+for prec in fp32 tf32; do
+    flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+    t=$(timeout 120 "$BIN" --arch resnet50 --batch 128 --iters "$ITERS" --heuristic $flag 2>&1 | tail -1)
+    echo "$t" >> "$OUT"
+    printf "%-20s %5s %5s %12s %12s %7s\n" "resnet50 heuristic" 128 "$prec" "$(field "$t" img_s)" "" ""
+done
+for prec in fp32 tf32; do
+    flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+    prof=$BUILD/profile-resnet50-128-$prec.txt
+    timeout 120 "$BIN" --arch resnet50 --batch 128 --iters 5 --profile "$prof" $flag >/dev/null 2>&1
+    echo "profile resnet50 batch 128 $prec:"
+    sed 's/^/  /' "$prof" 2>/dev/null || echo "  (no profile)"
+done
 gpu=$(field "$(grep -m1 '"gpu"' "$OUT")" gpu)
 echo "gpu: ${gpu:-unknown}; torch: $(field "$(grep -m1 '"impl": "torch"' "$OUT")" skipped)"
 exit $status

@@ -79,7 +79,7 @@ __global__ static void apply_affine(float *y, const float *x, const float *mu,
                                     const float *k, const float *b, int c, size_t total)
 {
     GRID_STRIDE(i, total) {
-        size_t j = i % (size_t)c;
+        unsigned j = i % (unsigned)c;
         y[i] = (x[i] - mu[j]) * k[j] + b[j];
     }
 }
@@ -111,7 +111,7 @@ __global__ static void train_dx(float *dx, const float *dy, const float *x,
                                 const float *q, int c, size_t total)
 {
     GRID_STRIDE(i, total) {
-        size_t j = i % (size_t)c;
+        unsigned j = i % (unsigned)c;
         dx[i] += k[j] * (dy[i] - sub[j] - (x[i] - mean[j]) * q[j]);
     }
 }
@@ -120,7 +120,7 @@ __global__ static void eval_dx(float *dx, const float *dy, const float *k, int c
                                size_t total)
 {
     GRID_STRIDE(i, total) {
-        dx[i] += dy[i] * k[i % (size_t)c];
+        dx[i] += dy[i] * k[i % (unsigned)c];
     }
 }
 
@@ -130,12 +130,6 @@ __global__ static void eval_dx(float *dx, const float *dy, const float *k, int c
         THAW_CUDA_CHECK_LAUNCH(#kernel);                                       \
     } while (0)
 
-#define ELEMENTWISE(kernel, total, ...)                                        \
-    do {                                                                       \
-        kernel<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
-            __VA_ARGS__);                                                      \
-        THAW_CUDA_CHECK_LAUNCH(#kernel);                                       \
-    } while (0)
 
 extern "C" {
 
@@ -161,7 +155,7 @@ int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mea
     PER_CHANNEL(train_stats, c, mean, rstd, s.k, running_mean, running_var, s.s1,
                 s.s2, x, gamma, (double)momentum, (double)eps, m, c);
     size_t total = (size_t)m * c;
-    ELEMENTWISE(apply_affine, total, y, x, mean, s.k, beta, c, total);
+    LAUNCH(apply_affine, total, y, x, mean, s.k, beta, c, total);
     return 0;
 }
 
@@ -181,7 +175,7 @@ int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float
     }
     PER_CHANNEL(eval_scale, c, s.k, gamma, running_var, (double)eps, c);
     size_t total = (size_t)m * c;
-    ELEMENTWISE(apply_affine, total, y, x, running_mean, s.k, beta, c, total);
+    LAUNCH(apply_affine, total, y, x, running_mean, s.k, beta, c, total);
     return 0;
 }
 
@@ -207,7 +201,7 @@ int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *d
                 (const float *)NULL, 0.0, m, c);
     if (dx) {
         size_t total = (size_t)m * c;
-        ELEMENTWISE(train_dx, total, dx, dy, x, mean, s.k, s.sub, s.q, c, total);
+        LAUNCH(train_dx, total, dx, dy, x, mean, s.k, s.sub, s.q, c, total);
     }
     return 0;
 }
@@ -240,7 +234,7 @@ int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dg
     }
     if (dx) {
         size_t total = (size_t)m * c;
-        ELEMENTWISE(eval_dx, total, dx, dy, s.k, c, total);
+        LAUNCH(eval_dx, total, dx, dy, s.k, c, total);
     }
     return 0;
 }

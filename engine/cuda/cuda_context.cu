@@ -82,6 +82,12 @@ void thaw_cuda_context_set_deterministic(ThawCudaContext *c, int deterministic)
     thaw_cuda_conv_cache_clear(c);
 }
 
+void thaw_cuda_context_set_benchmark(ThawCudaContext *c, int benchmark)
+{
+    c->benchmark = benchmark != 0;
+    thaw_cuda_conv_cache_clear(c);
+}
+
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *c)
 {
     return c->workspace_limit;

@@ -28,6 +28,11 @@ int thaw_cuda_synchronize(ThawCudaContext *ctx, ThawError *err);
  * default): the fastest that fits the workspace limit. Clears the
  * convolution algorithm cache. */
 void thaw_cuda_context_set_deterministic(ThawCudaContext *ctx, int deterministic);
+/* benchmark 1: each convolution shape's algorithms are timed by cuDNN on
+ * first use (cudnnFind*, PyTorch's cudnn.benchmark) and the fastest that
+ * meets the other rules is kept; 0 (the default): cuDNN's heuristics
+ * (cudnnGet*_v7), no timing. Clears the convolution algorithm cache. */
+void thaw_cuda_context_set_benchmark(ThawCudaContext *ctx, int benchmark);
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *ctx);
 int thaw_cuda_context_device(const ThawCudaContext *ctx);
 

@@ -12,6 +12,7 @@ struct ThawCudaContext {
     cublasHandle_t cublas;
     cudnnHandle_t cudnn;
     int deterministic;          /* cuDNN algorithms with a fixed order only */
+    int benchmark;              /* time the algorithms (cudnnFind*) */
     void *workspace;            /* cuDNN scratch, grown up to the limit */
     size_t workspace_bytes, workspace_limit;
     void *scratch;              /* the backend's own per-op scratch */
@@ -33,6 +34,8 @@ void thaw_cuda_conv_cache_clear(ThawCudaContext *ctx);
 
 /* Threads per block for flat elementwise kernels, and their grid size. */
 #define THAW_CUDA_THREADS 256
+/* Largest flat kernel size: 32-bit indices plus one grid's stride. */
+#define THAW_CUDA_MAX_FLAT ((size_t)0xF0000000u)
 static inline unsigned thaw_cuda_blocks(size_t n)
 {
     size_t b = (n + THAW_CUDA_THREADS - 1) / THAW_CUDA_THREADS;
@@ -43,15 +46,23 @@ static inline unsigned thaw_cuda_blocks(size_t n)
 }
 
 #ifdef __CUDACC__
-/* A grid-stride loop over [0, n): one flat index per thread and pass. */
+/* A grid-stride loop over [0, n): one flat index per thread and pass. The
+ * index is 32-bit: a 64-bit modulo per element (the channel of an NHWC
+ * index) costs more than the memory traffic of these kernels; launches
+ * check n < THAW_CUDA_MAX_FLAT. */
 #define GRID_STRIDE(i, n)                                                      \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);    \
-         i += (size_t)gridDim.x * blockDim.x)
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n);         \
+         i += gridDim.x * blockDim.x)
 
 /* Launches a flat kernel over n items on ctx->stream (a `ctx` in scope)
  * and checks the launch; nothing is launched for n == 0. */
 #define LAUNCH(kernel, n, ...)                                                 \
     do {                                                                       \
+        if ((size_t)(n) >= THAW_CUDA_MAX_FLAT) {                              \
+            return thaw_fail(err, THAW_ERR_ARG, "%s: %zu elements is over the "  \
+                             "GPU backend's 32-bit index limit", #kernel,      \
+                             (size_t)(n));                                     \
+        }                                                                      \
         if ((n) > 0) {                                                         \
             kernel<<<thaw_cuda_blocks(n), THAW_CUDA_THREADS, 0, ctx->stream>>>(\
                 __VA_ARGS__);                                                  \

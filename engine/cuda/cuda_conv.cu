@@ -12,7 +12,8 @@
  * Plans: one per Conv2dShape (batch included), made on first use and kept
  * in the context: descriptors, the algorithm for each direction from
  * cuDNN's heuristics (cudnnGet*_v7, as PyTorch does without benchmark
- * mode), its math type and workspace size. An algorithm is taken only if
+ * mode) or, in benchmark mode, timed by cuDNN (cudnnFind*, fastest first,
+ * as torch.backends.cudnn.benchmark), its math type and workspace size. An algorithm is taken only if
  * cuDNN supports it, its workspace fits the context's limit, it is
  * deterministic when the context asks for that, and it uses FMA math
  * unless TF32 is allowed. Symmetric padding only: TF "same" padding is the
@@ -87,8 +88,13 @@ static int pick_fwd(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
 {
     cudnnConvolutionFwdAlgoPerf_t perf[MAX_ALGOS];
     int got = 0;
-    THAW_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
-        ctx->cudnn, p->x, p->w, p->fwd_desc, p->y, MAX_ALGOS, &got, perf));
+    if (ctx->benchmark) {
+        THAW_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+            ctx->cudnn, p->x, p->w, p->fwd_desc, p->y, MAX_ALGOS, &got, perf));
+    } else {
+        THAW_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+            ctx->cudnn, p->x, p->w, p->fwd_desc, p->y, MAX_ALGOS, &got, perf));
+    }
     for (int i = 0; i < got; i++) {
         size_t ws = 0;
         if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
@@ -114,8 +120,13 @@ static int pick_data(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
 {
     cudnnConvolutionBwdDataAlgoPerf_t perf[MAX_ALGOS];
     int got = 0;
-    THAW_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-        ctx->cudnn, p->w, p->y, p->data_desc, p->x, MAX_ALGOS, &got, perf));
+    if (ctx->benchmark) {
+        THAW_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(
+            ctx->cudnn, p->w, p->y, p->data_desc, p->x, MAX_ALGOS, &got, perf));
+    } else {
+        THAW_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+            ctx->cudnn, p->w, p->y, p->data_desc, p->x, MAX_ALGOS, &got, perf));
+    }
     for (int i = 0; i < got; i++) {
         size_t ws = 0;
         if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
@@ -142,8 +153,13 @@ static int pick_filter(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
 {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[MAX_ALGOS];
     int got = 0;
-    THAW_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-        ctx->cudnn, p->x, p->y, p->filter_desc, p->w, MAX_ALGOS, &got, perf));
+    if (ctx->benchmark) {
+        THAW_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(
+            ctx->cudnn, p->x, p->y, p->filter_desc, p->w, MAX_ALGOS, &got, perf));
+    } else {
+        THAW_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+            ctx->cudnn, p->x, p->y, p->filter_desc, p->w, MAX_ALGOS, &got, perf));
+    }
     for (int i = 0; i < got; i++) {
         size_t ws = 0;
         if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||

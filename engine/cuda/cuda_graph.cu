@@ -82,6 +82,7 @@ void thaw_cuda_graph_destroy(ThawCudaGraph *cg)
     if (cg->in_free) {
         cudaEventDestroy(cg->in_free);
     }
+    thaw_cuda_graph_set_profile(cg, NULL, 0, NULL);
     free(cg->vdata);
     free(cg->vgrad);
     free(cg->op_mean);
@@ -297,18 +298,98 @@ static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
                      (int)op->type);
 }
 
+/* Records event k of a profiled pass (no-op when profiling is off). */
+static int mark(ThawCudaGraph *cg, cudaEvent_t *events, int k, ThawError *err)
+{
+    if (cg->profile && k < cg->n_events) {
+        THAW_CUDA_CHECK(cudaEventRecord(events[k], cg->ctx->stream));
+    }
+    return 0;
+}
+
 int thaw_cuda_graph_forward(ThawCudaGraph *cg, Model *m, ThawError *err)
 {
     if (!cg->planned) {
         return thaw_fail(err, THAW_ERR_ARG, "GPU executor: forward before a plan");
     }
-    for (int i = 0; i < m->graph.n_ops; i++) {
-        int rc = forward_op(cg, m, i, err);
+    const int n = m->graph.n_ops;
+    for (int i = 0; i < n; i++) {
+        int rc = mark(cg, cg->ev_fwd, i, err);
+        rc = rc ? rc : forward_op(cg, m, i, err);
         if (rc) {
             return rc;
         }
     }
+    cg->fwd_pending = cg->profile;
+    return mark(cg, cg->ev_fwd, n, err);
+}
+
+int thaw_cuda_graph_set_profile(ThawCudaGraph *cg, const Model *m, int on, ThawError *err)
+{
+    if (cg->n_events) {
+        if (cg->ctx) {
+            ThawError ignored;
+            thaw_cuda_synchronize(cg->ctx, &ignored);
+        }
+        for (int i = 0; i < cg->n_events; i++) {
+            cudaEventDestroy(cg->ev_fwd[i]);
+            cudaEventDestroy(cg->ev_bwd[i]);
+        }
+    }
+    free(cg->ev_fwd);
+    free(cg->ev_bwd);
+    free(cg->fwd_ms);
+    free(cg->bwd_ms);
+    cg->ev_fwd = cg->ev_bwd = NULL;
+    cg->fwd_ms = cg->bwd_ms = NULL;
+    cg->n_events = 0;
+    cg->profile = cg->fwd_pending = cg->bwd_pending = 0;
+    if (!on) {
+        return 0;
+    }
+    const int n = m->graph.n_ops + 1;
+    cg->ev_fwd = (cudaEvent_t *)calloc((size_t)n, sizeof(cudaEvent_t));
+    cg->ev_bwd = (cudaEvent_t *)calloc((size_t)n, sizeof(cudaEvent_t));
+    cg->fwd_ms = (double *)calloc((size_t)n, sizeof(double));
+    cg->bwd_ms = (double *)calloc((size_t)n, sizeof(double));
+    if (!cg->ev_fwd || !cg->ev_bwd || !cg->fwd_ms || !cg->bwd_ms) {
+        return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for GPU profiling");
+    }
+    for (int i = 0; i < n; i++) {
+        THAW_CUDA_CHECK(cudaEventCreate(&cg->ev_fwd[i]));
+        THAW_CUDA_CHECK(cudaEventCreate(&cg->ev_bwd[i]));
+        cg->n_events = i + 1;
+    }
+    cg->profile = 1;
     return 0;
+}
+
+/* Backward events run in op order n-1 .. 0: event k is recorded before op
+ * n-1-k, so op i's time is event (n-1-i) to event (n-i). Ops that do not
+ * run backward record back-to-back events and get ~0. */
+int thaw_cuda_graph_op_times(ThawCudaGraph *cg, double *fwd_ms, double *bwd_ms, int n_ops,
+                             ThawError *err)
+{
+    if (!cg->profile || n_ops + 1 != cg->n_events) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU executor: profiling is off or the plan changed");
+    }
+    int rc = thaw_cuda_synchronize(cg->ctx, err);
+    for (int i = 0; rc == 0 && i < n_ops; i++) {
+        float t = 0.0f;
+        if (cg->fwd_pending) {
+            THAW_CUDA_CHECK(cudaEventElapsedTime(&t, cg->ev_fwd[i], cg->ev_fwd[i + 1]));
+            cg->fwd_ms[i] += t;
+        }
+        if (cg->bwd_pending) {
+            int k = n_ops - 1 - i;
+            THAW_CUDA_CHECK(cudaEventElapsedTime(&t, cg->ev_bwd[k], cg->ev_bwd[k + 1]));
+            cg->bwd_ms[i] += t;
+        }
+        fwd_ms[i] = cg->fwd_ms[i];
+        bwd_ms[i] = cg->bwd_ms[i];
+    }
+    cg->fwd_pending = cg->bwd_pending = 0;
+    return rc;
 }
 
 /* ---- backward ---- */
@@ -428,9 +509,12 @@ int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawE
                                                     (const int32_t *)cg->labels.ptr, m->batch,
                                                     cg->classes, smoothing, 1.0f, err);
     for (int i = g->n_ops - 1; rc == 0 && i >= 0; i--) {
-        if (g->ops[i].runs_backward) {
+        rc = mark(cg, cg->ev_bwd, g->n_ops - 1 - i, err);
+        if (rc == 0 && g->ops[i].runs_backward) {
             rc = backward_op(cg, m, i, err);
         }
     }
+    rc = rc ? rc : mark(cg, cg->ev_bwd, g->n_ops, err);
+    cg->bwd_pending = rc == 0 && cg->profile;
     return rc;
 }

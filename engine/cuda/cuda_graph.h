@@ -81,6 +81,15 @@ int thaw_cuda_graph_download_optimizer(ThawCudaGraph *cg, Optimizer *host, ThawE
 int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host,
                                      ThawError *err);
 
+/* Per-op GPU time (benchmarks): with profiling on, every forward and
+ * backward records a CUDA event around each op; op_times waits, adds the
+ * last pass's times into fwd_ms[i] / bwd_ms[i] (n_ops entries, caller's
+ * arrays, summed over passes since profiling was turned on). Profiling
+ * adds the events' own small cost. */
+int thaw_cuda_graph_set_profile(ThawCudaGraph *cg, const Model *m, int on, ThawError *err);
+int thaw_cuda_graph_op_times(ThawCudaGraph *cg, double *fwd_ms, double *bwd_ms, int n_ops,
+                             ThawError *err);
+
 /* Device bytes held now (parameters, optimizer, activations, staging). */
 size_t thaw_cuda_graph_device_bytes(const ThawCudaGraph *cg);
 

@@ -38,6 +38,13 @@ struct ThawCudaGraph {
     cudaEvent_t in_free;           /* the last upload has left in_stage */
     int in_pending;
     int has_labels;
+    /* per-op timing (bench): events before each op and after the last, one
+     * set for forward and one for backward; summed into *_ms on read */
+    int profile;
+    cudaEvent_t *ev_fwd, *ev_bwd;
+    int n_events;
+    double *fwd_ms, *bwd_ms;
+    int fwd_pending, bwd_pending;
 };
 
 /* Grows b to at least bytes (waits for the stream before freeing). */

@@ -11,10 +11,9 @@
 __global__ static void nchw_to_nhwc_kernel(float *out, const float *in, int c, int hw,
                                            size_t total)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
-        size_t ch = i % (size_t)c, t = i / (size_t)c;
-        size_t pix = t % (size_t)hw, b = t / (size_t)hw;
+    GRID_STRIDE(i, total) {
+        unsigned ch = i % (unsigned)c, t = i / (unsigned)c;
+        unsigned pix = t % (unsigned)hw, b = t / (unsigned)hw;
         out[i] = in[(b * (size_t)c + ch) * (size_t)hw + pix];
     }
 }

@@ -10,11 +10,11 @@ __global__ static void pad_fwd(float *out, const float *in, Pad2dShape s, int oh
                                size_t total)
 {
     GRID_STRIDE(i, total) {
-        size_t j = i % s.c, t = i / s.c;
-        int x = (int)(t % ow) - s.left;
-        t /= ow;
-        int y = (int)(t % oh) - s.top;
-        size_t b = t / oh;
+        unsigned j = i % (unsigned)s.c, t = i / (unsigned)s.c;
+        int x = (int)(t % (unsigned)ow) - s.left;
+        t /= (unsigned)ow;
+        int y = (int)(t % (unsigned)oh) - s.top;
+        unsigned b = t / (unsigned)oh;
         out[i] = (y >= 0 && y < s.h && x >= 0 && x < s.w)
                      ? in[((b * s.h + y) * s.w + x) * s.c + j]
                      : 0.0f;
@@ -25,10 +25,10 @@ __global__ static void pad_bwd(float *din, const float *dout, Pad2dShape s, int 
                                size_t total)
 {
     GRID_STRIDE(i, total) {
-        size_t j = i % s.c, t = i / s.c;
-        size_t x = t % s.w;
-        t /= s.w;
-        size_t y = t % s.h, b = t / s.h;
+        unsigned j = i % (unsigned)s.c, t = i / (unsigned)s.c;
+        unsigned x = t % (unsigned)s.w;
+        t /= (unsigned)s.w;
+        unsigned y = t % (unsigned)s.h, b = t / (unsigned)s.h;
         din[i] += dout[((b * oh + y + s.top) * ow + x + s.left) * s.c + j];
     }
 }
@@ -38,9 +38,9 @@ __global__ static void transpose_batch(float *dst, const float *src, size_t rows
                                        size_t cols, int accumulate, size_t total)
 {
     GRID_STRIDE(i, total) {
-        size_t r = i % rows, t = i / rows;
-        size_t col = t % cols, b = t / cols;
-        float v = src[(b * rows + r) * cols + col];
+        unsigned r = i % (unsigned)rows, t = i / (unsigned)rows;
+        unsigned col = t % (unsigned)cols, b = t / (unsigned)cols;
+        float v = src[((size_t)b * rows + r) * cols + col];
         dst[i] = accumulate ? dst[i] + v : v;
     }
 }

@@ -57,8 +57,8 @@ __global__ static void accumulate(float *dst, const float *src, size_t n)
 __global__ static void avgpool_fwd(float *out, const float *in, int n, int hw, int c)
 {
     GRID_STRIDE(i, (size_t)n * c) {
-        size_t b = i / c, j = i % c;
-        const float *p = in + b * hw * c + j;
+        unsigned b = i / (unsigned)c, j = i % (unsigned)c;
+        const float *p = in + (size_t)b * hw * c + j;
         float sum = 0.0f;
         for (int k = 0; k < hw; k++) {
             sum += p[(size_t)k * c];
@@ -71,8 +71,8 @@ __global__ static void avgpool_bwd(float *din, const float *dout, int hw, int c,
                                    size_t total)
 {
     GRID_STRIDE(i, total) {
-        size_t j = i % c, b = i / ((size_t)hw * c);
-        din[i] += dout[b * c + j] * (1.0f / (float)hw);
+        unsigned j = i % (unsigned)c, b = i / ((unsigned)hw * (unsigned)c);
+        din[i] += dout[(size_t)b * c + j] * (1.0f / (float)hw);
     }
 }
 

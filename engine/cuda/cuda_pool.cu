@@ -21,7 +21,7 @@ __global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % s.c);
-        size_t t = i / s.c;
+        unsigned t = i / (unsigned)s.c;
         int oq = (int)(t % s.q);
         t /= s.q;
         int op = (int)(t % s.p);
@@ -55,7 +55,7 @@ __global__ static void maxpool_bwd(float *din, const float *dout, const int32_t 
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % s.c);
-        size_t t = i / s.c;
+        unsigned t = i / (unsigned)s.c;
         int iw = (int)(t % s.w);
         t /= s.w;
         int ih = (int)(t % s.h);
@@ -88,7 +88,7 @@ __global__ static void adaptive_fwd(float *out, const float *in, int h, int w, i
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % c);
-        size_t t = i / c;
+        unsigned t = i / (unsigned)c;
         int oj = (int)(t % ow);
         t /= ow;
         int oi = (int)(t % oh);
@@ -111,7 +111,7 @@ __global__ static void adaptive_bwd(float *din, const float *dout, int h, int w,
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % c);
-        size_t t = i / c;
+        unsigned t = i / (unsigned)c;
         int iw = (int)(t % w);
         t /= w;
         int ih = (int)(t % h);

@@ -47,6 +47,9 @@ int job_gpu_open(Job *j)
         job_gpu_close(j);
         return rc;
     }
+    /* cuDNN times each convolution shape's algorithms once (PyTorch's
+     * cudnn.benchmark): the first step is slower, every later one faster. */
+    thaw_cuda_context_set_benchmark(g->ctx, 1);
     job_core_log(&j->core, "device: cuda:%d (%s, sm_%d%d, %.1f GiB), fp32 (TF32 off)", d->index,
                  info.name, info.cc_major, info.cc_minor,
                  (double)info.total_bytes / (double)(1u << 30));

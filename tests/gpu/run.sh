@@ -81,7 +81,7 @@ for t in $TESTS; do
     printf "   %-20s %s, %d s\n" "$t" "$verdict" $(( $(date +%s) - t0 ))
 done
 echo "== details"
-grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device)" "$TESTS_LOG" | sed 's/^/   /'
+grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$TESTS_LOG" | sed 's/^/   /'
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
 
 echo "== thaw train --device cuda (resnet18 32x32, 2 epochs; a resume from epoch 1; the CPU run beside it)"
