@@ -3,6 +3,10 @@
 # ResNet-50 and EfficientNet-Lite0, batch 64 and 128, 224x224, fp32 and
 # TF32; each configuration is one bench_gpu process, then one
 # bench_gpu_torch.py process. Prints a table (images/s and thaw / torch).
+# BENCH_GPU_ARCHS / BENCH_GPU_BATCHES narrow the matrix, BENCH_GPU_ITERS
+# sets the timed steps, BENCH_GPU_VARIANTS picks the variant rows
+# (bench_gpu flags without --), BENCH_GPU_EXTRAS=0 skips them and the
+# profiles (a short slot on a GPU machine).
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
 # (default python3) needs a CUDA build of torch + torchvision for the torch
@@ -15,6 +19,10 @@ PY=${2:-python3}
 BIN=$BUILD/bench/bench_gpu
 OUT=$BUILD/bench-gpu.jsonl
 ITERS=${BENCH_GPU_ITERS:-15}
+ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
+BATCHES=${BENCH_GPU_BATCHES:-64 128}
+EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
+VARIANTS=${BENCH_GPU_VARIANTS:-heuristic cudnn-1x1}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -25,8 +33,8 @@ field() {   # JSON-LINE KEY
 }
 printf "%-20s %5s %5s %12s %12s %7s\n" model batch prec "thaw img/s" "torch img/s" ratio
 status=0
-for arch in resnet50 efficientnet_lite0; do
-    for batch in 64 128; do
+for arch in $ARCHS; do
+    for batch in $BATCHES; do
         for prec in fp32 tf32; do
             flag=""; [ "$prec" = tf32 ] && flag="--tf32"
             t=$(timeout 120 "$BIN" --arch "$arch" --batch "$batch" --iters "$ITERS" $flag 2>&1 | tail -1)
@@ -45,21 +53,26 @@ for arch in resnet50 efficientnet_lite0; do
         done
     done
 done
-# cuDNN's heuristics instead of timed algorithms (what the default buys),
-# and where the GPU time of a ResNet-50 step goes (per op type, slowest ops).
-for prec in fp32 tf32; do
-    flag=""; [ "$prec" = tf32 ] && flag="--tf32"
-    t=$(timeout 120 "$BIN" --arch resnet50 --batch 128 --iters "$ITERS" --heuristic $flag 2>&1 | tail -1)
-    echo "$t" >> "$OUT"
-    printf "%-20s %5s %5s %12s %12s %7s\n" "resnet50 heuristic" 128 "$prec" "$(field "$t" img_s)" "" ""
-done
-for prec in fp32 tf32; do
-    flag=""; [ "$prec" = tf32 ] && flag="--tf32"
-    prof=$BUILD/profile-resnet50-128-$prec.txt
-    timeout 120 "$BIN" --arch resnet50 --batch 128 --iters 5 --profile "$prof" $flag >/dev/null 2>&1
-    echo "profile resnet50 batch 128 $prec:"
-    sed 's/^/  /' "$prof" 2>/dev/null || echo "  (no profile)"
-done
+# What the defaults buy (cuDNN's heuristics instead of timed algorithms;
+# 1x1 convolutions through cuDNN instead of cuBLAS), and where the GPU time
+# of a ResNet-50 step goes (per op type, slowest ops).
+if [ "$EXTRAS" != 0 ]; then
+    for variant in $VARIANTS; do
+        for prec in fp32 tf32; do
+            flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+            t=$(timeout 120 "$BIN" --arch resnet50 --batch 128 --iters "$ITERS" --$variant $flag 2>&1 | tail -1)
+            echo "$t" >> "$OUT"
+            printf "%-20s %5s %5s %12s\n" "resnet50 $variant" 128 "$prec" "$(field "$t" img_s)"
+        done
+    done
+    for prec in fp32 tf32; do
+        flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+        prof=$BUILD/profile-resnet50-128-$prec.txt
+        timeout 120 "$BIN" --arch resnet50 --batch 128 --iters 5 --profile "$prof" $flag >/dev/null 2>&1
+        echo "profile resnet50 batch 128 $prec:"
+        sed 's/^/  /' "$prof" 2>/dev/null || echo "  (no profile)"
+    done
+fi
 gpu=$(field "$(grep -m1 '"gpu"' "$OUT")" gpu)
 echo "gpu: ${gpu:-unknown}; torch: $(field "$(grep -m1 '"impl": "torch"' "$OUT")" skipped)"
 exit $status

@@ -11,10 +11,12 @@ static int context_open(ThawCudaContext *c, ThawError *err)
     THAW_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     THAW_CUBLAS_CHECK(cublasCreate(&c->cublas));
     THAW_CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream));
-    /* Default math is exact fp32; TF32 only when the run allows it. */
+    /* fp32 unless the run allows TF32: cuBLAS's default math keeps fp32's
+     * precision (as PyTorch with allow_tf32 off); pedantic math would also
+     * forbid its faster fp32 kernels. */
     THAW_CUBLAS_CHECK(cublasSetMathMode(c->cublas, c->allow_tf32
                                                        ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                       : CUBLAS_PEDANTIC_MATH));
+                                                       : CUBLAS_DEFAULT_MATH));
     THAW_CUDNN_CHECK(cudnnCreate(&c->cudnn));
     THAW_CUDNN_CHECK(cudnnSetStream(c->cudnn, c->stream));
     return 0;
@@ -30,6 +32,7 @@ int thaw_cuda_context_create(ThawCudaContext **out, int device, int allow_tf32,
     }
     c->device = device;
     c->allow_tf32 = allow_tf32;
+    c->gemm_1x1 = 1;
     c->workspace_limit = workspace_limit ? workspace_limit : DEFAULT_WORKSPACE_LIMIT;
     int rc = context_open(c, err);
     if (rc) {
@@ -86,6 +89,11 @@ void thaw_cuda_context_set_benchmark(ThawCudaContext *c, int benchmark)
 {
     c->benchmark = benchmark != 0;
     thaw_cuda_conv_cache_clear(c);
+}
+
+void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *c, int gemm_1x1)
+{
+    c->gemm_1x1 = gemm_1x1 != 0;
 }
 
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *c)

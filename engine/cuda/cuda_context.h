@@ -33,6 +33,10 @@ void thaw_cuda_context_set_deterministic(ThawCudaContext *ctx, int deterministic
  * meets the other rules is kept; 0 (the default): cuDNN's heuristics
  * (cudnnGet*_v7), no timing. Clears the convolution algorithm cache. */
 void thaw_cuda_context_set_benchmark(ThawCudaContext *ctx, int benchmark);
+/* gemm_1x1 1 (the default): 1x1 convolutions (groups 1, no padding) run as
+ * cuBLAS matrix products (engine/cuda/cuda_conv_gemm.h); 0: through cuDNN
+ * like every other convolution (benchmarks compare the two). */
+void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *ctx, int gemm_1x1);
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *ctx);
 int thaw_cuda_context_device(const ThawCudaContext *ctx);
 

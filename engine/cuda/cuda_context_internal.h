@@ -13,6 +13,7 @@ struct ThawCudaContext {
     cudnnHandle_t cudnn;
     int deterministic;          /* cuDNN algorithms with a fixed order only */
     int benchmark;              /* time the algorithms (cudnnFind*) */
+    int gemm_1x1;               /* 1x1 convolutions through cuBLAS */
     void *workspace;            /* cuDNN scratch, grown up to the limit */
     size_t workspace_bytes, workspace_limit;
     void *scratch;              /* the backend's own per-op scratch */

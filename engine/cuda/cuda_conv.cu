@@ -9,6 +9,9 @@
  * that a kernel adds (+=) into the KCRS gradient. Weights are small next to
  * activations, so the copy costs little and keeps one layout everywhere else.
  *
+ * 1x1 convolutions (groups 1, no padding) skip cuDNN and run as cuBLAS
+ * matrix products (cuda_conv_gemm.cu) unless the context says otherwise.
+ *
  * Plans: one per Conv2dShape (batch included), made on first use and kept
  * in the context: descriptors, the algorithm for each direction from
  * cuDNN's heuristics (cudnnGet*_v7, as PyTorch does without benchmark
@@ -23,6 +26,7 @@
 
 #include "engine/cuda/cuda_channel_sums.h"
 #include "engine/cuda/cuda_context_internal.h"
+#include "engine/cuda/cuda_conv_gemm.h"
 #include "engine/cuda/cuda_ops.h"
 
 #define MAX_ALGOS 16
@@ -405,18 +409,25 @@ int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
                              const float *weight, const float *bias,
                              const Conv2dShape *s, ThawError *err)
 {
-    ConvPlan *p = NULL;
-    const float *w = NULL;
-    int rc = plan_get(ctx, s, &p, err);
-    rc = rc ? rc : krsc_weights(ctx, s, weight, &w, err);
-    if (rc) {
-        return rc;
+    if (thaw_cuda_conv1x1_applies(ctx, s)) {
+        int rc = thaw_cuda_conv1x1_forward(ctx, out, in, weight, s, err);
+        if (rc) {
+            return rc;
+        }
+    } else {
+        ConvPlan *p = NULL;
+        const float *w = NULL;
+        int rc = plan_get(ctx, s, &p, err);
+        rc = rc ? rc : krsc_weights(ctx, s, weight, &w, err);
+        if (rc) {
+            return rc;
+        }
+        const float one = 1.0f, zero = 0.0f;
+        THAW_CUDNN_CHECK(cudnnConvolutionForward(
+            ctx->cudnn, &one, p->x, in, p->w, w, p->fwd_desc,
+            (cudnnConvolutionFwdAlgo_t)p->algos.fwd, ctx->workspace, p->algos.fwd_workspace,
+            &zero, p->y, out));
     }
-    const float one = 1.0f, zero = 0.0f;
-    THAW_CUDNN_CHECK(cudnnConvolutionForward(
-        ctx->cudnn, &one, p->x, in, p->w, w, p->fwd_desc,
-        (cudnnConvolutionFwdAlgo_t)p->algos.fwd, ctx->workspace, p->algos.fwd_workspace,
-        &zero, p->y, out));
     if (bias) {
         size_t total = (size_t)s->n * s->p * s->q * s->k;
         add_bias<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
@@ -430,6 +441,11 @@ int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
                               float *dbias, const float *dout, const float *in,
                               const float *weight, const Conv2dShape *s, ThawError *err)
 {
+    if (thaw_cuda_conv1x1_applies(ctx, s)) {
+        int rc = dbias ? bias_backward(ctx, dbias, dout, s, err) : 0;
+        return rc ? rc
+                  : thaw_cuda_conv1x1_backward(ctx, din, dweight, dout, in, weight, s, err);
+    }
     ConvPlan *p = NULL;
     int rc = plan_get(ctx, s, &p, err);
     if (!rc && dbias) {

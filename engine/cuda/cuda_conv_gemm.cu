@@ -1,0 +1,109 @@
+/* 1x1 convolutions as matrix products (cuda_conv_gemm.h). */
+#include "engine/cuda/cuda_conv_gemm.h"
+#include "engine/cuda/cuda_ops.h"
+
+/* dst[b, p, q, :] = src[b, p * sh, q * sw, :]; i walks dst. */
+__global__ static void gather_strided(float *dst, const float *src, int h, int w, int c,
+                                      int p, int q, int sh, int sw, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        unsigned j = i % (unsigned)c, t = i / (unsigned)c;
+        unsigned oq = t % (unsigned)q;
+        t /= (unsigned)q;
+        unsigned op = t % (unsigned)p, b = t / (unsigned)p;
+        dst[i] = src[(((size_t)b * h + op * sh) * w + oq * sw) * c + j];
+    }
+}
+
+/* dst[b, p * sh, q * sw, :] += src[b, p, q, :]; each dst element has at
+ * most one source, so no atomics. */
+__global__ static void scatter_add_strided(float *dst, const float *src, int h, int w, int c,
+                                           int p, int q, int sh, int sw, size_t total)
+{
+    GRID_STRIDE(i, total) {
+        unsigned j = i % (unsigned)c, t = i / (unsigned)c;
+        unsigned oq = t % (unsigned)q;
+        t /= (unsigned)q;
+        unsigned op = t % (unsigned)p, b = t / (unsigned)p;
+        dst[(((size_t)b * h + op * sh) * w + oq * sw) * c + j] += src[i];
+    }
+}
+
+static int strided(const Conv2dShape *s)
+{
+    return s->stride_h != 1 || s->stride_w != 1;
+}
+
+/* The sampled input pixels in scratch (strided), or in itself. */
+static int sampled_input(ThawCudaContext *ctx, const float *in, const Conv2dShape *s,
+                         const float **out, ThawError *err)
+{
+    *out = in;
+    if (!strided(s)) {
+        return 0;
+    }
+    size_t total = (size_t)s->n * s->p * s->q * s->c;
+    void *tmp = NULL;
+    int rc = thaw_cuda_scratch(ctx, total * sizeof(float), &tmp, err);
+    if (rc) {
+        return rc;
+    }
+    LAUNCH(gather_strided, total, (float *)tmp, in, s->h, s->w, s->c, s->p, s->q,
+           s->stride_h, s->stride_w, total);
+    *out = (const float *)tmp;
+    return 0;
+}
+
+int thaw_cuda_conv1x1_applies(const ThawCudaContext *ctx, const Conv2dShape *s)
+{
+    return ctx->gemm_1x1 && s->r == 1 && s->s == 1 && s->groups == 1 && s->pad_h == 0 &&
+           s->pad_w == 0 && (size_t)s->n * s->h * s->w * s->c < THAW_CUDA_MAX_FLAT;
+}
+
+int thaw_cuda_conv1x1_forward(ThawCudaContext *ctx, float *out, const float *in,
+                              const float *weight, const Conv2dShape *s, ThawError *err)
+{
+    const float *x = NULL;
+    int rc = sampled_input(ctx, in, s, &x, err);
+    return rc ? rc
+              : thaw_cuda_linear_forward(ctx, out, x, weight, NULL, s->n * s->p * s->q, s->c,
+                                         s->k, err);
+}
+
+int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, float *din, float *dweight,
+                               const float *dout, const float *in, const float *weight,
+                               const Conv2dShape *s, ThawError *err)
+{
+    const int rows = s->n * s->p * s->q;
+    int rc = 0;
+    if (dweight) {
+        const float *x = NULL;
+        rc = sampled_input(ctx, in, s, &x, err);
+        rc = rc ? rc
+                : thaw_cuda_linear_backward(ctx, NULL, dweight, NULL, dout, x, weight, rows,
+                                            s->c, s->k, err);
+    }
+    if (rc || !din) {
+        return rc;
+    }
+    if (!strided(s)) {
+        return thaw_cuda_linear_backward(ctx, din, NULL, NULL, dout, NULL, weight, rows, s->c,
+                                         s->k, err);
+    }
+    /* The sampled pixels' gradient in scratch (stream order: after the
+     * filter pass above read its gathered input there), then back. */
+    size_t total = (size_t)rows * s->c;
+    void *tmp = NULL;
+    rc = thaw_cuda_scratch(ctx, total * sizeof(float), &tmp, err);
+    rc = rc ? rc : thaw_cuda_zero(ctx, tmp, total * sizeof(float), err);
+    rc = rc ? rc
+            : thaw_cuda_linear_backward(ctx, (float *)tmp, NULL, NULL, dout, NULL, weight,
+                                        rows, s->c, s->k, err);
+    if (rc) {
+        return rc;
+    }
+    LAUNCH(scatter_add_strided, total, din, (const float *)tmp, s->h, s->w, s->c, s->p, s->q,
+           s->stride_h, s->stride_w, total);
+    return 0;
+}
+

@@ -1,0 +1,24 @@
+/* 1x1 convolutions (groups 1, no padding) as cuBLAS matrix products: on
+ * NHWC maps such a convolution is the linear op over n*p*q rows, so
+ * forward, backward data and backward filter are one GEMM each, through
+ * cuda_linear.cu. Strided ones (ResNet's downsample) first gather the
+ * sampled pixels into scratch; backward data scatters back. Measured on an
+ * H100 (bench/README.md): cuDNN's fp32 (FMA) backward kernels for these
+ * shapes took 20-70 ms each at batch 128, the GEMMs a few. */
+#ifndef THAW_CUDA_CONV_GEMM_H
+#define THAW_CUDA_CONV_GEMM_H
+
+#include "engine/cuda/cuda_context_internal.h"
+#include "engine/ops/conv2d.h"
+
+/* Whether s goes through the GEMM path on ctx. */
+int thaw_cuda_conv1x1_applies(const ThawCudaContext *ctx, const Conv2dShape *s);
+/* out = conv(in) (no bias: the caller adds it). */
+int thaw_cuda_conv1x1_forward(ThawCudaContext *ctx, float *out, const float *in,
+                              const float *weight, const Conv2dShape *s, ThawError *err);
+/* din += and dweight += (either may be NULL), like the cuDNN path. */
+int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, float *din, float *dweight,
+                               const float *dout, const float *in, const float *weight,
+                               const Conv2dShape *s, ThawError *err);
+
+#endif
