@@ -50,13 +50,29 @@ void run_config_free(RunConfig *cfg)
     cfg->json = NULL;
 }
 
+/* "precision": fp32 (default) or tf32 (the GPU's convolutions and matrix
+ * products on TF32 tensor cores, PyTorch's allow_tf32); bf16 is named so
+ * that asking for it says it is not there yet rather than "unknown". */
+static int parse_precision(Ctx *c, RunConfig *cfg, const cJSON *root)
+{
+    static const char *PRECISIONS[] = {"fp32", "tf32", "bf16"};
+    int which = 0;
+    int rc = run_get_enum(c, root, "", "precision", PRECISIONS, 3, &which, NULL);
+    if (rc == 0 && which == 2) {
+        return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'precision': bf16 mixed precision is "
+                         "not implemented yet; use fp32 or tf32", c->path);
+    }
+    cfg->tf32 = which == 1;
+    return rc;
+}
+
 static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
 {
     static const char *const keys[] = {
         "model", "dataset", "strategy", "trainable", "groups", "optimizer",
         "schedule", "epochs", "batch", "seed", "label_smoothing",
         "early_stopping", "train_bn", "threads", "workers", "feature_cache",
-        "frozen_layers", "trainable_layers", "layer_lr_decay", NULL};
+        "frozen_layers", "trainable_layers", "layer_lr_decay", "precision", NULL};
     if (!cJSON_IsObject(root)) {
         return thaw_fail(c->err, THAW_ERR_ARG, "%s: a run file must be a JSON object",
                          c->path);
@@ -122,6 +138,7 @@ static int parse_root(Ctx *c, RunConfig *cfg, const cJSON *root)
     rc = rc ? rc : run_get_int32(c, root, "", "workers", 1, 64, &cfg->workers);
     rc = rc ? rc : run_get_bool(c, root, "", "feature_cache", &cfg->feature_cache);
     rc = rc ? rc : run_get_number(c, root, "", "layer_lr_decay", 1e-6, 1.0, &cfg->layer_lr_decay);
+    rc = rc ? rc : parse_precision(c, cfg, root);
     if (rc == 0 && !cfg->text && cJSON_GetObjectItemCaseSensitive(root, "layer_lr_decay")) {
         return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'layer_lr_decay' applies to text "
                          "encoders (minilm, bert) only", c->path);

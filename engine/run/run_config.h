@@ -95,6 +95,7 @@ typedef struct {
     int threads;                    /* 0 = OpenMP default */
     int workers;                    /* loader threads (2) */
     int feature_cache;              /* cache frozen-boundary activations (true) */
+    int tf32;                       /* precision "tf32": TF32 tensor cores on the GPU */
 } RunConfig;
 
 /* Fills cfg with every default (no model, no dataset). */

@@ -264,6 +264,10 @@ int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *r
     }
     int rc = text_job_open_data(&j);
     rc = rc ? rc : text_job_setup_model(&j);
+    if (rc == 0 && cfg->tf32) {
+        job_core_log(&j.core, "precision tf32 applies on the GPU; text runs train on the CPU "
+                              "in fp32");
+    }
     if (rc == 0 && opt->resume) {
         rc = text_load_checkpoint(&j, opt->resume);
         rc = rc ? rc : text_journal_reapply(&j);

@@ -9,6 +9,15 @@
 
 #include "train_job_internal.h"
 
+/* precision tf32 only changes GPU math: say so when the run is on the CPU. */
+static void job_note_cpu_precision(Job *j)
+{
+    if (j->core.cfg->tf32) {
+        job_core_log(&j->core, "precision tf32 applies on the GPU; this run trains on the CPU "
+                               "in fp32");
+    }
+}
+
 #ifdef THAW_HAVE_CUDA
 
 #include <stdlib.h>
@@ -25,6 +34,7 @@ int job_gpu_open(Job *j)
 {
     const ThawDevice *d = &j->core.opt->device;
     if (!d->cuda) {
+        job_note_cpu_precision(j);
         return 0;
     }
     int rc = thaw_device_check(d, j->core.err);
@@ -38,7 +48,8 @@ int job_gpu_open(Job *j)
     j->gpu = g;
     ThawCudaDeviceInfo info;
     rc = thaw_cuda_device_info(d->index, &info, j->core.err);
-    rc = rc ? rc : thaw_cuda_context_create(&g->ctx, d->index, 0, 0, j->core.err);
+    rc = rc ? rc : thaw_cuda_context_create(&g->ctx, d->index, j->core.cfg->tf32, 0,
+                                                     j->core.err);
     rc = rc ? rc : thaw_cuda_graph_create(&g->graph, g->ctx, &j->model, j->core.optim.kind,
                                           j->core.err);
     /* a resumed run's moments and step counts */
@@ -50,9 +61,11 @@ int job_gpu_open(Job *j)
     /* cuDNN times each convolution shape's algorithms once (PyTorch's
      * cudnn.benchmark): the first step is slower, every later one faster. */
     thaw_cuda_context_set_benchmark(g->ctx, 1);
-    job_core_log(&j->core, "device: cuda:%d (%s, sm_%d%d, %.1f GiB), fp32 (TF32 off)", d->index,
+    job_core_log(&j->core, "device: cuda:%d (%s, sm_%d%d, %.1f GiB), %s", d->index,
                  info.name, info.cc_major, info.cc_minor,
-                 (double)info.total_bytes / (double)(1u << 30));
+                 (double)info.total_bytes / (double)(1u << 30),
+                 j->core.cfg->tf32 ? "TF32 (convolutions and matrix products on tensor cores)"
+                                   : "fp32 (TF32 off)");
     return 0;
 }
 
@@ -117,6 +130,7 @@ int job_gpu_sync_host(Job *j)
 
 int job_gpu_open(Job *j)
 {
+    job_note_cpu_precision(j);
     return thaw_device_check(&j->core.opt->device, j->core.err);
 }
 

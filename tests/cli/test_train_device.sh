@@ -49,6 +49,19 @@ grep -Eq '^epoch 1/1  train loss' "$W/cpu.out" || fail "--device cpu: no epoch l
 grep -q 'device: cuda' "$W/cpu.out" && fail "--device cpu: a cuda device line"
 [ -f "$W/cpu/epoch-001.safetensors" ] || fail "--device cpu: no checkpoint"
 
+# precision tf32 on the CPU: trains in fp32 and says so; bf16 is refused
+sed 's/"threads": 2}/"threads": 2, "precision": "tf32"}/' "$W/run.json" > "$W/tf32.json"
+"$B" train "$W/tf32.json" --device cpu --out "$W/tf32" > "$W/tf32.out" 2> "$W/tf32.err" ||
+    fail "precision tf32 on cpu exited $? ($(cat "$W/tf32.err"))"
+grep -q '^precision tf32 applies on the GPU; this run trains on the CPU in fp32$' "$W/tf32.out" ||
+    fail "precision tf32 on cpu: no note ($(head -3 "$W/tf32.out"))"
+losses() { grep -E '^epoch 1/1' "$1" | sed -E 's/  [0-9.]+ samples\/s.*//'; }
+[ -n "$(losses "$W/cpu.out")" ] && [ "$(losses "$W/cpu.out")" = "$(losses "$W/tf32.out")" ] ||
+    fail "precision tf32 on cpu: losses differ from the fp32 run"
+sed 's/"threads": 2}/"threads": 2, "precision": "bf16"}/' "$W/run.json" > "$W/bf16.json"
+"$B" train "$W/bf16.json" --device cpu --out "$W/bf16" > /dev/null 2> "$W/bf16.err"
+one_line_exit2 "precision bf16" $? "$W/bf16.err" "key 'precision': bf16 .* not implemented yet"
+
 has_gpu=0
 if command -v nvidia-smi > /dev/null && nvidia-smi -L 2> /dev/null | grep -q '^GPU ' &&
    "$B" --help | grep -q 'CUDA backend: compiled in'; then
@@ -63,6 +76,9 @@ if [ "$has_gpu" -eq 1 ]; then
         fail "--device cuda: no feature cache line"
     grep -Eq '^epoch 1/1  train loss' "$W/cuda.out" || fail "--device cuda: no epoch line"
     [ -f "$W/cuda/epoch-001.safetensors" ] || fail "--device cuda: no checkpoint"
+    "$B" train "$W/tf32.json" --device cuda --out "$W/cuda-tf32" > "$W/cuda-tf32.out" 2>&1 ||
+        fail "precision tf32 on cuda exited $?"
+    grep -q '^device: cuda:0 (.*), TF32 (' "$W/cuda-tf32.out" || fail "precision tf32: no TF32 line"
     "$B" train "$W/run.json" --device cuda:99 --out "$W/c99" > /dev/null 2> "$W/c99.err"
     one_line_exit2 "--device cuda:99" $? "$W/c99.err" "reports [0-9]+ CUDA device"
 else

@@ -52,6 +52,7 @@ static void defaults(void **state)
     assert_true(cfg.label_smoothing == 0.0);
     assert_int_equal(cfg.patience, 0);
     assert_int_equal(cfg.train_bn, 0);
+    assert_int_equal(cfg.tf32, 0);
     assert_non_null(cfg.json);
     run_config_free(&cfg);
 }
@@ -71,7 +72,7 @@ static void full_file(void **state)
         "\"schedule\":{\"name\":\"onecycle\",\"pct_start\":0.25},"
         "\"epochs\":5,\"batch\":4,\"seed\":2,\"label_smoothing\":0.1,"
         "\"early_stopping\":{\"patience\":2,\"min_delta\":0.01},"
-        "\"train_bn\":true,\"threads\":3,\"workers\":1}";
+        "\"train_bn\":true,\"threads\":3,\"workers\":1,\"precision\":\"tf32\"}";
     assert_int_equal(run_config_parse(&cfg, "run.json", text, &err), 0);
     assert_int_equal(cfg.head_hidden, 0);
     assert_int_equal(cfg.data_kind, DATA_CSV);
@@ -90,6 +91,7 @@ static void full_file(void **state)
     assert_true(cfg.schedule.pct_start == 0.25);
     assert_int_equal(cfg.patience, 2);
     assert_int_equal(cfg.train_bn, 1);
+    assert_int_equal(cfg.tf32, 1);
     assert_int_equal(cfg.threads, 3);
     run_config_free(&cfg);
 }
@@ -100,6 +102,10 @@ static void errors_name_file_and_key(void **state)
 {
     (void)state;
     expect_error("{" BASE ",\"optimizer\":{\"lr\":\"x\"}}", "key 'optimizer.lr' must be a number");
+    expect_error("{" BASE ",\"precision\":\"bf16\"}",
+                 "key 'precision': bf16 mixed precision is not implemented yet");
+    expect_error("{" BASE ",\"precision\":\"fp16\"}",
+                 "key 'precision' must be one of fp32, tf32, bf16, got 'fp16'");
     expect_error("{" BASE ",\"optimizer\":{\"lr\":0}}", "key 'optimizer.lr' must be between");
     expect_error("{" BASE ",\"optimizer\":{\"name\":\"adam\"}}",
                  "key 'optimizer.name' must be one of sgd, adamw, got 'adam'");
