@@ -10,6 +10,7 @@
 
 #include "app/engine_thread_events.h"
 #include "engine/run/train_control.h"
+#include "engine/run/text_job.h"
 #include "engine/run/train_job.h"
 
 /* How the current job is being ended by a command. */
@@ -38,6 +39,8 @@ struct EngineThreadCtx {
     int event_epoch, snap_epoch;
     RunEnd end;
     uint64_t stop_id;          /* STOP_SAVE to ack once the job has returned */
+
+    ThawDevice device;         /* image runs; text runs use the CPU */
 
     /* the next job (REBUILD) */
     RunConfig next_cfg;
@@ -243,6 +246,12 @@ static Next run_job(EngineThreadCtx *ctx, int *failed)
         .on_boundary = on_boundary,
         .user = ctx,
     };
+    if (!text_run_config(&ctx->cfg)) {
+        opt.device = ctx->device;
+    } else if (ctx->device.cuda) {
+        bus_post_log(ctx->bus, "text runs (minilm, bert) train on the CPU; the GPU is for "
+                               "image runs");
+    }
     TrainResult res;
     memset(&res, 0, sizeof res);
     ThawError err = {0};
@@ -359,7 +368,7 @@ static void *engine_main(void *arg)
 /* ---- the UI side ---- */
 
 int engine_thread_start(EngineThread *et, Bus *bus, const RunConfig *cfg,
-                        const char *out_dir, ThawError *err)
+                        const ThawDevice *device, const char *out_dir, ThawError *err)
 {
     memset(et, 0, sizeof *et);
     EngineThreadCtx *ctx = calloc(1, sizeof *ctx);
@@ -367,6 +376,9 @@ int engine_thread_start(EngineThread *et, Bus *bus, const RunConfig *cfg,
         return thaw_fail(err, THAW_ERR_NOMEM, "out of memory starting the engine thread");
     }
     ctx->bus = bus;
+    if (device) {
+        ctx->device = *device;
+    }
     if (config_copy(&ctx->cfg, cfg, err) != 0) {
         free(ctx);
         return THAW_ERR_NOMEM;

@@ -48,6 +48,7 @@
 
 #include "app/bus.h"
 #include "engine/core/error.h"
+#include "engine/cuda/device_select.h"
 #include "engine/run/run_config.h"
 
 typedef struct EngineThreadCtx EngineThreadCtx;
@@ -59,10 +60,12 @@ typedef struct {
 } EngineThread;
 
 /* Copies cfg (its JSON text included) and out_dir, and starts the thread,
- * which posts STATE loading at once. bus must outlive the thread (join it
+ * which posts STATE loading at once. Image runs train on device (NULL: the
+ * CPU); text runs always train on the CPU (a log line says so when device
+ * is a GPU). bus must outlive the thread (join it
  * before bus_close). Fails only on thread or memory errors (err filled). */
 int engine_thread_start(EngineThread *et, Bus *bus, const RunConfig *cfg,
-                        const char *out_dir, ThawError *err);
+                        const ThawDevice *device, const char *out_dir, ThawError *err);
 
 /* Shutdown (Ctrl-C / SIGHUP / quit): sends STOP_SAVE (a run that has
  * trained saves interrupted.safetensors; before START or between runs it is

@@ -117,7 +117,11 @@ int engine_thread_post_snapshot(Bus *bus, TrainCtl *ctl, ThawError *err)
     b->total_steps = snap.total_steps;
     b->trainable_params = snap.trainable_params;
     memcpy(b->cache, snap.cache, sizeof b->cache);
-    engine_device_text(b->device, sizeof b->device);
+    if (snap.device[0]) {
+        snprintf(b->device, sizeof b->device, "%.63s", snap.device);
+    } else {
+        engine_device_text(b->device, sizeof b->device);
+    }
     b->groups = calloc(snap.n_groups > 0 ? (size_t)snap.n_groups : 1, sizeof *b->groups);
     b->layers = calloc(snap.n_layers > 0 ? (size_t)snap.n_layers : 1, sizeof *b->layers);
     if (!b->groups || !b->layers) {

@@ -10,6 +10,7 @@ static void usage(FILE *f)
 {
     fputs("usage: thaw [RUN.json] [--out DIR]   the workbench (default run: EfficientNet-Lite0\n"
           "                                     feature extraction on Fashion-MNIST)\n"
+          "            [--device cpu|cuda[:N]]  image runs on a GPU (cuda when one exists)\n"
           "       thaw <verb> [options]\n"
           "\n"
           "verbs:\n"

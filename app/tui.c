@@ -23,7 +23,7 @@
 #include "views/theme.h"
 #include "views/views.h"
 
-#define TUI_USAGE "thaw [RUN.json] [--out DIR]"
+#define TUI_USAGE "thaw [RUN.json] [--out DIR] [--device cpu|cuda[:N]]"
 #define TUI_FRAME_MS 100
 
 typedef struct {
@@ -134,20 +134,25 @@ static void curses_start(WbState *wb)
     wb->color = theme_init();
 }
 
-static int parse_args(int argc, char **argv, const char **run_path, const char **out)
+static int parse_args(int argc, char **argv, const char **run_path, const char **out,
+                      const char **device)
 {
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'},
+        {"device", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c != 'o') {
+        if (c == 'o') {
+            *out = optarg;
+        } else if (c == 'd') {
+            *device = optarg;
+        } else {
             return -1;
         }
-        *out = optarg;
     }
     if (argc - optind > 1) {
         return -1;
@@ -163,10 +168,23 @@ static void error_line(const char *msg)
 
 int tui_main(int argc, char **argv)
 {
-    const char *run_path = NULL, *out = NULL;
-    if (parse_args(argc, argv, &run_path, &out) != 0) {
+    const char *run_path = NULL, *out = NULL, *device_arg = NULL;
+    if (parse_args(argc, argv, &run_path, &out, &device_arg) != 0) {
         error_line("bad arguments (usage: " TUI_USAGE "; thaw --help lists every verb)");
         return 2;
+    }
+    /* As thaw train: a GPU when one can be used, else the CPU; a GPU asked
+     * for and not usable is one line before the screen starts. */
+    ThawDevice device;
+    ThawError dev_err = {0};
+    if (device_arg) {
+        if (thaw_device_parse(device_arg, &device, &dev_err) != 0 ||
+            thaw_device_check(&device, &dev_err) != 0) {
+            error_line(dev_err.msg);
+            return 2;
+        }
+    } else {
+        thaw_device_default(&device, NULL, 0);
     }
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         error_line("the workbench needs a terminal (headless: thaw train RUN.json)");
@@ -200,7 +218,11 @@ int tui_main(int argc, char **argv)
     WbState *wb = &t.app.wb;
     t.app.batch = cfg.batch;   /* model picks keep the run's batch */
     snprintf(wb->run_name, sizeof wb->run_name, "%s", run.name);
-    engine_device_text(wb->device, sizeof wb->device);
+    if (device.cuda) {   /* the first snapshot brings the GPU's name */
+        thaw_device_text(&device, wb->device, sizeof wb->device);
+    } else {
+        engine_device_text(wb->device, sizeof wb->device);
+    }
     ThawError cat_err = {0};
     if (catalog_load_state(wb, &cat_err) != 0) {
         wb_log(wb, "model table: %s", cat_err.msg);
@@ -216,7 +238,7 @@ int tui_main(int argc, char **argv)
     tui_make_parent_dirs(run.out_dir);
     EngineThread engine;
     memset(&engine, 0, sizeof engine);
-    rc = engine_thread_start(&engine, bus, &cfg, run.out_dir, &err);
+    rc = engine_thread_start(&engine, bus, &cfg, &device, run.out_dir, &err);
     run_config_free(&cfg);
     if (rc != 0) {
         error_line(err.msg);

@@ -54,6 +54,9 @@ void status_bar_draw(WINDOW *win, WbRect r, const WbState *s)
             memcpy(seg[i][1], seg[i][0], sizeof seg[i][1]);
         }
     }
+    /* the device's short form: "cuda:0" of "cuda:0 H100 80GB HBM3", "CPU"
+     * of "CPU, 2 threads" */
+    seg[SEG_DEVICE][1][strcspn(seg[SEG_DEVICE][1], " ,")] = 0;
     int has_run = s->epochs > 0;
     int shown[SEG_N] = {0};   /* 0 hidden, 1 long, 2 short */
     int used = 1 - 3;         /* a leading space; no separator before the first */

@@ -271,7 +271,11 @@ int ctl_param_tensor(const ParamTable *t, const Optimizer *o, const char *name,
 static int image_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
                         ThawError *err)
 {
-    const Job *j = ctl->job;
+    Job *j = ctl->job;
+    /* a GPU run's live weights and moments are on the device */
+    if (job_gpu_sync_host(j) != 0) {
+        return thaw_fail(err, THAW_ERR_CUDA, "%s", j->core.err->msg);
+    }
     return ctl_param_tensor(&j->model.params, &j->core.optim, name, data, numel, err);
 }
 
@@ -310,6 +314,8 @@ static int image_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
     if (rc != 0) {
         return rc;
     }
+    const char *gpu = job_gpu_name(j);
+    snprintf(snap->device, sizeof snap->device, "%s", gpu ? gpu : "");
     int n = 0;
     for (int i = 0; i < g->n_ops; i++) {
         const Op *op = &g->ops[i];

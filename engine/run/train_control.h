@@ -82,6 +82,7 @@ typedef struct {
     char cache[320];       /* the feature cache's state line */
     int at_start;          /* the call before this run's first step */
     int64_t trainable_params;    /* weights that train now (0: none) */
+    char device[320];      /* "cuda:0 H100 80GB HBM3" on a GPU; "" on the CPU */
 } TrainSnapshot;
 
 /* Fills snap with the job's current state (allocates its arrays). */

@@ -5,6 +5,7 @@
  * back before a checkpoint is written. The feature cache stays CPU-only and
  * is off on the GPU (train_cache_bind says so). Builds without CUDA get
  * stubs: asking for cuda there is an error, never a silent CPU run. */
+#include <stdio.h>
 #include <string.h>
 
 #include "train_job_internal.h"
@@ -28,6 +29,7 @@ static void job_note_cpu_precision(Job *j)
 struct JobGpu {
     ThawCudaContext *ctx;
     ThawCudaGraph *graph;
+    char name[320];            /* "cuda:0 H100 80GB HBM3" */
 };
 
 int job_gpu_open(Job *j)
@@ -58,6 +60,8 @@ int job_gpu_open(Job *j)
         job_gpu_close(j);
         return rc;
     }
+    const char *model = strncmp(info.name, "NVIDIA ", 7) == 0 ? info.name + 7 : info.name;
+    snprintf(g->name, sizeof g->name, "cuda:%d %s", d->index, model);
     /* cuDNN times each convolution shape's algorithms once (PyTorch's
      * cudnn.benchmark): the first step is slower, every later one faster. */
     thaw_cuda_context_set_benchmark(g->ctx, 1);
@@ -78,6 +82,11 @@ void job_gpu_close(Job *j)
     thaw_cuda_context_destroy(j->gpu->ctx);
     free(j->gpu);
     j->gpu = NULL;
+}
+
+const char *job_gpu_name(const Job *j)
+{
+    return j->gpu ? j->gpu->name : NULL;
 }
 
 int job_gpu_plan(Job *j)
@@ -132,6 +141,12 @@ int job_gpu_open(Job *j)
 {
     job_note_cpu_precision(j);
     return thaw_device_check(&j->core.opt->device, j->core.err);
+}
+
+const char *job_gpu_name(const Job *j)
+{
+    (void)j;
+    return NULL;
 }
 
 void job_gpu_close(Job *j)

@@ -86,6 +86,8 @@ int job_gpu_forward_loss(Job *j, const ThawBatch *b, float *loss, const float **
 int job_gpu_backward_step(Job *j);
 /* Validation: logits of one padded eval batch (input NCHW, cfg->batch). */
 int job_gpu_eval(Job *j, const float *input, const float **logits);
+/* "cuda:N <GPU name>" while the job trains on a GPU, else NULL. */
+const char *job_gpu_name(const Job *j);
 /* Weights, BN buffers and optimizer state back into the host tables
  * (before a checkpoint). No-op on cpu. */
 int job_gpu_sync_host(Job *j);

@@ -9,6 +9,9 @@
 #    feature cache's off line; elsewhere it exits 2 with one line giving
 #    the driver's (or the build's) reason. --device cuda:99 is one line too.
 #  - a text run (minilm) asked for cuda is refused with one line.
+#  - precision tf32 on the CPU trains like fp32 and says so; bf16 is one line.
+#  - the workbench's --device: a bad value, and cuda without a GPU, are one
+#    line and exit 2 before the screen starts.
 set -u
 # shellcheck source=cli_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
@@ -29,6 +32,9 @@ for bad in tpu cuda:x cuda:-1 "cuda:"; do
     "$B" train "$W/missing.json" --device "$bad" > /dev/null 2> "$W/bad.err"
     one_line_exit2 "--device $bad" $? "$W/bad.err" "expected cpu, cuda or cuda:N"
 done
+# the workbench takes the same option, checked before the screen starts
+"$B" --device tpu > /dev/null 2> "$W/wb_bad.err" < /dev/null
+one_line_exit2 "workbench --device tpu" $? "$W/wb_bad.err" "expected cpu, cuda or cuda:N"
 
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     echo "SKIP: Fashion-MNIST not installed (only the parsing checks ran)"
@@ -83,6 +89,9 @@ if [ "$has_gpu" -eq 1 ]; then
     one_line_exit2 "--device cuda:99" $? "$W/c99.err" "reports [0-9]+ CUDA device"
 else
     one_line_exit2 "--device cuda (no GPU)" "$rc" "$W/cuda.err" \
+        "no usable CUDA device: .+|no CUDA backend"
+    "$B" --device cuda > /dev/null 2> "$W/wb_cuda.err" < /dev/null
+    one_line_exit2 "workbench --device cuda (no GPU)" $? "$W/wb_cuda.err" \
         "no usable CUDA device: .+|no CUDA backend"
     [ -d "$W/cuda" ] && fail "--device cuda (no GPU): an output folder was made"
 fi

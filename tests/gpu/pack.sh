@@ -10,7 +10,7 @@ set -euo pipefail
 BUILD=${1:?usage: tests/gpu/pack.sh BUILD_DIR DEST_DIR}
 DEST=${2:?usage: tests/gpu/pack.sh BUILD_DIR DEST_DIR}
 BINS="thaw bench/bench_gpu tests/test_gpu_check tests/test_gpu_ops tests/test_gpu_cnn_ops
-      tests/test_gpu_models"
+      tests/test_gpu_models tests/test_engine_thread"
 rm -rf "$DEST"
 mkdir -p "$DEST/lib" "$DEST/bench" "$DEST/tests"
 for b in $BINS; do
@@ -28,4 +28,23 @@ done | sort -u | while read -r name path; do
         cp -L "$path" "$DEST/lib/$name"
     fi
 done
+# The first 1200 Fashion-MNIST training images (and 100 test ones) for the
+# engine-thread session on the GPU (the GPU machine has no datasets).
+FM=${THAW_FMNIST:-/usr/share/datasets/fashion-mnist}
+if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
+    python3 - "$FM" "$DEST/fashion-mnist" <<'PY'
+import gzip, os, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst, exist_ok=True)
+for split, n in (("train", 1200), ("t10k", 100)):
+    for kind, magic, per in (("images-idx3", 2051, 784), ("labels-idx1", 2049, 1)):
+        name = f"{split}-{kind}-ubyte.gz"
+        with gzip.open(os.path.join(src, name)) as f:
+            head = f.read(16 if per == 784 else 8)
+            body = f.read(n * per)
+        dims = struct.pack(">II", 28, 28) if per == 784 else b""
+        with gzip.open(os.path.join(dst, name), "wb") as f:
+            f.write(struct.pack(">II", magic, n) + dims + body)
+PY
+fi
 echo "pack: $(du -sh "$DEST" | cut -f1) in $DEST; libraries: $(ls "$DEST/lib" | tr '\n' ' ')"

@@ -56,7 +56,8 @@ else
     fi
     # Only what the GPU checks need (thaw for --help's backend line and the run).
     # shellcheck disable=SC2086
-    if ! cmake --build "$BUILD" -j"$JOBS" --target thaw bench_gpu $TESTS >>"$LOG" 2>&1; then
+    if ! cmake --build "$BUILD" -j"$JOBS" --target thaw bench_gpu test_engine_thread $TESTS \
+            >>"$LOG" 2>&1; then
         echo "FAIL: build (see $LOG)"; grep -E "error" "$LOG" | head -20; exit 1
     fi
 fi
@@ -83,6 +84,25 @@ done
 echo "== details"
 grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$TESTS_LOG" | sed 's/^/   /'
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
+
+# The workbench's engine thread on the GPU: the bus session of
+# tests/unit/test_engine_thread.c (start, pause, freeze a layer and a group,
+# lr, save, resume, stop-save, rebuild) with THAW_TEST_DEVICE=cuda.
+echo "== engine thread (workbench) on cuda"
+FM=/usr/share/datasets/fashion-mnist
+[ -f "$BUILD/fashion-mnist/train-images-idx3-ubyte.gz" ] && FM=$BUILD/fashion-mnist
+THAW_TEST_DEVICE=cuda THAW_TEST_FMNIST=$FM timeout 300 "$BUILD/tests/test_engine_thread" \
+    >"$BUILD/engine-thread.log" 2>&1
+rc=$?
+grep -E "device in the snapshot|PASSED|FAILED|SKIPPED|Failure|error" "$BUILD/engine-thread.log" |
+    head -8 | sed 's/^/   /'
+if [ "$rc" -ne 0 ] || ! grep -q "device in the snapshot: cuda:" "$BUILD/engine-thread.log" ||
+        grep -q "SKIPPED" "$BUILD/engine-thread.log"; then
+    echo "   engine thread: FAIL (exit $rc; $BUILD/engine-thread.log)"
+    failed_tests=$((failed_tests + 1))
+else
+    echo "   engine thread: PASS"
+fi
 
 echo "== thaw train --device cuda (resnet18 32x32, 2 epochs; a resume from epoch 1; the CPU run beside it)"
 train_ok=1

@@ -15,7 +15,10 @@
  *   folder, STATE error; START after done is refused, after an error it
  *   retries; a good REBUILD holds in ready with a fresh snapshot;
  *   stop_and_join -> STATE exited last, and every command had one ACK.
- * Each wait has a timeout, so a bug fails the test instead of hanging it. */
+ * Each wait has a timeout, so a bug fails the test instead of hanging it.
+ * THAW_TEST_DEVICE=cuda[:N] runs the same session on a GPU (tests/gpu/run.sh
+ * does; skipped when that device cannot be used) and checks the snapshots
+ * name it; THAW_TEST_FMNIST=DIR reads Fashion-MNIST from DIR. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,13 +38,43 @@
 #define WAIT_MS 120000   /* generous: ASan builds step slowly */
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 
-static const char *RUN_JSON =
+static const char *RUN_FMT =
     "{\"model\": {\"arch\": \"resnet18\", \"head\": \"linear\"},\n"
-    " \"dataset\": {\"type\": \"fashion_mnist\", \"subset_per_class\": 4,\n"
+    " \"dataset\": {\"type\": \"fashion_mnist\", \"path\": \"%s\", \"subset_per_class\": 4,\n"
     "             \"image_size\": 32, \"augment\": false},\n"
     " \"strategy\": \"fine_tune\", \"trainable\": [\"layer4\"],\n"
     " \"optimizer\": {\"name\": \"adamw\", \"lr\": 0.001},\n"
     " \"epochs\": 2, \"batch\": 8, \"seed\": 1, \"threads\": 2}\n";
+static char RUN_JSON[1024];
+
+static const char *fmnist_dir(void)
+{
+    const char *env = getenv("THAW_TEST_FMNIST");
+    return env && env[0] ? env : FMNIST;
+}
+
+/* The run file (with the data folder) and the device; skips the test when
+ * the data or the asked-for device is not there. */
+static ThawDevice test_setup(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", fmnist_dir());
+    if (access(path, R_OK) != 0) {
+        skip();
+    }
+    snprintf(RUN_JSON, sizeof RUN_JSON, RUN_FMT, fmnist_dir());
+    ThawDevice d = {0};
+    ThawError err = {0};
+    const char *env = getenv("THAW_TEST_DEVICE");
+    if (env && env[0]) {
+        assert_int_equal(thaw_device_parse(env, &d, &err), 0);
+        if (thaw_device_check(&d, &err) != 0) {
+            print_message("skipped: %s\n", err.msg);
+            skip();
+        }
+    }
+    return d;
+}
 
 /* What the test keeps of each event. */
 typedef struct {
@@ -59,6 +92,7 @@ typedef struct {
     double head_base_lr;     /* SNAPSHOT */
     int n_groups, n_layers;
     int64_t trainable;       /* SNAPSHOT */
+    char device[64];         /* SNAPSHOT */
     char msg[600];
 } Rec;
 
@@ -109,6 +143,7 @@ static void record(BusEvent *ev, void *user)
                 r->bn1_frozen = ev->snapshot.layers[i].frozen;
             }
         }
+        snprintf(r->device, sizeof r->device, "%s", ev->snapshot.device);
         r->n_groups = ev->snapshot.n_groups;
         r->n_layers = ev->snapshot.n_layers;
         r->trainable = ev->snapshot.trainable_params;
@@ -262,9 +297,7 @@ static int file_exists(const char *path)
 static void drive_a_run(void **state)
 {
     (void)state;
-    if (access(FMNIST "/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        skip();
-    }
+    ThawDevice device = test_setup();
     char dir[] = "/tmp/thaw_engine_thread_XXXXXX";
     assert_non_null(mkdtemp(dir));
     char out_dir[256];
@@ -281,7 +314,7 @@ static void drive_a_run(void **state)
     RunConfig cfg;
     ThawError err = {0};
     assert_int_equal(run_config_parse(&cfg, "tiny.json", RUN_JSON, &err), 0);
-    assert_int_equal(engine_thread_start(&h->et, h->bus, &cfg, out_dir, &err), 0);
+    assert_int_equal(engine_thread_start(&h->et, h->bus, &cfg, &device, out_dir, &err), 0);
     run_config_free(&cfg);   /* the thread has its own copy */
 
     /* 1. loading, then ready with a snapshot, and no steps */
@@ -296,6 +329,12 @@ static void drive_a_run(void **state)
     assert_true(snap->head_base_lr == 1e-3);
     assert_true(snap->n_layers > 10);
     assert_int_equal(snap->layer4_frozen, 0);   /* fine_tune: layer4 trains */
+    print_message("device in the snapshot: %s\n", snap->device);
+    if (device.cuda) {
+        assert_int_equal(strncmp(snap->device, "cuda:", 5), 0);
+    } else {
+        assert_int_equal(strncmp(snap->device, "CPU, ", 5), 0);
+    }
     int64_t trainable_before = snap->trainable;
     wait_until(h, NULL, NULL, 200);
     assert_int_equal(h->steps_events, 0);   /* ready holds before START */
@@ -473,9 +512,7 @@ static void drive_a_run(void **state)
 static void stop_before_start(void **state)
 {
     (void)state;
-    if (access(FMNIST "/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        skip();
-    }
+    ThawDevice device = test_setup();
     char dir[] = "/tmp/thaw_engine_thread_XXXXXX";
     assert_non_null(mkdtemp(dir));
     Harness *h = calloc(1, sizeof *h);
@@ -487,7 +524,7 @@ static void stop_before_start(void **state)
     RunConfig cfg;
     ThawError err = {0};
     assert_int_equal(run_config_parse(&cfg, "tiny.json", RUN_JSON, &err), 0);
-    assert_int_equal(engine_thread_start(&h->et, h->bus, &cfg, dir, &err), 0);
+    assert_int_equal(engine_thread_start(&h->et, h->bus, &cfg, &device, dir, &err), 0);
     run_config_free(&cfg);
     wait_state(h, BUS_STATE_READY, 0);
     engine_thread_stop_and_join(&h->et);   /* STOP_SAVE (id 1), QUIT (id 2) */

@@ -373,6 +373,39 @@ static void views_stay_inside(void **state)
 }
 
 /* An empty state (nothing loaded yet) draws without data. */
+/* A GPU's long name in the status bar: whole at 132 columns; at 80, with a
+ * short run name and no speed yet, its short form (cuda:0) beside state,
+ * progress and ETA (the device is dropped before those, as for the CPU). */
+static void gpu_device_name(void **state)
+{
+    (void)state;
+    WbState *s = malloc(sizeof *s);
+    populate(s, 1);
+    snprintf(s->device, sizeof s->device, "cuda:0 H100 80GB HBM3");
+    uint32_t max_cp;
+    open_term(43, 132);
+    wb_draw(stdscr, s);
+    char *text = read_screen(43, 132, &max_cp);
+    must_have(text, "cuda:0 H100 80GB HBM3", "132x43 gpu");
+    free(text);
+    open_term(24, 80);
+    snprintf(s->run_name, sizeof s->run_name, "default");
+    s->samples_per_s = 0;
+    wb_draw(stdscr, s);
+    text = read_screen(24, 80, &max_cp);
+    dump("80x24 gpu", text);
+    char first[400];   /* the status line (UTF-8: more bytes than columns) */
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(text, "\n"), text);
+    must_have(first, "cuda:0", "80x24 gpu status line");
+    must_have(first, "running", "80x24 gpu status line");
+    must_have(first, "epoch", "80x24 gpu status line");
+    must_have(first, "ETA", "80x24 gpu status line");
+    assert_null(strstr(first, "H100"));
+    free(text);
+    wb_free(s);
+    free(s);
+}
+
 static void empty_state(void **state)
 {
     (void)state;
@@ -438,6 +471,7 @@ int main(void)
         cmocka_unit_test(too_small),
         cmocka_unit_test(views_stay_inside),
         cmocka_unit_test(empty_state),
+        cmocka_unit_test(gpu_device_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
