@@ -167,14 +167,9 @@ int cmd_train(int argc, char **argv)
     const char *run_path = argv[optind];
     ThawError err = {0};
     ThawDevice device;
-    if (device_arg) {
-        if (thaw_device_parse(device_arg, &device, &err) != 0 ||
-            thaw_device_check(&device, &err) != 0) {
-            print_error_line(err.msg);
-            return 2;
-        }
-    } else {
-        thaw_device_default(&device, NULL, 0);
+    if (thaw_device_from_arg(device_arg, &device, &err) != 0) {
+        print_error_line(err.msg);
+        return 2;
     }
     RunConfig cfg;
     if (run_config_load(&cfg, run_path, &err) != 0) {

@@ -177,14 +177,9 @@ int tui_main(int argc, char **argv)
      * for and not usable is one line before the screen starts. */
     ThawDevice device;
     ThawError dev_err = {0};
-    if (device_arg) {
-        if (thaw_device_parse(device_arg, &device, &dev_err) != 0 ||
-            thaw_device_check(&device, &dev_err) != 0) {
-            error_line(dev_err.msg);
-            return 2;
-        }
-    } else {
-        thaw_device_default(&device, NULL, 0);
+    if (thaw_device_from_arg(device_arg, &device, &dev_err) != 0) {
+        error_line(dev_err.msg);
+        return 2;
     }
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         error_line("the workbench needs a terminal (headless: thaw train RUN.json)");

@@ -2,16 +2,24 @@
 #include "engine/cuda/cuda_conv_gemm.h"
 #include "engine/cuda/cuda_ops.h"
 
+/* Where sampled element i ([b, p, q, c] of the output grid) sits in the
+ * full input map [b, p * sh, q * sw, c]. */
+__device__ static size_t full_index(unsigned i, int h, int w, int c, int p, int q, int sh,
+                                    int sw)
+{
+    unsigned j = i % (unsigned)c, t = i / (unsigned)c;
+    unsigned oq = t % (unsigned)q;
+    t /= (unsigned)q;
+    unsigned op = t % (unsigned)p, b = t / (unsigned)p;
+    return (((size_t)b * h + op * sh) * w + oq * sw) * c + j;
+}
+
 /* dst[b, p, q, :] = src[b, p * sh, q * sw, :]; i walks dst. */
 __global__ static void gather_strided(float *dst, const float *src, int h, int w, int c,
                                       int p, int q, int sh, int sw, size_t total)
 {
     GRID_STRIDE(i, total) {
-        unsigned j = i % (unsigned)c, t = i / (unsigned)c;
-        unsigned oq = t % (unsigned)q;
-        t /= (unsigned)q;
-        unsigned op = t % (unsigned)p, b = t / (unsigned)p;
-        dst[i] = src[(((size_t)b * h + op * sh) * w + oq * sw) * c + j];
+        dst[i] = src[full_index(i, h, w, c, p, q, sh, sw)];
     }
 }
 
@@ -21,11 +29,7 @@ __global__ static void scatter_add_strided(float *dst, const float *src, int h, 
                                            int p, int q, int sh, int sw, size_t total)
 {
     GRID_STRIDE(i, total) {
-        unsigned j = i % (unsigned)c, t = i / (unsigned)c;
-        unsigned oq = t % (unsigned)q;
-        t /= (unsigned)q;
-        unsigned op = t % (unsigned)p, b = t / (unsigned)p;
-        dst[(((size_t)b * h + op * sh) * w + oq * sw) * c + j] += src[i];
+        dst[full_index(i, h, w, c, p, q, sh, sw)] += src[i];
     }
 }
 

@@ -62,6 +62,16 @@ int thaw_device_check(const ThawDevice *d, ThawError *err)
     return 0;
 }
 
+int thaw_device_from_arg(const char *arg, ThawDevice *out, ThawError *err)
+{
+    if (!arg) {
+        thaw_device_default(out, NULL, 0);
+        return 0;
+    }
+    int rc = thaw_device_parse(arg, out, err);
+    return rc ? rc : thaw_device_check(out, err);
+}
+
 const char *thaw_device_text(const ThawDevice *d, char *buf, size_t cap)
 {
     if (d->cuda) {

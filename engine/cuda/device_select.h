@@ -25,6 +25,11 @@ void thaw_device_default(ThawDevice *out, char *why, size_t cap);
  * driver's (or the build's) reason. cpu always passes. */
 int thaw_device_check(const ThawDevice *d, ThawError *err);
 
+/* The device a command runs on: arg (may be NULL) parsed and checked, or,
+ * without one, the default. 0, or an error with one line (bad form, or the
+ * driver's reason the asked-for GPU cannot be used). */
+int thaw_device_from_arg(const char *arg, ThawDevice *out, ThawError *err);
+
 /* "cpu" or "cuda:N". */
 const char *thaw_device_text(const ThawDevice *d, char *buf, size_t cap);
 
