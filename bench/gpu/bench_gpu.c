@@ -5,11 +5,13 @@
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
  *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
- *                  [--heuristic] [--cudnn-1x1] [--profile FILE]
+ *                  [--heuristic] [--cudnn-1x1] [--assign] [--profile FILE]
  * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
  * timing); default: benchmark mode (timed on first use, as PyTorch's
  * cudnn.benchmark and `thaw train --device cuda`). --cudnn-1x1: 1x1
- * convolutions through cuDNN instead of cuBLAS matrix products. --profile FILE: after
+ * convolutions through cuDNN instead of cuBLAS matrix products. --assign:
+ * the executor's assign mode (first gradient writes assign instead of
+ * zero-then-add; thaw_cuda_graph_set_assign). --profile FILE: after
  * the timed steps, 3 more steps with a CUDA event around every op; FILE
  * gets the GPU time per op type and the 15 slowest ops (forward, backward).
  *
@@ -121,7 +123,7 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
     int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
-        cudnn_1x1 = 0;
+        cudnn_1x1 = 0, assign = 0;
     const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -132,6 +134,8 @@ int main(int argc, char **argv)
             heuristic = 1;
         } else if (strcmp(a, "--cudnn-1x1") == 0) {
             cudnn_1x1 = 1;
+        } else if (strcmp(a, "--assign") == 0) {
+            assign = 1;
         } else if (v && strcmp(a, "--profile") == 0) {
             profile = v, i++;
         } else if (v && strcmp(a, "--arch") == 0) {
@@ -149,7 +153,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
-                            "[--cudnn-1x1] [--profile FILE]\n");
+                            "[--cudnn-1x1] [--assign] [--profile FILE]\n");
             return 2;
         }
     }
@@ -195,6 +199,7 @@ int main(int argc, char **argv)
         thaw_cuda_graph_plan(cg, &m, &err)) {
         return fail(&err, "executor");
     }
+    thaw_cuda_graph_set_assign(cg, assign);
     const size_t per = (size_t)3 * size * size;
     float *images = malloc(per * batch * sizeof(float));
     int32_t *labels = malloc((size_t)batch * sizeof(int32_t));
@@ -244,10 +249,10 @@ int main(int argc, char **argv)
     free(op_bwd);
     printf("{\"impl\":\"thaw\",\"arch\":\"%s\",\"batch\":%d,\"size\":%d,\"precision\":\"%s\","
            "\"iters\":%d,\"step_ms_min\":%.3f,\"step_ms_median\":%.3f,\"img_s\":%.1f,"
-           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s\",\"gpu\":\"%s\"}\n",
+           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s\",\"gpu\":\"%s\"}\n",
            arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
-           cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm",
+           cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm", assign ? ", assign" : "",
            info.name);
     free(images);
     free(labels);

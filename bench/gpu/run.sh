@@ -22,7 +22,7 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-heuristic cudnn-1x1}
+VARIANTS=${BENCH_GPU_VARIANTS:-assign cudnn-1x1 heuristic}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi

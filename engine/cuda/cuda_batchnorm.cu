@@ -108,19 +108,19 @@ __global__ static void grad_stats(float *dgamma, float *dbeta, float *k, float *
 
 __global__ static void train_dx(float *dx, const float *dy, const float *x,
                                 const float *mean, const float *k, const float *sub,
-                                const float *q, int c, size_t total)
+                                const float *q, int c, int assign, size_t total)
 {
     GRID_STRIDE(i, total) {
         unsigned j = i % (unsigned)c;
-        dx[i] += k[j] * (dy[i] - sub[j] - (x[i] - mean[j]) * q[j]);
+        dx[i] = (assign ? 0.0f : dx[i]) + k[j] * (dy[i] - sub[j] - (x[i] - mean[j]) * q[j]);
     }
 }
 
 __global__ static void eval_dx(float *dx, const float *dy, const float *k, int c,
-                               size_t total)
+                               int assign, size_t total)
 {
     GRID_STRIDE(i, total) {
-        dx[i] += dy[i] * k[i % (unsigned)c];
+        dx[i] = (assign ? 0.0f : dx[i]) + dy[i] * k[i % (unsigned)c];
     }
 }
 
@@ -201,7 +201,7 @@ int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *d
                 (const float *)NULL, 0.0, m, c);
     if (dx) {
         size_t total = (size_t)m * c;
-        LAUNCH(train_dx, total, dx, dy, x, mean, s.k, s.sub, s.q, c, total);
+        LAUNCH(train_dx, total, dx, dy, x, mean, s.k, s.sub, s.q, c, ctx->din_assign, total);
     }
     return 0;
 }
@@ -234,7 +234,7 @@ int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dg
     }
     if (dx) {
         size_t total = (size_t)m * c;
-        LAUNCH(eval_dx, total, dx, dy, s.k, c, total);
+        LAUNCH(eval_dx, total, dx, dy, s.k, c, ctx->din_assign, total);
     }
     return 0;
 }

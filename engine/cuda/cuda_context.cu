@@ -91,6 +91,11 @@ void thaw_cuda_context_set_benchmark(ThawCudaContext *c, int benchmark)
     thaw_cuda_conv_cache_clear(c);
 }
 
+void thaw_cuda_context_set_din_assign(ThawCudaContext *c, int assign)
+{
+    c->din_assign = assign != 0;
+}
+
 void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *c, int gemm_1x1)
 {
     c->gemm_1x1 = gemm_1x1 != 0;

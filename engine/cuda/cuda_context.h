@@ -40,6 +40,13 @@ void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *ctx, int gemm_1x1);
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *ctx);
 int thaw_cuda_context_device(const ThawCudaContext *ctx);
 
+/* din_assign 1: the next backward calls write (=) their input gradient
+ * (din, dx, da/db) instead of adding to it, so it needs no zeroing first;
+ * weight and bias gradients still add. The graph executor sets it around
+ * an input's first gradient write when its assign mode is on; 0 (the
+ * default) is the ops' += contract. */
+void thaw_cuda_context_set_din_assign(ThawCudaContext *ctx, int assign);
+
 /* Device memory (cudaMalloc / cudaFree) and copies on the context's stream.
  * Copies are asynchronous: synchronize before reading host memory, and use
  * pinned host memory (ThawCudaStaging) for real overlap. */

@@ -464,11 +464,11 @@ int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
     if (rc) {
         return rc;
     }
-    const float one = 1.0f;
+    const float one = 1.0f, zero = 0.0f;
     THAW_CUDNN_CHECK(cudnnConvolutionBackwardData(
         ctx->cudnn, &one, p->w, w, p->y, dout, p->data_desc,
         (cudnnConvolutionBwdDataAlgo_t)p->algos.bwd_data, ctx->workspace,
-        p->algos.bwd_data_workspace, &one, p->x, din));
+        p->algos.bwd_data_workspace, ctx->din_assign ? &zero : &one, p->x, din));
     return 0;
 }
 

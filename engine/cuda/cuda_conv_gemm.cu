@@ -103,6 +103,9 @@ int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, float *din, float *dweight,
     rc = rc ? rc
             : thaw_cuda_linear_backward(ctx, (float *)tmp, NULL, NULL, dout, NULL, weight,
                                         rows, s->c, s->k, err);
+    if (rc == 0 && ctx->din_assign) {   /* pixels no output sampled get zeros */
+        rc = thaw_cuda_zero(ctx, din, (size_t)s->n * s->h * s->w * s->c * sizeof(float), err);
+    }
     if (rc) {
         return rc;
     }

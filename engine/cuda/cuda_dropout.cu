@@ -45,10 +45,10 @@ __global__ static void fill_mask(float *out, float *mask, const float *in, float
 }
 
 __global__ static void dropout_bwd(float *din, const float *dout, const float *mask,
-                                   size_t n)
+                                   int assign, size_t n)
 {
     GRID_STRIDE(i, n) {
-        din[i] += dout[i] * mask[i];
+        din[i] = (assign ? 0.0f : din[i]) + dout[i] * mask[i];
     }
 }
 
@@ -80,7 +80,7 @@ int thaw_cuda_dropout_forward(ThawCudaContext *ctx, float *out, float *mask,
 int thaw_cuda_dropout_backward(ThawCudaContext *ctx, float *din, const float *dout,
                                const float *mask, size_t n, ThawError *err)
 {
-    LAUNCH(dropout_bwd, n, din, dout, mask, n);
+    LAUNCH(dropout_bwd, n, din, dout, mask, ctx->din_assign, n);
     return 0;
 }
 

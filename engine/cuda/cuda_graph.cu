@@ -324,6 +324,11 @@ int thaw_cuda_graph_forward(ThawCudaGraph *cg, Model *m, ThawError *err)
     return mark(cg, cg->ev_fwd, n, err);
 }
 
+void thaw_cuda_graph_set_assign(ThawCudaGraph *cg, int on)
+{
+    cg->assign_grads = on != 0;
+}
+
 int thaw_cuda_graph_set_profile(ThawCudaGraph *cg, const Model *m, int on, ThawError *err)
 {
     if (cg->n_events) {
@@ -394,27 +399,37 @@ int thaw_cuda_graph_op_times(ThawCudaGraph *cg, double *fwd_ms, double *bwd_ms, 
 
 /* ---- backward ---- */
 
-/* Gradient destination for input k of op i, zeroed on its first write. */
+/* Gradient destination for input k of op i. Its first write (the op is
+ * the value's last consumer) zeroes it, or, in assign mode, sets *assign so
+ * the op writes instead of adding (input 1 of x + x is not a first write). */
 static int input_grad(ThawCudaGraph *cg, const Graph *g, int i, int k, float **out,
-                      ThawError *err)
+                      int *assign, ThawError *err)
 {
-    int v = g->ops[i].in[k];
+    const Op *op = &g->ops[i];
+    int v = op->in[k];
     const Value *val = &g->values[v];
     *out = NULL;
+    *assign = 0;
     if (!val->needs_grad) {
         return 0;
     }
-    if (val->last_consumer == i) {
-        int rc = thaw_cuda_zero(cg->ctx, cg->vgrad[v], val->numel * sizeof(float), err);
-        if (rc) {
-            return rc;
+    if (val->last_consumer == i && !(k == 1 && op->in[0] == v)) {
+        if (cg->assign_grads) {
+            *assign = 1;
+        } else {
+            int rc = thaw_cuda_zero(cg->ctx, cg->vgrad[v], val->numel * sizeof(float), err);
+            if (rc) {
+                return rc;
+            }
         }
     }
     *out = cg->vgrad[v];
     return 0;
 }
 
-static int backward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
+/* Op i's backward into dx (and db, an add's second input). */
+static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, float *db,
+                             ThawError *err)
 {
     Graph *g = &m->graph;
     ParamTable *p = &m->params;
@@ -424,11 +439,6 @@ static int backward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
     const Value *y = &g->values[op->out];
     const float *xd = cg->vdata[op->in[0]], *yd = cg->vdata[op->out];
     const float *dy = cg->vgrad[op->out];
-    float *dx = NULL;
-    int rc = input_grad(cg, g, i, 0, &dx, err);
-    if (rc) {
-        return rc;
-    }
     switch (op->type) {
     case OP_CONV:
         return thaw_cuda_conv2d_backward(ctx, dx, param_grad(cg, p, op, op->weight),
@@ -464,11 +474,8 @@ static int backward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
         }
         return thaw_cuda_adaptive_avgpool2d_backward(ctx, dx, dy, x->n, x->h, x->w, x->c,
                                                      op->u.avg.oh, op->u.avg.ow, err);
-    case OP_ADD: {
-        float *db = NULL;
-        rc = input_grad(cg, g, i, 1, &db, err);
-        return rc ? rc : thaw_cuda_add_backward(ctx, dx, db, dy, y->numel, err);
-    }
+    case OP_ADD:
+        return thaw_cuda_add_backward(ctx, dx, db, dy, y->numel, err);
     case OP_FLATTEN:
         return dx ? thaw_cuda_flatten_backward(ctx, dx, dy, x->n, x->h, x->w, x->c, err) : 0;
     case OP_LINEAR:
@@ -490,6 +497,36 @@ static int backward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
     }
     return thaw_fail(err, THAW_ERR_ARG, "GPU executor: op %d has an unknown type %d", i,
                      (int)op->type);
+}
+
+/* Op i's backward with its input gradients' first-write rule: zeroed
+ * before, or (assign mode) written by the op; an add whose two inputs
+ * differ in that rule runs as two calls. */
+static int backward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
+{
+    const Graph *g = &m->graph;
+    const Op *op = &g->ops[i];
+    ThawCudaContext *ctx = cg->ctx;
+    float *dx = NULL, *db = NULL;
+    int assign0 = 0, assign1 = 0;
+    int rc = input_grad(cg, g, i, 0, &dx, &assign0, err);
+    if (rc == 0 && op->type == OP_ADD) {
+        rc = input_grad(cg, g, i, 1, &db, &assign1, err);
+    }
+    if (rc) {
+        return rc;
+    }
+    if (op->type == OP_ADD && assign0 != assign1 && dx && db) {
+        ctx->din_assign = assign0;
+        rc = backward_dispatch(cg, m, i, dx, NULL, err);
+        ctx->din_assign = assign1;
+        rc = rc ? rc : backward_dispatch(cg, m, i, NULL, db, err);
+    } else {
+        ctx->din_assign = dx ? assign0 : assign1;
+        rc = backward_dispatch(cg, m, i, dx, db, err);
+    }
+    ctx->din_assign = 0;
+    return rc;
 }
 
 int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawError *err)

@@ -81,6 +81,11 @@ int thaw_cuda_graph_download_optimizer(ThawCudaGraph *cg, Optimizer *host, ThawE
 int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host,
                                      ThawError *err);
 
+/* Assign mode (off by default): an input gradient's first write is the
+ * op's own (=) instead of a zeroing pass and +=, which saves a write and a
+ * read of every activation gradient; results are the same numbers. */
+void thaw_cuda_graph_set_assign(ThawCudaGraph *cg, int on);
+
 /* Per-op GPU time (benchmarks): with profiling on, every forward and
  * backward records a CUDA event around each op; op_times waits, adds the
  * last pass's times into fwd_ms[i] / bwd_ms[i] (n_ops entries, caller's

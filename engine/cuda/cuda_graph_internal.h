@@ -38,6 +38,7 @@ struct ThawCudaGraph {
     cudaEvent_t in_free;           /* the last upload has left in_stage */
     int in_pending;
     int has_labels;
+    int assign_grads;              /* first gradient writes assign (no zeroing) */
     /* per-op timing (bench): events before each op and after the last, one
      * set for forward and one for backward; summed into *_ms on read */
     int profile;

@@ -22,14 +22,15 @@ __global__ static void pad_fwd(float *out, const float *in, Pad2dShape s, int oh
 }
 
 __global__ static void pad_bwd(float *din, const float *dout, Pad2dShape s, int oh, int ow,
-                               size_t total)
+                               int assign, size_t total)
 {
     GRID_STRIDE(i, total) {
         unsigned j = i % (unsigned)s.c, t = i / (unsigned)s.c;
         unsigned x = t % (unsigned)s.w;
         t /= (unsigned)s.w;
         unsigned y = t % (unsigned)s.h, b = t / (unsigned)s.h;
-        din[i] += dout[((b * oh + y + s.top) * ow + x + s.left) * s.c + j];
+        din[i] = (assign ? 0.0f : din[i]) +
+                 dout[((b * oh + y + s.top) * ow + x + s.left) * s.c + j];
     }
 }
 
@@ -61,7 +62,7 @@ int thaw_cuda_pad2d_backward(ThawCudaContext *ctx, float *din, const float *dout
 {
     int oh = s->h + s->top + s->bottom, ow = s->w + s->left + s->right;
     size_t total = (size_t)s->n * s->h * s->w * s->c;
-    LAUNCH(pad_bwd, total, din, dout, *s, oh, ow, total);
+    LAUNCH(pad_bwd, total, din, dout, *s, oh, ow, ctx->din_assign, total);
     return 0;
 }
 
@@ -77,7 +78,8 @@ int thaw_cuda_flatten_backward(ThawCudaContext *ctx, float *din, const float *do
                                int n, int h, int w, int c, ThawError *err)
 {
     size_t total = (size_t)n * h * w * c;
-    LAUNCH(transpose_batch, total, din, dout, (size_t)c, (size_t)h * w, 1, total);
+    LAUNCH(transpose_batch, total, din, dout, (size_t)c, (size_t)h * w, !ctx->din_assign,
+           total);
     return 0;
 }
 

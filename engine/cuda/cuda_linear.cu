@@ -63,14 +63,19 @@ int thaw_cuda_linear_backward(ThawCudaContext *ctx, float *din, float *dweight,
                               const float *weight, int n, int in_features,
                               int out_features, ThawError *err)
 {
-    if (n <= 0 || out_features <= 0) {
+    if (n <= 0 || in_features < 0) {
         return 0;
     }
-    const float one = 1.0f;
+    if (out_features <= 0) {   /* no outputs: din gets nothing (written: zeros) */
+        return din && ctx->din_assign
+                   ? thaw_cuda_zero(ctx, din, (size_t)n * in_features * sizeof(float), err)
+                   : 0;
+    }
+    const float one = 1.0f, din_beta = ctx->din_assign ? 0.0f : 1.0f;
     if (din && in_features > 0) {
         THAW_CUBLAS_CHECK(cublasSgemm(ctx->cublas, CUBLAS_OP_N, CUBLAS_OP_N,
                                       in_features, n, out_features, &one, weight,
-                                      in_features, dout, out_features, &one, din,
+                                      in_features, dout, out_features, &din_beta, din,
                                       in_features));
     }
     if (dweight && in_features > 0) {

@@ -1,6 +1,7 @@
 /* CUDA twins of the CPU ops (engine/ops/): same arguments plus a context
  * (its stream), same semantics: NHWC activations, PyTorch weight layout,
- * backward accumulates (+=) and a NULL gradient is skipped. Every pointer
+ * backward accumulates (+=) and a NULL gradient is skipped (input gradients
+ * are written (=) instead while thaw_cuda_context_set_din_assign is on). Every pointer
  * is device memory. Calls are asynchronous; each returns 0 or THAW_ERR_CUDA
  * with the failing call in err (launch errors show at once, faults inside a
  * kernel at the next thaw_cuda_synchronize). */

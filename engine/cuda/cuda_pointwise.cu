@@ -13,10 +13,10 @@ __global__ static void relu_fwd(float *out, const float *in, size_t n)
 }
 
 __global__ static void relu_bwd(float *din, const float *dout, const float *out,
-                                size_t n)
+                                int assign, size_t n)
 {
     GRID_STRIDE(i, n) {
-        din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+        din[i] = (assign ? 0.0f : din[i]) + (out[i] > 0.0f ? dout[i] : 0.0f);
     }
 }
 
@@ -30,11 +30,11 @@ __global__ static void relu6_fwd(float *out, const float *in, size_t n)
 }
 
 __global__ static void relu6_bwd(float *din, const float *dout, const float *out,
-                                 size_t n)
+                                 int assign, size_t n)
 {
     GRID_STRIDE(i, n) {
         float o = out[i];
-        din[i] += (o > 0.0f && o < 6.0f) ? dout[i] : 0.0f;
+        din[i] = (assign ? 0.0f : din[i]) + ((o > 0.0f && o < 6.0f) ? dout[i] : 0.0f);
     }
 }
 
@@ -45,10 +45,10 @@ __global__ static void add_fwd(float *out, const float *a, const float *b, size_
     }
 }
 
-__global__ static void accumulate(float *dst, const float *src, size_t n)
+__global__ static void accumulate(float *dst, const float *src, int assign, size_t n)
 {
     GRID_STRIDE(i, n) {
-        dst[i] += src[i];
+        dst[i] = (assign ? 0.0f : dst[i]) + src[i];
     }
 }
 
@@ -68,11 +68,11 @@ __global__ static void avgpool_fwd(float *out, const float *in, int n, int hw, i
 }
 
 __global__ static void avgpool_bwd(float *din, const float *dout, int hw, int c,
-                                   size_t total)
+                                   int assign, size_t total)
 {
     GRID_STRIDE(i, total) {
         unsigned j = i % (unsigned)c, b = i / ((unsigned)hw * (unsigned)c);
-        din[i] += dout[(size_t)b * c + j] * (1.0f / (float)hw);
+        din[i] = (assign ? 0.0f : din[i]) + dout[(size_t)b * c + j] * (1.0f / (float)hw);
     }
 }
 
@@ -88,7 +88,7 @@ int thaw_cuda_relu_forward(ThawCudaContext *ctx, float *out, const float *in,
 int thaw_cuda_relu_backward(ThawCudaContext *ctx, float *din, const float *dout,
                             const float *out, size_t n, ThawError *err)
 {
-    LAUNCH(relu_bwd, n, din, dout, out, n);
+    LAUNCH(relu_bwd, n, din, dout, out, ctx->din_assign, n);
     return 0;
 }
 
@@ -102,7 +102,7 @@ int thaw_cuda_relu6_forward(ThawCudaContext *ctx, float *out, const float *in,
 int thaw_cuda_relu6_backward(ThawCudaContext *ctx, float *din, const float *dout,
                              const float *out, size_t n, ThawError *err)
 {
-    LAUNCH(relu6_bwd, n, din, dout, out, n);
+    LAUNCH(relu6_bwd, n, din, dout, out, ctx->din_assign, n);
     return 0;
 }
 
@@ -117,10 +117,10 @@ int thaw_cuda_add_backward(ThawCudaContext *ctx, float *da, float *db,
                            const float *dout, size_t n, ThawError *err)
 {
     if (da) {
-        LAUNCH(accumulate, n, da, dout, n);
+        LAUNCH(accumulate, n, da, dout, ctx->din_assign, n);
     }
     if (db) {
-        LAUNCH(accumulate, n, db, dout, n);
+        LAUNCH(accumulate, n, db, dout, ctx->din_assign, n);
     }
     return 0;
 }
@@ -144,7 +144,7 @@ int thaw_cuda_global_avgpool_backward(ThawCudaContext *ctx, float *din,
         return thaw_fail(err, THAW_ERR_ARG, "global average pool of an empty %dx%d map", h, w);
     }
     size_t total = (size_t)n * h * w * c;
-    LAUNCH(avgpool_bwd, total, din, dout, h * w, c, total);
+    LAUNCH(avgpool_bwd, total, din, dout, h * w, c, ctx->din_assign, total);
     return 0;
 }
 

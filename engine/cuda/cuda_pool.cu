@@ -51,7 +51,7 @@ __global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
 }
 
 __global__ static void maxpool_bwd(float *din, const float *dout, const int32_t *argmax,
-                                   Pool2dShape s, size_t total)
+                                   Pool2dShape s, int assign, size_t total)
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % s.c);
@@ -63,7 +63,7 @@ __global__ static void maxpool_bwd(float *din, const float *dout, const int32_t 
         int p0, p1, q0, q1;
         windows_holding(ih, s.stride_h, s.pad_h, s.kh, s.p, &p0, &p1);
         windows_holding(iw, s.stride_w, s.pad_w, s.kw, s.q, &q0, &q1);
-        float acc = din[i];
+        float acc = assign ? 0.0f : din[i];
         for (int op = p0; op <= p1; op++) {
             for (int oq = q0; oq <= q1; oq++) {
                 size_t o = (((size_t)b * s.p + op) * s.q + oq) * s.c + j;
@@ -107,7 +107,7 @@ __global__ static void adaptive_fwd(float *out, const float *in, int h, int w, i
 }
 
 __global__ static void adaptive_bwd(float *din, const float *dout, int h, int w, int c,
-                                    int oh, int ow, size_t total)
+                                    int oh, int ow, int assign, size_t total)
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % c);
@@ -116,7 +116,7 @@ __global__ static void adaptive_bwd(float *din, const float *dout, int h, int w,
         t /= w;
         int ih = (int)(t % h);
         int b = (int)(t / h);
-        float acc = din[i];
+        float acc = assign ? 0.0f : din[i];
         /* Bins overlap when sizes do not divide: test each (oh, ow are small). */
         for (int oi = 0; oi < oh; oi++) {
             int h0, h1;
@@ -153,7 +153,7 @@ int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, float *din, const float *
                                  ThawError *err)
 {
     size_t total = (size_t)s->n * s->h * s->w * s->c;
-    LAUNCH(maxpool_bwd, total, din, dout, argmax, *s, total);
+    LAUNCH(maxpool_bwd, total, din, dout, argmax, *s, ctx->din_assign, total);
     return 0;
 }
 
@@ -177,7 +177,7 @@ int thaw_cuda_adaptive_avgpool2d_backward(ThawCudaContext *ctx, float *din,
         return thaw_fail(err, THAW_ERR_ARG, "adaptive average pool %dx%d -> %dx%d", h, w, oh, ow);
     }
     size_t total = (size_t)n * h * w * c;
-    LAUNCH(adaptive_bwd, total, din, dout, h, w, c, oh, ow, total);
+    LAUNCH(adaptive_bwd, total, din, dout, h, w, c, oh, ow, ctx->din_assign, total);
     return 0;
 }
 

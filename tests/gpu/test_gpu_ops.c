@@ -70,6 +70,20 @@ static void test_pointwise(void)
     relu_backward(din, dout, out, n);
     check_rc(thaw_cuda_relu_backward(ctx, d_din, d_dout, d_out, n, &err), "relu bwd");
     compare("relu_backward (+=)", d_din, din, n);
+    /* assign mode: din written, whatever it held (here NaN) */
+    float *zeros = calloc(n, sizeof(float)), *nans = malloc(bytes);
+    for (size_t i = 0; i < n; i++) {
+        nans[i] = NAN;
+    }
+    float *d_nan = to_device(nans, bytes);
+    free(nans);
+    relu_backward(zeros, dout, out, n);
+    thaw_cuda_context_set_din_assign(ctx, 1);
+    check_rc(thaw_cuda_relu_backward(ctx, d_nan, d_dout, d_out, n, &err), "relu bwd (=)");
+    thaw_cuda_context_set_din_assign(ctx, 0);
+    compare("relu_backward (=, assign mode)", d_nan, zeros, n);
+    free(zeros);
+    thaw_cuda_release(d_nan);
 
     relu6_forward(out, x, n);
     check_rc(thaw_cuda_relu6_forward(ctx, d_out, d_x, n, &err), "relu6 fwd");
