@@ -21,7 +21,7 @@
  * AdamW kernel itself is checked to 1e-4 in test_gpu_ops). On an H100
  * (2026-11-26, one floor run per check, SGD lrs 10x higher than now) GPU
  * and floor differences were of the same size for almost every tensor;
- * 4 of about 260 checks were over 10x that one floor sample. Each check
+ * 4 of 84 checks were over 10x that one floor sample. Each check
  * prints one "gpu-op" line with the worst tensor of its class (conv
  * weights, BN weights, BN biases, linear weights, biases, BN buffers) so
  * tests/gpu/run.sh lists them.
