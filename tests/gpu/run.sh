@@ -159,6 +159,17 @@ JSON
         sed 's/^/   /' "$W/resume.out" | tail -8
         echo "   resume: FAIL"
     fi
+    # The same run with "precision": "tf32" (TF32 tensor cores in cuBLAS/cuDNN).
+    sed 's/"seed": 3}/"seed": 3, "precision": "tf32"}/' "$W/run.json" >"$W/run-tf32.json"
+    if timeout 120 "$BUILD/thaw" train "$W/run-tf32.json" --device cuda --out "$W/out-tf32" \
+            >"$W/tf32.out" 2>&1 && [ -f "$W/out-tf32/epoch-002.safetensors" ]; then
+        grep -E "^(device|epoch)" "$W/tf32.out" | sed 's/^/   tf32: /'
+        echo "   tf32: PASS"
+    else
+        train_ok=0
+        sed 's/^/   /' "$W/tf32.out" | tail -8
+        echo "   tf32: FAIL"
+    fi
     # The same run on the CPU engine, for the loss curves side by side.
     if timeout 120 "$BUILD/thaw" train "$W/run.json" --device cpu --out "$W/out-cpu" \
             >"$W/train-cpu.out" 2>&1; then
