@@ -5,13 +5,16 @@
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
  *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
- *                  [--heuristic] [--cudnn-1x1] [--assign] [--profile FILE]
+ *                  [--heuristic] [--cudnn-1x1] [--no-assign] [--workspace-mib N]
+ *                  [--profile FILE]
  * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
  * timing); default: benchmark mode (timed on first use, as PyTorch's
  * cudnn.benchmark and `thaw train --device cuda`). --cudnn-1x1: 1x1
- * convolutions through cuDNN instead of cuBLAS matrix products. --assign:
- * the executor's assign mode (first gradient writes assign instead of
- * zero-then-add; thaw_cuda_graph_set_assign). --profile FILE: after
+ * convolutions through cuDNN instead of cuBLAS matrix products.
+ * --no-assign: zero-then-add for activation gradients instead of the
+ * executor's default assign mode (thaw_cuda_graph_set_assign). --workspace-mib N: cuDNN's
+ * workspace limit (default 256; PyTorch lets cuDNN use what is free).
+ * --profile FILE: after
  * the timed steps, 3 more steps with a CUDA event around every op; FILE
  * gets the GPU time per op type and the 15 slowest ops (forward, backward).
  *
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
     int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
-        cudnn_1x1 = 0, assign = 0;
+        cudnn_1x1 = 0, assign = 1, workspace_mib = 0;
     const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -134,8 +137,8 @@ int main(int argc, char **argv)
             heuristic = 1;
         } else if (strcmp(a, "--cudnn-1x1") == 0) {
             cudnn_1x1 = 1;
-        } else if (strcmp(a, "--assign") == 0) {
-            assign = 1;
+        } else if (strcmp(a, "--no-assign") == 0) {
+            assign = 0;
         } else if (v && strcmp(a, "--profile") == 0) {
             profile = v, i++;
         } else if (v && strcmp(a, "--arch") == 0) {
@@ -150,15 +153,17 @@ int main(int argc, char **argv)
             warmup = atoi(v), i++;
         } else if (v && strcmp(a, "--device") == 0) {
             device = atoi(v), i++;
+        } else if (v && strcmp(a, "--workspace-mib") == 0) {
+            workspace_mib = atoi(v), i++;
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
-                            "[--cudnn-1x1] [--assign] [--profile FILE]\n");
+                            "[--cudnn-1x1] [--no-assign] [--workspace-mib N] [--profile FILE]\n");
             return 2;
         }
     }
-    if (iters < 1 || batch < 1) {
-        fprintf(stderr, "bench_gpu: --iters and --batch must be >= 1\n");
+    if (iters < 1 || batch < 1 || workspace_mib < 0) {
+        fprintf(stderr, "bench_gpu: --iters and --batch must be >= 1, --workspace-mib >= 0\n");
         return 2;
     }
     int count = 0;
@@ -173,7 +178,7 @@ int main(int argc, char **argv)
     ThawCudaDeviceInfo info;
     ThawCudaContext *ctx = NULL;
     if (thaw_cuda_device_info(device, &info, &err) ||
-        thaw_cuda_context_create(&ctx, device, tf32, 0, &err)) {
+        thaw_cuda_context_create(&ctx, device, tf32, (size_t)workspace_mib << 20, &err)) {
         return fail(&err, "device");
     }
     thaw_cuda_context_set_benchmark(ctx, !heuristic);
@@ -252,7 +257,7 @@ int main(int argc, char **argv)
            "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s\",\"gpu\":\"%s\"}\n",
            arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
-           cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm", assign ? ", assign" : "",
+           cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm", assign ? "" : ", zero-then-add",
            info.name);
     free(images);
     free(labels);

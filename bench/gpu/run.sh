@@ -5,7 +5,8 @@
 # bench_gpu_torch.py process. Prints a table (images/s and thaw / torch).
 # BENCH_GPU_ARCHS / BENCH_GPU_BATCHES narrow the matrix, BENCH_GPU_ITERS
 # sets the timed steps, BENCH_GPU_VARIANTS picks the variant rows
-# (bench_gpu flags without --), BENCH_GPU_EXTRAS=0 skips them and the
+# (bench_gpu flags without --, joined by commas, values after =: e.g.
+# "no-assign heuristic,workspace-mib=2048"), BENCH_GPU_EXTRAS=0 skips them and the
 # profiles (a short slot on a GPU machine).
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
@@ -22,7 +23,7 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-assign}
+VARIANTS=${BENCH_GPU_VARIANTS:-no-assign workspace-mib=2048}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -53,26 +54,36 @@ for arch in $ARCHS; do
         done
     done
 done
-# Variants of ResNet-50 at batch 128 (default: the executor's assign mode;
-# also heuristic = cuDNN's heuristics instead of timed algorithms,
-# cudnn-1x1 = 1x1 convolutions through cuDNN, both measured on 2026-11-26:
-# no change, and 3.5x slower in fp32), and where the GPU time of a step
-# goes (per op type, slowest ops).
+# Variants of ResNet-50 at batch 128 (default: zero-then-add instead of the
+# executor's assign mode, and a 2 GiB cuDNN workspace; also heuristic =
+# cuDNN's heuristics instead of timed algorithms, cudnn-1x1 = 1x1
+# convolutions through cuDNN, both measured on 2026-11-26: no change, and
+# 3.5x slower in fp32), then where the GPU time of a step goes: thaw's per
+# op type and slowest ops, PyTorch's per kernel class and slowest kernels
+# (ResNet-50 fp32 and TF32, Lite0 TF32).
 if [ "$EXTRAS" != 0 ]; then
     for variant in $VARIANTS; do
         for prec in fp32 tf32; do
             flag=""; [ "$prec" = tf32 ] && flag="--tf32"
-            t=$(timeout 120 "$BIN" --arch resnet50 --batch 128 --iters "$ITERS" --$variant $flag 2>&1 | tail -1)
+            vflags="--${variant//,/ --}"
+            t=$(timeout 120 "$BIN" --arch resnet50 --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
             echo "$t" >> "$OUT"
             printf "%-20s %5s %5s %12s\n" "resnet50 $variant" 128 "$prec" "$(field "$t" img_s)"
         done
     done
-    for prec in fp32 tf32; do
-        flag=""; [ "$prec" = tf32 ] && flag="--tf32"
-        prof=$BUILD/profile-resnet50-128-$prec.txt
-        timeout 120 "$BIN" --arch resnet50 --batch 128 --iters 5 --profile "$prof" $flag >/dev/null 2>&1
-        echo "profile resnet50 batch 128 $prec:"
+    for what in "resnet50 fp32" "resnet50 tf32" "efficientnet_lite0 tf32"; do
+        set -- $what
+        flag=""; [ "$2" = tf32 ] && flag="--tf32"
+        prof=$BUILD/profile-$1-128-$2.txt
+        timeout 120 "$BIN" --arch "$1" --batch 128 --iters 5 --profile "$prof" $flag >/dev/null 2>&1
+        echo "profile $1 batch 128 $2:"
         sed 's/^/  /' "$prof" 2>/dev/null || echo "  (no profile)"
+        tprof=$BUILD/profile-torch-$1-128-$2.txt
+        if timeout 120 "$PY" "$ROOT/bench/gpu/bench_gpu_torch.py" --arch "$1" --batch 128 \
+                --iters 5 --profile "$tprof" $flag >/dev/null 2>&1 && [ -f "$tprof" ]; then
+            echo "torch profile $1 batch 128 $2:"
+            sed 's/^/  /' "$tprof"
+        fi
     done
 fi
 gpu=$(field "$(grep -m1 '"gpu"' "$OUT")" gpu)

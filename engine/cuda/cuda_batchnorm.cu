@@ -4,8 +4,10 @@
  * a trainable group) that cuDNN lacks, and because every sum here is
  * deterministic. Each call: per-channel sums (cuda_channel_sums.cu, double),
  * one thread per channel for the constants (double, as on the CPU), then
- * one elementwise pass. Statistics use the first row as shift like the CPU,
+ * one elementwise pass in which each thread owns 4 channels
+ * (cuda_channel_grid.h). Statistics use the first row as shift like the CPU,
  * so E[x^2] - E[x]^2 never cancels. */
+#include "engine/cuda/cuda_channel_grid.h"
 #include "engine/cuda/cuda_channel_sums.h"
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
@@ -75,12 +77,29 @@ __global__ static void eval_scale(float *k, const float *gamma, const float *run
 }
 
 /* y = (x - mu) * k + b: the mean is subtracted first, as on the CPU. */
+template <int V>
 __global__ static void apply_affine(float *y, const float *x, const float *mu,
-                                    const float *k, const float *b, int c, size_t total)
+                                    const float *k, const float *b, ThawChanGrid g)
 {
-    GRID_STRIDE(i, total) {
-        unsigned j = i % (unsigned)c;
-        y[i] = (x[i] - mu[j]) * k[j] + b[j];
+    const ThawChanSpan s = thaw_chan_span(g);
+    if (s.ch < 0) {
+        return;
+    }
+    float mv[V], kv[V], bv[V];
+    for (int v = 0; v < V; v++) {
+        mv[v] = mu[s.ch + v];
+        kv[v] = k[s.ch + v];
+        bv[v] = b[s.ch + v];
+    }
+#pragma unroll 4
+    for (long r = s.r; r < s.r1; r += g.lanes) {
+        const size_t at = (size_t)r * g.c + s.ch;
+        float xv[V];
+        thaw_vload<V>(xv, x + at);
+        for (int v = 0; v < V; v++) {
+            xv[v] = (xv[v] - mv[v]) * kv[v] + bv[v];
+        }
+        thaw_vstore<V>(y + at, xv);
     }
 }
 
@@ -106,22 +125,80 @@ __global__ static void grad_stats(float *dgamma, float *dbeta, float *k, float *
     q[ch] = (float)(s2[ch] * rs * rs / m);
 }
 
+template <int V>
 __global__ static void train_dx(float *dx, const float *dy, const float *x,
                                 const float *mean, const float *k, const float *sub,
-                                const float *q, int c, int assign, size_t total)
+                                const float *q, int assign, ThawChanGrid g)
 {
-    GRID_STRIDE(i, total) {
-        unsigned j = i % (unsigned)c;
-        dx[i] = (assign ? 0.0f : dx[i]) + k[j] * (dy[i] - sub[j] - (x[i] - mean[j]) * q[j]);
+    const ThawChanSpan s = thaw_chan_span(g);
+    if (s.ch < 0) {
+        return;
+    }
+    float mv[V], kv[V], sv[V], qv[V];
+    for (int v = 0; v < V; v++) {
+        mv[v] = mean[s.ch + v];
+        kv[v] = k[s.ch + v];
+        sv[v] = sub[s.ch + v];
+        qv[v] = q[s.ch + v];
+    }
+#pragma unroll 4
+    for (long r = s.r; r < s.r1; r += g.lanes) {
+        const size_t at = (size_t)r * g.c + s.ch;
+        float dyv[V], xv[V], out[V];
+        thaw_vload<V>(dyv, dy + at);
+        thaw_vload<V>(xv, x + at);
+        if (assign) {
+            for (int v = 0; v < V; v++) {
+                out[v] = 0.0f;
+            }
+        } else {
+            thaw_vload<V>(out, dx + at);
+        }
+        for (int v = 0; v < V; v++) {
+            out[v] += kv[v] * (dyv[v] - sv[v] - (xv[v] - mv[v]) * qv[v]);
+        }
+        thaw_vstore<V>(dx + at, out);
     }
 }
 
-__global__ static void eval_dx(float *dx, const float *dy, const float *k, int c,
-                               int assign, size_t total)
+template <int V>
+__global__ static void eval_dx(float *dx, const float *dy, const float *k, int assign,
+                               ThawChanGrid g)
 {
-    GRID_STRIDE(i, total) {
-        dx[i] = (assign ? 0.0f : dx[i]) + dy[i] * k[i % (unsigned)c];
+    const ThawChanSpan s = thaw_chan_span(g);
+    if (s.ch < 0) {
+        return;
     }
+    float kv[V];
+    for (int v = 0; v < V; v++) {
+        kv[v] = k[s.ch + v];
+    }
+#pragma unroll 4
+    for (long r = s.r; r < s.r1; r += g.lanes) {
+        const size_t at = (size_t)r * g.c + s.ch;
+        float dyv[V], out[V];
+        thaw_vload<V>(dyv, dy + at);
+        if (assign) {
+            for (int v = 0; v < V; v++) {
+                out[v] = 0.0f;
+            }
+        } else {
+            thaw_vload<V>(out, dx + at);
+        }
+        for (int v = 0; v < V; v++) {
+            out[v] += dyv[v] * kv[v];
+        }
+        thaw_vstore<V>(dx + at, out);
+    }
+}
+
+/* The elementwise passes' grid: 4 channels a thread where c and the maps
+ * allow, 8 rows a thread. */
+static ThawChanGrid pass_grid(int m, int c, const float *p0, const float *p1,
+                              const float *p2)
+{
+    int vec4 = thaw_chan_aligned(p0) && thaw_chan_aligned(p1) && thaw_chan_aligned(p2);
+    return thaw_chan_grid(m, c, vec4, 8, 65535);
 }
 
 #define PER_CHANNEL(kernel, c, ...)                                            \
@@ -154,8 +231,8 @@ int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mea
     }
     PER_CHANNEL(train_stats, c, mean, rstd, s.k, running_mean, running_var, s.s1,
                 s.s2, x, gamma, (double)momentum, (double)eps, m, c);
-    size_t total = (size_t)m * c;
-    LAUNCH(apply_affine, total, y, x, mean, s.k, beta, c, total);
+    const ThawChanGrid g = pass_grid(m, c, y, x, NULL);
+    THAW_CHAN_LAUNCH(apply_affine, g, y, x, mean, s.k, beta, g);
     return 0;
 }
 
@@ -174,8 +251,8 @@ int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float
         return rc;
     }
     PER_CHANNEL(eval_scale, c, s.k, gamma, running_var, (double)eps, c);
-    size_t total = (size_t)m * c;
-    LAUNCH(apply_affine, total, y, x, running_mean, s.k, beta, c, total);
+    const ThawChanGrid g = pass_grid(m, c, y, x, NULL);
+    THAW_CHAN_LAUNCH(apply_affine, g, y, x, running_mean, s.k, beta, g);
     return 0;
 }
 
@@ -200,8 +277,8 @@ int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *d
     PER_CHANNEL(grad_stats, c, dgamma, dbeta, s.k, s.sub, s.q, s.s1, s.s2, rstd, gamma,
                 (const float *)NULL, 0.0, m, c);
     if (dx) {
-        size_t total = (size_t)m * c;
-        LAUNCH(train_dx, total, dx, dy, x, mean, s.k, s.sub, s.q, c, ctx->din_assign, total);
+        const ThawChanGrid g = pass_grid(m, c, dx, dy, x);
+        THAW_CHAN_LAUNCH(train_dx, g, dx, dy, x, mean, s.k, s.sub, s.q, ctx->din_assign, g);
     }
     return 0;
 }
@@ -233,8 +310,8 @@ int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dg
         PER_CHANNEL(eval_scale, c, s.k, gamma, running_var, (double)eps, c);
     }
     if (dx) {
-        size_t total = (size_t)m * c;
-        LAUNCH(eval_dx, total, dx, dy, s.k, c, ctx->din_assign, total);
+        const ThawChanGrid g = pass_grid(m, c, dx, dy, NULL);
+        THAW_CHAN_LAUNCH(eval_dx, g, dx, dy, s.k, ctx->din_assign, g);
     }
     return 0;
 }

@@ -1,83 +1,115 @@
-/* Per-channel sums over [m, c] rows: a block of 32 channels x 8 row lanes
- * reads 128-byte runs of one row (coalesced), each lane strides over the
- * rows of its chunk; lanes, then chunks, are added in a fixed order. */
+/* Per-channel sums over [m, c] rows. Each thread owns 1 or 4 channels
+ * (cuda_channel_grid.h) and adds the rows of its lane within one chunk; a
+ * block then adds its lanes, a second kernel the chunks, each in a fixed
+ * order, all in double: deterministic for a given shape. */
+#include "engine/cuda/cuda_channel_grid.h"
 #include "engine/cuda/cuda_channel_sums.h"
 
-#define SUM_TX 32               /* channels per block */
-#define SUM_TY 8                /* row lanes per block */
-#define SUM_MIN_ROWS 32         /* rows per chunk, at least */
+#define SUM_ROWS_PER_LANE 8     /* rows of one thread, at least */
 #define SUM_MAX_CHUNKS 1024
-#define SUM_MAX_PARTIALS ((size_t)1 << 22)   /* chunks * c, bounds scratch */
+#define SUM_MAX_PARTIALS ((long)1 << 22)   /* chunks * c, bounds scratch */
+#define TOTAL_TX 32             /* chunks_total: channels per block */
+#define TOTAL_TY 16             /* chunks_total: chunk lanes per block */
 
-static int chunk_count(int m, int c)
+/* The most chunks any grid for m x c may use (sizes the scratch). */
+static int max_chunks(int m, int c)
 {
-    long chunks = (m + SUM_MIN_ROWS - 1) / SUM_MIN_ROWS;
-    long cap = (long)(SUM_MAX_PARTIALS / (size_t)(c > 0 ? c : 1));
-    if (chunks > SUM_MAX_CHUNKS) {
-        chunks = SUM_MAX_CHUNKS;
-    }
-    if (chunks > cap) {
-        chunks = cap;
-    }
+    long chunks = ((long)m + SUM_ROWS_PER_LANE - 1) / SUM_ROWS_PER_LANE;
+    long cap = SUM_MAX_PARTIALS / (c > 0 ? c : 1);
+    chunks = chunks < SUM_MAX_CHUNKS ? chunks : SUM_MAX_CHUNKS;
+    chunks = chunks < cap ? chunks : cap;
     return chunks < 1 ? 1 : (int)chunks;
 }
 
-/* part[0][chunk][c] and part[1][chunk][c]: each chunk's two sums. */
+/* part[0][chunk][c] and part[1][chunk][c]: each chunk's two sums. Dynamic
+ * shared memory: 2 * V doubles per thread. */
+template <int V>
 __global__ static void chunk_sums(double *part, const float *a, const float *ka,
-                                  const float *b, const float *kb, int m, int c,
-                                  int rows_per_chunk, int chunks)
+                                  const float *b, const float *kb, ThawChanGrid g)
 {
-    __shared__ double sh1[SUM_TY][SUM_TX], sh2[SUM_TY][SUM_TX];
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int ch = blockIdx.x * SUM_TX + tx, chunk = blockIdx.y;
-    double s1 = 0.0, s2 = 0.0;
-    if (ch < c) {
-        const float sa = ka ? ka[ch] : 0.0f, sb = kb ? kb[ch] : 0.0f;
-        long r0 = (long)chunk * rows_per_chunk, r1 = r0 + rows_per_chunk;
-        r1 = r1 < m ? r1 : m;
-        for (long i = r0 + ty; i < r1; i += SUM_TY) {
-            float va = a[(size_t)i * c + ch] - sa;
-            s1 += va;
+    extern __shared__ double lane_sums[];
+    const ThawChanSpan s = thaw_chan_span(g);
+    double s1[V], s2[V];
+    for (int v = 0; v < V; v++) {
+        s1[v] = 0.0;
+        s2[v] = 0.0;
+    }
+    if (s.ch >= 0) {
+        float sa[V], sb[V];
+        for (int v = 0; v < V; v++) {
+            sa[v] = ka ? ka[s.ch + v] : 0.0f;
+            sb[v] = kb ? kb[s.ch + v] : 0.0f;
+        }
+#pragma unroll 4
+        for (long r = s.r; r < s.r1; r += g.lanes) {
+            float va[V], vb[V];
+            thaw_vload<V>(va, a + (size_t)r * g.c + s.ch);
             if (b) {
-                s2 += (double)va * (double)(b[(size_t)i * c + ch] - sb);
+                thaw_vload<V>(vb, b + (size_t)r * g.c + s.ch);
+            }
+            for (int v = 0; v < V; v++) {
+                float d = va[v] - sa[v];
+                s1[v] += d;
+                if (b) {
+                    s2[v] += (double)d * (double)(vb[v] - sb[v]);
+                }
             }
         }
     }
-    sh1[ty][tx] = s1;
-    sh2[ty][tx] = s2;
+    const unsigned nt = blockDim.x, t = threadIdx.x;
+    for (int v = 0; v < V; v++) {
+        lane_sums[v * nt + t] = s1[v];
+        lane_sums[(V + v) * nt + t] = s2[v];
+    }
     __syncthreads();
-    if (ty == 0 && ch < c) {
-        double t1 = 0.0, t2 = 0.0;
-        for (int y = 0; y < SUM_TY; y++) {
-            t1 += sh1[y][tx];
-            t2 += sh2[y][tx];
+    if (s.lane == 0 && s.ch >= 0) {
+        const int chunk = (int)blockIdx.y;
+        for (int v = 0; v < V; v++) {
+            double t1 = 0.0, t2 = 0.0;
+            for (int l = 0; l < g.lanes; l++) {
+                unsigned from = t + (unsigned)(l * g.groups_per_block);
+                t1 += lane_sums[v * nt + from];
+                t2 += lane_sums[(V + v) * nt + from];
+            }
+            part[(size_t)chunk * g.c + s.ch + v] = t1;
+            part[((size_t)g.chunks + chunk) * g.c + s.ch + v] = t2;
         }
-        part[(size_t)chunk * c + ch] = t1;
-        part[((size_t)chunks + chunk) * c + ch] = t2;
     }
 }
 
+/* A block of 32 channels x 16 chunk lanes; lanes, then their sums in order. */
 __global__ static void chunks_total(double *s1, double *s2, const double *part,
                                     int c, int chunks)
 {
-    int ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= c) {
-        return;
-    }
+    __shared__ double sh1[TOTAL_TY][TOTAL_TX], sh2[TOTAL_TY][TOTAL_TX];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int ch = blockIdx.x * TOTAL_TX + tx;
     double t1 = 0.0, t2 = 0.0;
-    for (int k = 0; k < chunks; k++) {
-        t1 += part[(size_t)k * c + ch];
-        t2 += part[((size_t)chunks + k) * c + ch];
+    if (ch < c) {
+        for (int k = ty; k < chunks; k += TOTAL_TY) {
+            t1 += part[(size_t)k * c + ch];
+            t2 += part[((size_t)chunks + k) * c + ch];
+        }
     }
-    s1[ch] = t1;
-    if (s2) {
-        s2[ch] = t2;
+    sh1[ty][tx] = t1;
+    sh2[ty][tx] = t2;
+    __syncthreads();
+    if (ty == 0 && ch < c) {
+        double u1 = 0.0, u2 = 0.0;
+        for (int y = 0; y < TOTAL_TY; y++) {
+            u1 += sh1[y][tx];
+            u2 += sh2[y][tx];
+        }
+        s1[ch] = u1;
+        if (s2) {
+            s2[ch] = u2;
+        }
     }
 }
 
 size_t thaw_cuda_channel_sums_scratch(int m, int c)
 {
-    return 2 * (size_t)chunk_count(m, c) * (size_t)(c > 0 ? c : 1) * sizeof(double);
+    return 2 * (size_t)max_chunks(m, c) * (size_t)(c > 0 ? c : 1) * sizeof(double);
 }
 
 int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2,
@@ -96,13 +128,22 @@ int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2,
         }
         return 0;
     }
-    const int chunks = chunk_count(m, c);
-    const int rows = (m + chunks - 1) / chunks;
-    dim3 block(SUM_TX, SUM_TY), grid((unsigned)((c + SUM_TX - 1) / SUM_TX), (unsigned)chunks);
+    const ThawChanGrid g = thaw_chan_grid(m, c, thaw_chan_aligned(a) && thaw_chan_aligned(b),
+                                          SUM_ROWS_PER_LANE, max_chunks(m, c));
+    const size_t shared = 2 * (size_t)g.vec * (size_t)(g.groups_per_block * g.lanes) *
+                          sizeof(double);
+    dim3 grid(g.blocks_x, (unsigned)g.chunks);
+    unsigned threads = (unsigned)(g.groups_per_block * g.lanes);
     double *part = (double *)scratch;
-    chunk_sums<<<grid, block, 0, ctx->stream>>>(part, a, ka, b, kb, m, c, rows, chunks);
+    if (g.vec == 4) {
+        chunk_sums<4><<<grid, threads, shared, ctx->stream>>>(part, a, ka, b, kb, g);
+    } else {
+        chunk_sums<1><<<grid, threads, shared, ctx->stream>>>(part, a, ka, b, kb, g);
+    }
     THAW_CUDA_CHECK_LAUNCH("chunk_sums");
-    chunks_total<<<(unsigned)((c + 127) / 128), 128, 0, ctx->stream>>>(s1, s2, part, c, chunks);
+    dim3 tblock(TOTAL_TX, TOTAL_TY);
+    chunks_total<<<(unsigned)((c + TOTAL_TX - 1) / TOTAL_TX), tblock, 0, ctx->stream>>>(
+        s1, s2, part, c, g.chunks);
     THAW_CUDA_CHECK_LAUNCH("chunks_total");
     return 0;
 }

@@ -39,6 +39,7 @@ int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Mode
         return thaw_fail(err, THAW_ERR_NOMEM, "out of memory for the GPU executor");
     }
     cg->ctx = ctx;
+    cg->assign_grads = 1;
     int rc = thaw_cuda_arena_init(ctx, &cg->arena, &m->params, err);
     if (rc == 0) {
         rc = thaw_cuda_arena_upload(ctx, &cg->arena, &m->params, err);

@@ -81,9 +81,10 @@ int thaw_cuda_graph_download_optimizer(ThawCudaGraph *cg, Optimizer *host, ThawE
 int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host,
                                      ThawError *err);
 
-/* Assign mode (off by default): an input gradient's first write is the
- * op's own (=) instead of a zeroing pass and +=, which saves a write and a
- * read of every activation gradient; results are the same numbers. */
+/* Assign mode (on by default; off: zero-then-add): an input gradient's
+ * first write is the op's own (=) instead of a zeroing pass and +=, which
+ * saves a write and a read of every activation gradient; the gradients are
+ * the same bits (tests/gpu/test_gpu_models checks it on every model). */
 void thaw_cuda_graph_set_assign(ThawCudaGraph *cg, int on);
 
 /* Per-op GPU time (benchmarks): with profiling on, every forward and

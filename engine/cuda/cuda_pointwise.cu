@@ -1,56 +1,135 @@
 /* Elementwise kernels (relu, relu6, residual add) and global average
  * pooling, grid-stride loops over flat arrays. Same compare-and-select as
  * engine/ops/activation.c, so NaN propagates the same way. */
+#include "engine/cuda/cuda_channel_grid.h"
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
 
-__global__ static void relu_fwd(float *out, const float *in, size_t n)
+/* The flat kernels take n in units of V floats: V = 4 (16-byte loads and
+ * stores) when n % 4 == 0 and every pointer is 16-byte aligned. */
+template <int V>
+__global__ static void relu_fwd(float *out, const float *in, unsigned n)
 {
     GRID_STRIDE(i, n) {
-        float v = in[i];
-        out[i] = v < 0.0f ? 0.0f : v;
+        float v[V];
+        thaw_vload<V>(v, in + (size_t)i * V);
+        for (int k = 0; k < V; k++) {
+            v[k] = v[k] < 0.0f ? 0.0f : v[k];
+        }
+        thaw_vstore<V>(out + (size_t)i * V, v);
     }
 }
 
+/* din (+)= dout where the output passed the gate. */
+template <int V, bool SIX>
+__device__ __forceinline__ static void gate_bwd(float *din, const float *dout, const float *out,
+                                int assign, unsigned n)
+{
+    GRID_STRIDE(i, n) {
+        const size_t at = (size_t)i * V;
+        float d[V], o[V], acc[V];
+        thaw_vload<V>(d, dout + at);
+        thaw_vload<V>(o, out + at);
+        if (assign) {
+            for (int k = 0; k < V; k++) {
+                acc[k] = 0.0f;
+            }
+        } else {
+            thaw_vload<V>(acc, din + at);
+        }
+        for (int k = 0; k < V; k++) {
+            bool pass = SIX ? (o[k] > 0.0f && o[k] < 6.0f) : o[k] > 0.0f;
+            acc[k] += pass ? d[k] : 0.0f;
+        }
+        thaw_vstore<V>(din + at, acc);
+    }
+}
+
+template <int V>
 __global__ static void relu_bwd(float *din, const float *dout, const float *out,
-                                int assign, size_t n)
+                                int assign, unsigned n)
 {
-    GRID_STRIDE(i, n) {
-        din[i] = (assign ? 0.0f : din[i]) + (out[i] > 0.0f ? dout[i] : 0.0f);
-    }
+    gate_bwd<V, false>(din, dout, out, assign, n);
 }
 
-__global__ static void relu6_fwd(float *out, const float *in, size_t n)
-{
-    GRID_STRIDE(i, n) {
-        float v = in[i];
-        v = v < 0.0f ? 0.0f : v;
-        out[i] = v > 6.0f ? 6.0f : v;
-    }
-}
-
+template <int V>
 __global__ static void relu6_bwd(float *din, const float *dout, const float *out,
-                                 int assign, size_t n)
+                                 int assign, unsigned n)
+{
+    gate_bwd<V, true>(din, dout, out, assign, n);
+}
+
+template <int V>
+__global__ static void relu6_fwd(float *out, const float *in, unsigned n)
 {
     GRID_STRIDE(i, n) {
-        float o = out[i];
-        din[i] = (assign ? 0.0f : din[i]) + ((o > 0.0f && o < 6.0f) ? dout[i] : 0.0f);
+        float v[V];
+        thaw_vload<V>(v, in + (size_t)i * V);
+        for (int k = 0; k < V; k++) {
+            float t = v[k] < 0.0f ? 0.0f : v[k];
+            v[k] = t > 6.0f ? 6.0f : t;
+        }
+        thaw_vstore<V>(out + (size_t)i * V, v);
     }
 }
 
-__global__ static void add_fwd(float *out, const float *a, const float *b, size_t n)
+template <int V>
+__global__ static void add_fwd(float *out, const float *a, const float *b, unsigned n)
 {
     GRID_STRIDE(i, n) {
-        out[i] = a[i] + b[i];
+        const size_t at = (size_t)i * V;
+        float va[V], vb[V];
+        thaw_vload<V>(va, a + at);
+        thaw_vload<V>(vb, b + at);
+        for (int k = 0; k < V; k++) {
+            va[k] += vb[k];
+        }
+        thaw_vstore<V>(out + at, va);
     }
 }
 
-__global__ static void accumulate(float *dst, const float *src, int assign, size_t n)
+/* dst (+)= src, and dst2 (+)= src when dst2 is given: an add's backward
+ * reads its output gradient once for both inputs. */
+template <int V>
+__global__ static void accumulate(float *dst, float *dst2, const float *src, int assign,
+                                  unsigned n)
 {
     GRID_STRIDE(i, n) {
-        dst[i] = (assign ? 0.0f : dst[i]) + src[i];
+        const size_t at = (size_t)i * V;
+        float v[V], acc[V];
+        thaw_vload<V>(v, src + at);
+        float *outs[2] = {dst, dst2};
+        for (int o = 0; o < 2; o++) {
+            if (!outs[o]) {
+                continue;
+            }
+            if (assign) {
+                for (int k = 0; k < V; k++) {
+                    acc[k] = v[k];
+                }
+            } else {
+                thaw_vload<V>(acc, outs[o] + at);
+                for (int k = 0; k < V; k++) {
+                    acc[k] += v[k];
+                }
+            }
+            thaw_vstore<V>(outs[o] + at, acc);
+        }
     }
 }
+
+/* Launches kernel<4> over n / 4 float4s or kernel<1> over n floats (the
+ * count is passed last); p0..p3 are the pointers that must be aligned. */
+#define FLAT_LAUNCH(kernel, n, p0, p1, p2, p3, ...)                            \
+    do {                                                                       \
+        const size_t n_ = (n);                                                 \
+        if (n_ % 4 == 0 && thaw_chan_aligned(p0) && thaw_chan_aligned(p1) &&   \
+            thaw_chan_aligned(p2) && thaw_chan_aligned(p3)) {                  \
+            LAUNCH(kernel<4>, n_ / 4, __VA_ARGS__, (unsigned)(n_ / 4));        \
+        } else {                                                               \
+            LAUNCH(kernel<1>, n_, __VA_ARGS__, (unsigned)n_);                  \
+        }                                                                      \
+    } while (0)
 
 /* One thread per (image, channel): consecutive threads read consecutive
  * channels, so NHWC loads coalesce. Summed in pixel order like the CPU. */
@@ -81,46 +160,47 @@ extern "C" {
 int thaw_cuda_relu_forward(ThawCudaContext *ctx, float *out, const float *in,
                            size_t n, ThawError *err)
 {
-    LAUNCH(relu_fwd, n, out, in, n);
+    FLAT_LAUNCH(relu_fwd, n, out, in, NULL, NULL, out, in);
     return 0;
 }
 
 int thaw_cuda_relu_backward(ThawCudaContext *ctx, float *din, const float *dout,
                             const float *out, size_t n, ThawError *err)
 {
-    LAUNCH(relu_bwd, n, din, dout, out, ctx->din_assign, n);
+    FLAT_LAUNCH(relu_bwd, n, din, dout, out, NULL, din, dout, out, ctx->din_assign);
     return 0;
 }
 
 int thaw_cuda_relu6_forward(ThawCudaContext *ctx, float *out, const float *in,
                             size_t n, ThawError *err)
 {
-    LAUNCH(relu6_fwd, n, out, in, n);
+    FLAT_LAUNCH(relu6_fwd, n, out, in, NULL, NULL, out, in);
     return 0;
 }
 
 int thaw_cuda_relu6_backward(ThawCudaContext *ctx, float *din, const float *dout,
                              const float *out, size_t n, ThawError *err)
 {
-    LAUNCH(relu6_bwd, n, din, dout, out, ctx->din_assign, n);
+    FLAT_LAUNCH(relu6_bwd, n, din, dout, out, NULL, din, dout, out, ctx->din_assign);
     return 0;
 }
 
 int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
                           const float *b, size_t n, ThawError *err)
 {
-    LAUNCH(add_fwd, n, out, a, b, n);
+    FLAT_LAUNCH(add_fwd, n, out, a, b, NULL, out, a, b);
     return 0;
 }
 
 int thaw_cuda_add_backward(ThawCudaContext *ctx, float *da, float *db,
                            const float *dout, size_t n, ThawError *err)
 {
-    if (da) {
-        LAUNCH(accumulate, n, da, dout, ctx->din_assign, n);
+    if (!da) {
+        da = db;
+        db = NULL;
     }
-    if (db) {
-        LAUNCH(accumulate, n, db, dout, ctx->din_assign, n);
+    if (da) {
+        FLAT_LAUNCH(accumulate, n, da, db, dout, NULL, da, db, dout, ctx->din_assign);
     }
     return 0;
 }

@@ -5,7 +5,8 @@
 # each test's result, each op's and each model tensor class's worst
 # difference, the images/s table). Aim: under 5 minutes on an H100.
 #   bash tests/gpu/run.sh [BUILD_DIR] [PYTHON]   (default: build-gpu, python3)
-#   GPU_RUN_BENCH=0 skips the benchmark.
+#   GPU_RUN_BENCH=0 skips the benchmark, GPU_RUN_TRAIN=0 the engine-thread
+#   session and the thaw train runs.
 #   THAW_GPU_PREBUILT=DIR uses binaries packed by tests/gpu/pack.sh instead of
 #   configuring and building (for GPU machines without our build deps); the
 #   CUDA libraries (cuBLAS, cuDNN) are then looked up on this machine.
@@ -85,6 +86,8 @@ echo "== details"
 grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$TESTS_LOG" | sed 's/^/   /'
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
 
+train_ok=1
+if [ "${GPU_RUN_TRAIN:-1}" != 0 ]; then
 # The workbench's engine thread on the GPU: the bus session of
 # tests/unit/test_engine_thread.c (start, pause, freeze a layer and a group,
 # lr, save, resume, stop-save, rebuild) with THAW_TEST_DEVICE=cuda.
@@ -105,7 +108,6 @@ else
 fi
 
 echo "== thaw train --device cuda (resnet18 32x32, 2 epochs; a resume from epoch 1; the CPU run beside it)"
-train_ok=1
 W=$BUILD/gpu-train
 rm -rf "$W"; mkdir -p "$W"
 # Fashion-MNIST where installed, else a small image folder drawn here
@@ -175,6 +177,8 @@ JSON
             >"$W/train-cpu.out" 2>&1; then
         grep -E "^epoch" "$W/train-cpu.out" | sed 's/^/   cpu: /'
     fi
+fi
+
 fi
 
 if [ "${GPU_RUN_BENCH:-1}" != 0 ]; then

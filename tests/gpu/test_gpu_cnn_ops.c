@@ -238,6 +238,11 @@ static void test_batchnorm(void)
     bn_case("bn 1024x64", 4 * 16 * 16, 64, -1, 1);
     bn_case("bn 8x520", 8, 520, -2, 2);
     bn_case("bn 40000x32", 40000, 32, -1, 3);
+    /* one channel a thread (30 % 4 != 0); channels over two blocks (1152,
+     * 2048: Lite0's and ResNet-50's widest) */
+    bn_case("bn 300x30", 300, 30, -1, 1);
+    bn_case("bn 98x1152", 2 * 7 * 7, 1152, -1, 2);
+    bn_case("bn 50x2048", 50, 2048, 0, 4);
 }
 
 static void maxpool_case(const char *name, int n, int h, int w, int c)

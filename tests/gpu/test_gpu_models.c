@@ -214,26 +214,27 @@ static float *cpu_grads(const Model *m)
     return copy_host(m->params.grads, m->params.n_weights);
 }
 
-/* The executor's assign mode (first gradient writes assign, no zeroing)
- * must give the very same gradients: the same step again (same images,
- * dropout mask) with it on, compared bit for bit with the step just taken;
- * then the device gets back the host's weights and BN buffers (the extra
- * forward moved the running statistics). */
+/* The executor's assign mode (its default: an input gradient's first write
+ * assigns, no zeroing) must give the very same gradients as zero-then-add:
+ * the same step again (same images, dropout mask) with it off, compared
+ * bit for bit with the step just taken; then the device gets back the
+ * host's weights and BN buffers (the extra forward moved the running
+ * statistics). */
 static void assign_mode_same(const Case *c, Model *gm, ThawCudaGraph *cg, const float *images,
                              const int32_t *labels, uint64_t rng_before)
 {
     char name[96];
     const ParamTable *t = &gm->params;
-    float *plain = copy_host(t->grads, t->n_weights);
+    float *assigned = copy_host(t->grads, t->n_weights);
     float loss;
     gm->graph.dropout_rng = rng_before;
-    thaw_cuda_graph_set_assign(cg, 1);
-    check_rc(gpu_step(cg, gm, images, labels, NULL, &loss, NULL), "gpu step (assign)");
     thaw_cuda_graph_set_assign(cg, 0);
+    check_rc(gpu_step(cg, gm, images, labels, NULL, &loss, NULL), "gpu step (zero-then-add)");
+    thaw_cuda_graph_set_assign(cg, 1);
     check_rc(thaw_cuda_graph_download_grads(cg, gm, &err), "download grads");
     size_t differ = 0;
     for (size_t k = 0; k < t->n_weights; k++) {
-        differ += memcmp(&plain[k], &t->grads[k], sizeof(float)) != 0;
+        differ += memcmp(&assigned[k], &t->grads[k], sizeof(float)) != 0;
     }
     char detail[96];
     snprintf(detail, sizeof detail, "%zu of %zu gradients differ from zero-then-add", differ,
@@ -241,7 +242,7 @@ static void assign_mode_same(const Case *c, Model *gm, ThawCudaGraph *cg, const 
     snprintf(name, sizeof name, "%s grad assign mode", c->arch);
     check_true(name, differ == 0, detail);
     check_rc(thaw_cuda_graph_upload(cg, gm, &err), "upload weights");
-    free(plain);
+    free(assigned);
 }
 
 static void gradient_step(const Case *c, Model *cpu, Model *alts, Model *gm,

@@ -55,10 +55,12 @@ static void test_linear(void)
     }
 }
 
-static void test_pointwise(void)
+/* n = 10007: the one-float kernels; n = 10240: the float4 ones. */
+static void test_pointwise_flat(size_t n)
 {
-    const size_t n = 10007;
     const size_t bytes = n * sizeof(float);
+    char name[96];
+#define NAMED(what) (snprintf(name, sizeof name, "%s, n=%zu", what, n), name)
     float *x = random_host(n, -8, 8), *dout = random_host(n, -1, 1);
     float *din = random_host(n, -1, 1), *out = malloc(bytes), *din2 = copy_host(din, n);
     float *d_x = to_device(x, bytes), *d_dout = to_device(dout, bytes);
@@ -66,40 +68,68 @@ static void test_pointwise(void)
 
     relu_forward(out, x, n);
     check_rc(thaw_cuda_relu_forward(ctx, d_out, d_x, n, &err), "relu fwd");
-    compare("relu_forward", d_out, out, n);
+    compare(NAMED("relu_forward"), d_out, out, n);
     relu_backward(din, dout, out, n);
     check_rc(thaw_cuda_relu_backward(ctx, d_din, d_dout, d_out, n, &err), "relu bwd");
-    compare("relu_backward (+=)", d_din, din, n);
+    compare(NAMED("relu_backward (+=)"), d_din, din, n);
     /* assign mode: din written, whatever it held (here NaN) */
     float *zeros = calloc(n, sizeof(float)), *nans = malloc(bytes);
     for (size_t i = 0; i < n; i++) {
         nans[i] = NAN;
     }
-    float *d_nan = to_device(nans, bytes);
+    float *d_nan = to_device(nans, bytes), *d_nan2 = to_device(nans, bytes);
     free(nans);
     relu_backward(zeros, dout, out, n);
     thaw_cuda_context_set_din_assign(ctx, 1);
     check_rc(thaw_cuda_relu_backward(ctx, d_nan, d_dout, d_out, n, &err), "relu bwd (=)");
     thaw_cuda_context_set_din_assign(ctx, 0);
-    compare("relu_backward (=, assign mode)", d_nan, zeros, n);
-    free(zeros);
-    thaw_cuda_release(d_nan);
+    compare(NAMED("relu_backward (=, assign mode)"), d_nan, zeros, n);
 
     relu6_forward(out, x, n);
     check_rc(thaw_cuda_relu6_forward(ctx, d_out, d_x, n, &err), "relu6 fwd");
-    compare("relu6_forward", d_out, out, n);
+    compare(NAMED("relu6_forward"), d_out, out, n);
     relu6_backward(din, dout, out, n);
     check_rc(thaw_cuda_relu6_backward(ctx, d_din, d_dout, d_out, n, &err), "relu6 bwd");
-    compare("relu6_backward (+=)", d_din, din, n);
+    compare(NAMED("relu6_backward (+=)"), d_din, din, n);
 
     add_forward(out, x, dout, n);
     check_rc(thaw_cuda_add_forward(ctx, d_out, d_x, d_dout, n, &err), "add fwd");
-    compare("add_forward", d_out, out, n);
+    compare(NAMED("add_forward"), d_out, out, n);
     float *d_din2 = to_device(din2, bytes);
     add_backward(din, din2, dout, n);
     check_rc(thaw_cuda_add_backward(ctx, d_din, d_din2, d_dout, n, &err), "add bwd");
-    compare("add_backward da (+=)", d_din, din, n);
-    compare("add_backward db (+=)", d_din2, din2, n);
+    compare(NAMED("add_backward da (+=)"), d_din, din, n);
+    compare(NAMED("add_backward db (+=)"), d_din2, din2, n);
+    /* assign mode, both inputs: each written with dout */
+    thaw_cuda_context_set_din_assign(ctx, 1);
+    check_rc(thaw_cuda_add_backward(ctx, d_nan, d_nan2, d_dout, n, &err), "add bwd (=)");
+    check_rc(thaw_cuda_add_backward(ctx, NULL, d_din, d_dout, n, &err), "add bwd db only (=)");
+    thaw_cuda_context_set_din_assign(ctx, 0);
+    compare(NAMED("add_backward da (=, assign mode)"), d_nan, dout, n);
+    compare(NAMED("add_backward db (=, assign mode)"), d_nan2, dout, n);
+    compare(NAMED("add_backward db only (=, assign mode)"), d_din, dout, n);
+    /* x + x: both gradients are one buffer, so it gains 2 dout */
+    for (size_t i = 0; i < n; i++) {
+        din2[i] += 2.0f * dout[i];
+    }
+    check_rc(thaw_cuda_add_backward(ctx, d_din2, d_din2, d_dout, n, &err), "add bwd x+x");
+    compare(NAMED("add_backward x + x (+=)"), d_din2, din2, n);
+#undef NAMED
+
+    float *hosts[] = {x, dout, din, out, din2, zeros};
+    float *devs[] = {d_x, d_dout, d_out, d_din, d_din2, d_nan, d_nan2};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        free(hosts[i]);
+    }
+    for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) {
+        thaw_cuda_release(devs[i]);
+    }
+}
+
+static void test_pointwise(void)
+{
+    test_pointwise_flat(10007);
+    test_pointwise_flat(10240);
 
     const int b = 3, h = 7, w = 5, c = 33;
     const size_t big = (size_t)b * h * w * c, small = (size_t)b * c;
@@ -114,8 +144,8 @@ static void test_pointwise(void)
     check_rc(thaw_cuda_global_avgpool_backward(ctx, d_dmap, d_dpooled, b, h, w, c, &err), "pool bwd");
     compare("global_avgpool_backward (+=)", d_dmap, dmap, big);
 
-    float *hosts[] = {x, dout, din, out, din2, map, pooled, dpooled, dmap};
-    float *devs[] = {d_x, d_dout, d_out, d_din, d_din2, d_map, d_pooled, d_dpooled, d_dmap};
+    float *hosts[] = {map, pooled, dpooled, dmap};
+    float *devs[] = {d_map, d_pooled, d_dpooled, d_dmap};
     for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
         free(hosts[i]);
     }
