@@ -18,9 +18,11 @@
  * the timed steps, 3 more steps with a CUDA event around every op; FILE
  * gets the GPU time per op type and the 15 slowest ops (forward, backward).
  *
- * A step is what `thaw train --device cuda` runs: a batch copied through
- * pinned memory, forward, softmax cross-entropy, backward over every group
- * (strategy full), SGD (momentum 0.9) on the device arena; the loss is read
+ * A step: a batch uploaded from pinned memory (built in the executor's
+ * staging buffer, as PyTorch's side uploads a pinned tensor; `thaw train`
+ * also copies each loader batch into that buffer, not timed here), forward,
+ * softmax cross-entropy, backward over every group (strategy full), SGD
+ * (momentum 0.9) on the device arena; the loss is read
  * back after the step (one synchronisation per step). cuDNN picks its
  * fastest algorithms (not the deterministic set); the first (warm-up) step
  * pays the algorithm search. Input is random, labels random.
@@ -206,8 +208,10 @@ int main(int argc, char **argv)
     }
     thaw_cuda_graph_set_assign(cg, assign);
     const size_t per = (size_t)3 * size * size;
-    float *images = malloc(per * batch * sizeof(float));
-    int32_t *labels = malloc((size_t)batch * sizeof(int32_t));
+    /* The batch lives in the executor's pinned staging buffer, as
+     * bench_gpu_torch.py's lives in a pinned tensor: each step uploads it. */
+    int32_t *labels = NULL;
+    float *images = thaw_cuda_graph_input_stage(cg, &m, &labels);
     double *ms = malloc((size_t)iters * sizeof(double));
     uint64_t s = 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i < per * batch; i++) {
@@ -259,8 +263,6 @@ int main(int argc, char **argv)
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
            cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm", assign ? "" : ", zero-then-add",
            info.name);
-    free(images);
-    free(labels);
     free(ms);
     optimizer_free(&hyper);
     thaw_cuda_graph_destroy(cg);

@@ -33,12 +33,16 @@ int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *im
         cg->in_pending = 0;
     }
     char *stage = (char *)cg->in_stage.host;
-    memcpy(stage, images_nchw, img_bytes);
+    if ((const char *)images_nchw != stage) {
+        memcpy(stage, images_nchw, img_bytes);
+    }
     THAW_CUDA_CHECK(cudaMemcpyAsync(cg->input_nchw.ptr, stage, img_bytes,
                                     cudaMemcpyHostToDevice, cg->ctx->stream));
     cg->has_labels = labels != NULL;
     if (labels) {
-        memcpy(stage + img_bytes, labels, lab_bytes);
+        if ((const char *)labels != stage + img_bytes) {
+            memcpy(stage + img_bytes, labels, lab_bytes);
+        }
         THAW_CUDA_CHECK(cudaMemcpyAsync(cg->labels.ptr, stage + img_bytes, lab_bytes,
                                         cudaMemcpyHostToDevice, cg->ctx->stream));
     }
@@ -49,6 +53,15 @@ int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *im
         cg->vdata[g->input], (const float *)cg->input_nchw.ptr, in->c, in->h * in->w, total);
     THAW_CUDA_CHECK_LAUNCH("nchw_to_nhwc_kernel");
     return 0;
+}
+
+float *thaw_cuda_graph_input_stage(ThawCudaGraph *cg, const Model *m, int32_t **labels)
+{
+    char *stage = (char *)cg->in_stage.host;
+    if (labels) {
+        *labels = (int32_t *)(stage + m->graph.values[m->graph.input].numel * sizeof(float));
+    }
+    return (float *)stage;
 }
 
 static int queue_logits(ThawCudaGraph *cg, const Model *m, ThawError *err)
