@@ -5,17 +5,18 @@
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
  *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
- *                  [--heuristic] [--cudnn-1x1] [--no-assign] [--workspace-mib N]
- *                  [--profile FILE]
+ *                  [--heuristic] [--cudnn-1x1] [--own-depthwise] [--no-assign]
+ *                  [--workspace-mib N] [--profile FILE]
  * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
  * timing); default: benchmark mode (timed on first use, as PyTorch's
  * cudnn.benchmark and `thaw train --device cuda`). --cudnn-1x1: 1x1
  * convolutions through cuDNN instead of cuBLAS matrix products.
+ * --own-depthwise: depthwise convolutions on thaw's kernels, not cuDNN's.
  * --no-assign: zero-then-add for activation gradients instead of the
- * executor's default assign mode (thaw_cuda_graph_set_assign). --workspace-mib N: cuDNN's
- * workspace limit (default 256; PyTorch lets cuDNN use what is free).
- * --profile FILE: after
- * the timed steps, 3 more steps with a CUDA event around every op; FILE
+ * executor's default assign mode (thaw_cuda_graph_set_assign).
+ * --workspace-mib N: cuDNN's workspace limit (default 256; PyTorch lets
+ * cuDNN use what is free). --profile FILE: after the timed steps, 3 more
+ * steps with a CUDA event around every op; FILE
  * gets the GPU time per op type and the 15 slowest ops (forward, backward).
  *
  * A step: a batch uploaded from pinned memory (built in the executor's
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
     int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
-        cudnn_1x1 = 0, assign = 1, workspace_mib = 0;
+        cudnn_1x1 = 0, assign = 1, workspace_mib = 0, own_depthwise = 0;
     const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -139,6 +140,8 @@ int main(int argc, char **argv)
             heuristic = 1;
         } else if (strcmp(a, "--cudnn-1x1") == 0) {
             cudnn_1x1 = 1;
+        } else if (strcmp(a, "--own-depthwise") == 0) {
+            own_depthwise = 1;
         } else if (strcmp(a, "--no-assign") == 0) {
             assign = 0;
         } else if (v && strcmp(a, "--profile") == 0) {
@@ -160,7 +163,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
-                            "[--cudnn-1x1] [--no-assign] [--workspace-mib N] [--profile FILE]\n");
+                            "[--cudnn-1x1] [--own-depthwise] [--no-assign] [--workspace-mib N] "
+                            "[--profile FILE]\n");
             return 2;
         }
     }
@@ -185,6 +189,7 @@ int main(int argc, char **argv)
     }
     thaw_cuda_context_set_benchmark(ctx, !heuristic);
     thaw_cuda_context_set_gemm_1x1(ctx, !cudnn_1x1);
+    thaw_cuda_context_set_own_depthwise(ctx, own_depthwise);
     Model m;
     memset(&m, 0, sizeof m);
     if (model_create(&m, arch, 1000, 1, &err)) {
@@ -258,10 +263,11 @@ int main(int argc, char **argv)
     free(op_bwd);
     printf("{\"impl\":\"thaw\",\"arch\":\"%s\",\"batch\":%d,\"size\":%d,\"precision\":\"%s\","
            "\"iters\":%d,\"step_ms_min\":%.3f,\"step_ms_median\":%.3f,\"img_s\":%.1f,"
-           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s\",\"gpu\":\"%s\"}\n",
+           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s%s\",\"gpu\":\"%s\"}\n",
            arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
-           cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm", assign ? "" : ", zero-then-add",
+           cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm", own_depthwise ? ", own depthwise" : "",
+           assign ? "" : ", zero-then-add",
            info.name);
     free(ms);
     optimizer_free(&hyper);

@@ -6,7 +6,8 @@
 # BENCH_GPU_ARCHS / BENCH_GPU_BATCHES narrow the matrix, BENCH_GPU_ITERS
 # sets the timed steps, BENCH_GPU_VARIANTS picks the variant rows
 # (bench_gpu flags without --, joined by commas, values after =: e.g.
-# "no-assign heuristic,workspace-mib=2048"), BENCH_GPU_EXTRAS=0 skips them and the
+# "no-assign heuristic,workspace-mib=2048"; BENCH_GPU_LITE0_VARIANTS the
+# same for EfficientNet-Lite0, default own-depthwise), BENCH_GPU_EXTRAS=0 skips them and the
 # profiles (a short slot on a GPU machine).
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
@@ -24,6 +25,7 @@ ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
 VARIANTS=${BENCH_GPU_VARIANTS:-no-assign workspace-mib=2048}
+LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -69,6 +71,15 @@ if [ "$EXTRAS" != 0 ]; then
             t=$(timeout 120 "$BIN" --arch resnet50 --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
             echo "$t" >> "$OUT"
             printf "%-20s %5s %5s %12s\n" "resnet50 $variant" 128 "$prec" "$(field "$t" img_s)"
+        done
+    done
+    for variant in $LITE0_VARIANTS; do
+        for prec in fp32 tf32; do
+            flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+            vflags="--${variant//,/ --}"
+            t=$(timeout 120 "$BIN" --arch efficientnet_lite0 --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
+            echo "$t" >> "$OUT"
+            printf "%-20s %5s %5s %12s\n" "lite0 $variant" 128 "$prec" "$(field "$t" img_s)"
         done
     done
     for what in "resnet50 fp32" "resnet50 tf32" "efficientnet_lite0 tf32"; do

@@ -59,29 +59,37 @@ static inline ThawChanGrid thaw_chan_grid(int m, int c, int vec4, int rows_per_l
 }
 
 #ifdef __CUDACC__
-/* Where this thread works: its first channel (-1: none), its rows [r, r1)
- * with stride g.lanes. */
+/* Where thread tx of block (bx, by) works: its first channel (-1: none),
+ * its rows [r, r1) with stride g.lanes. Host code can call it too (tests
+ * run kernel bodies on the CPU by looping over blocks and threads). */
 struct ThawChanSpan {
     int ch, lane;
     long r, r1;
 };
 
-__device__ __forceinline__ ThawChanSpan thaw_chan_span(const ThawChanGrid &g)
+__host__ __device__ __forceinline__ ThawChanSpan thaw_chan_span_at(const ThawChanGrid &g,
+                                                                   unsigned bx, unsigned by,
+                                                                   unsigned tx)
 {
     ThawChanSpan s;
-    int in_block = (int)threadIdx.x % g.groups_per_block;
-    s.lane = (int)threadIdx.x / g.groups_per_block;
-    int group = (int)blockIdx.x * g.groups_per_block + in_block;
+    int in_block = (int)tx % g.groups_per_block;
+    s.lane = (int)tx / g.groups_per_block;
+    int group = (int)bx * g.groups_per_block + in_block;
     s.ch = (group < g.groups && s.lane < g.lanes) ? group * g.vec : -1;
-    long r0 = (long)blockIdx.y * g.rows_per_chunk;
+    long r0 = (long)by * g.rows_per_chunk;
     s.r1 = r0 + g.rows_per_chunk < g.m ? r0 + g.rows_per_chunk : g.m;
     s.r = r0 + s.lane;
     return s;
 }
 
+__device__ __forceinline__ ThawChanSpan thaw_chan_span(const ThawChanGrid &g)
+{
+    return thaw_chan_span_at(g, blockIdx.x, blockIdx.y, threadIdx.x);
+}
+
 /* V floats at p into v (V = 4: one 16-byte load). */
 template <int V>
-__device__ __forceinline__ void thaw_vload(float *v, const float *p)
+__host__ __device__ __forceinline__ void thaw_vload(float *v, const float *p)
 {
     if constexpr (V == 4) {
         float4 t = *reinterpret_cast<const float4 *>(p);
@@ -95,7 +103,7 @@ __device__ __forceinline__ void thaw_vload(float *v, const float *p)
 }
 
 template <int V>
-__device__ __forceinline__ void thaw_vstore(float *p, const float *v)
+__host__ __device__ __forceinline__ void thaw_vstore(float *p, const float *v)
 {
     if constexpr (V == 4) {
         *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);

@@ -101,6 +101,11 @@ void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *c, int gemm_1x1)
     c->gemm_1x1 = gemm_1x1 != 0;
 }
 
+void thaw_cuda_context_set_own_depthwise(ThawCudaContext *c, int own)
+{
+    c->own_depthwise = own != 0;
+}
+
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *c)
 {
     return c->workspace_limit;

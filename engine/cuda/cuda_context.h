@@ -37,6 +37,10 @@ void thaw_cuda_context_set_benchmark(ThawCudaContext *ctx, int benchmark);
  * cuBLAS matrix products (engine/cuda/cuda_conv_gemm.h); 0: through cuDNN
  * like every other convolution (benchmarks compare the two). */
 void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *ctx, int gemm_1x1);
+/* own_depthwise 1: depthwise convolutions run on the backend's own NHWC
+ * kernels (engine/cuda/cuda_depthwise.h); 0 (the default until they have
+ * run on a GPU): through cuDNN like the others. */
+void thaw_cuda_context_set_own_depthwise(ThawCudaContext *ctx, int own);
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *ctx);
 int thaw_cuda_context_device(const ThawCudaContext *ctx);
 

@@ -14,6 +14,7 @@ struct ThawCudaContext {
     int deterministic;          /* cuDNN algorithms with a fixed order only */
     int benchmark;              /* time the algorithms (cudnnFind*) */
     int gemm_1x1;               /* 1x1 convolutions through cuBLAS */
+    int own_depthwise;          /* depthwise convolutions on own kernels */
     int din_assign;             /* backward writes (=) din instead of += */
     void *workspace;            /* cuDNN scratch, grown up to the limit */
     size_t workspace_bytes, workspace_limit;

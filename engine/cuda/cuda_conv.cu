@@ -27,6 +27,7 @@
 #include "engine/cuda/cuda_channel_sums.h"
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_conv_gemm.h"
+#include "engine/cuda/cuda_depthwise.h"
 #include "engine/cuda/cuda_ops.h"
 
 #define MAX_ALGOS 16
@@ -414,6 +415,11 @@ int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
         if (rc) {
             return rc;
         }
+    } else if (thaw_cuda_depthwise_applies(ctx, s)) {
+        int rc = thaw_cuda_depthwise_forward(ctx, out, in, weight, s, err);
+        if (rc) {
+            return rc;
+        }
     } else {
         ConvPlan *p = NULL;
         const float *w = NULL;
@@ -445,6 +451,11 @@ int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
         int rc = dbias ? bias_backward(ctx, dbias, dout, s, err) : 0;
         return rc ? rc
                   : thaw_cuda_conv1x1_backward(ctx, din, dweight, dout, in, weight, s, err);
+    }
+    if (thaw_cuda_depthwise_applies(ctx, s)) {
+        int rc = dbias ? bias_backward(ctx, dbias, dout, s, err) : 0;
+        return rc ? rc
+                  : thaw_cuda_depthwise_backward(ctx, din, dweight, dout, in, weight, s, err);
     }
     ConvPlan *p = NULL;
     int rc = plan_get(ctx, s, &p, err);

@@ -83,6 +83,19 @@ for t in $TESTS; do
     echo "-- $t: $verdict, $(( $(date +%s) - t0 )) s" >>"$TESTS_LOG"
     printf "   %-20s %s, %d s\n" "$t" "$verdict" $(( $(date +%s) - t0 ))
 done
+if [ -n "$TESTS" ]; then
+    # Lite0 again with depthwise convolutions on thaw's own kernels
+    t0=$(date +%s)
+    echo "-- test_gpu_models efficientnet_lite0 (own depthwise)" >>"$TESTS_LOG"
+    THAW_GPU_OWN_DEPTHWISE=1 timeout 240 "$BUILD/tests/test_gpu_models" efficientnet_lite0 \
+        >>"$TESTS_LOG" 2>&1
+    rc=$?
+    case $rc in
+        0) verdict=PASS ;;
+        *) verdict="FAIL (exit $rc)"; failed_tests=$((failed_tests + 1)) ;;
+    esac
+    printf "   %-20s %s, %d s\n" "test_gpu_models lite0, own depthwise" "$verdict" $(( $(date +%s) - t0 ))
+fi
 echo "== details"
 grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$TESTS_LOG" | sed 's/^/   /'
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)

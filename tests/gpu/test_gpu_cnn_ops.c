@@ -166,6 +166,15 @@ static void test_conv(void)
     conv_case("conv 3x3 s1 timed", 2, 12, 12, 16, 24, 3, 1, 1, 1, 1, 0);
     conv_case("dw 3x3 s2 timed", 2, 16, 16, 32, 32, 3, 2, 0, 32, 0, 1);
     thaw_cuda_context_set_benchmark(ctx, 0);
+    /* depthwise on the backend's own kernels (engine/cuda/cuda_depthwise.h):
+     * 4 and 1 channels a thread, a bias, TF-same, Lite0's widest layer */
+    thaw_cuda_context_set_own_depthwise(ctx, 1);
+    conv_case("dw 5x5 s1 own", 2, 10, 10, 24, 24, 5, 1, 2, 24, 0, 0);
+    conv_case("dw 3x3 s2 TF-same +bias own", 2, 16, 16, 32, 32, 3, 2, 0, 32, 1, 1);
+    conv_case("dw 3x3 s1 c6 own", 2, 9, 9, 6, 6, 3, 1, 1, 6, 0, 0);
+    conv_case("dw 5x5 s2 c1152 own", 2, 9, 9, 1152, 1152, 5, 2, 2, 1152, 0, 0);
+    conv_case("dw 3x3 s1 many rows own", 8, 56, 56, 16, 16, 3, 1, 1, 16, 0, 0);
+    thaw_cuda_context_set_own_depthwise(ctx, 0);
 }
 
 static void bn_case(const char *name, int m, int c, float lo, float hi)

@@ -28,6 +28,7 @@
  * Without a GPU: "skipped: no GPU", exit 77. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/cuda/cuda_graph.h"
@@ -503,6 +504,13 @@ int main(int argc, char **argv)
 {
     gpu_start((size_t)256 << 20);
     thaw_cuda_context_set_deterministic(ctx, 1);
+    /* THAW_GPU_OWN_DEPTHWISE=1: depthwise convolutions on the backend's own
+     * kernels instead of cuDNN (tests/gpu/run.sh runs Lite0 both ways) */
+    const char *own = getenv("THAW_GPU_OWN_DEPTHWISE");
+    if (own && strcmp(own, "1") == 0) {
+        thaw_cuda_context_set_own_depthwise(ctx, 1);
+        printf("depthwise convolutions: own kernels (THAW_GPU_OWN_DEPTHWISE=1)\n");
+    }
     static const Case cases[] = {
         {"resnet18", 64},
         {"efficientnet_lite0", 128},

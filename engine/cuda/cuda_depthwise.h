@@ -1,0 +1,25 @@
+/* Depthwise convolutions (groups == channels, one filter per channel, as
+ * in EfficientNet and MobileNet) with the backend's own NHWC kernels
+ * instead of cuDNN's. Why: on an H100 (bench/README.md) cuDNN's legacy
+ * API picked kernels for these shapes that moved memory at a tenth of the
+ * bandwidth (3.1 ms for a [128,113,113,96] 3x3 s2 forward that reads and
+ * writes 0.8 GB), and depthwise layers were most of Lite0's step. Off by
+ * default until it has run on a GPU (thaw_cuda_context_set_own_depthwise). */
+#ifndef THAW_CUDA_DEPTHWISE_H
+#define THAW_CUDA_DEPTHWISE_H
+
+#include "engine/cuda/cuda_context_internal.h"
+#include "engine/ops/conv2d.h"
+
+/* Whether s goes through these kernels on ctx. */
+int thaw_cuda_depthwise_applies(const ThawCudaContext *ctx, const Conv2dShape *s);
+/* out = conv(in) (no bias: the caller adds it). */
+int thaw_cuda_depthwise_forward(ThawCudaContext *ctx, float *out, const float *in,
+                                const float *weight, const Conv2dShape *s, ThawError *err);
+/* din (+)= (ctx's assign flag) and dweight += (either may be NULL). The
+ * filter gradient is summed in a fixed order: deterministic. */
+int thaw_cuda_depthwise_backward(ThawCudaContext *ctx, float *din, float *dweight,
+                                 const float *dout, const float *in, const float *weight,
+                                 const Conv2dShape *s, ThawError *err);
+
+#endif

@@ -1,0 +1,179 @@
+/* The depthwise convolution kernels' per-thread work (engine/cuda/
+ * cuda_depthwise_body.h) run on the CPU: every block and thread of the
+ * grids cuda_depthwise.cu launches, in a loop, against the CPU conv op
+ * (groups == channels). This checks the index arithmetic, the 4-channel
+ * and 1-channel paths, the partial-row layout and the two-pass filter
+ * total on any machine; tests/gpu/test_gpu_cnn_ops runs the real kernels
+ * on a GPU. Runs without a GPU (no CUDA call is made). */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include <cmocka.h>
+}
+
+#include "engine/cuda/cuda_depthwise_body.h"
+
+static float *random_floats(size_t n, unsigned *seed, float lo, float hi)
+{
+    float *p = (float *)aligned_alloc(16, ((n * sizeof(float) + 15) / 16) * 16 + 16);
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 1664525u + 1013904223u;
+        p[i] = lo + (hi - lo) * (float)(*seed >> 8) / (float)(1u << 24);
+    }
+    return p;
+}
+
+static float *copy_floats(const float *src, size_t n)
+{
+    float *p = (float *)aligned_alloc(16, ((n * sizeof(float) + 15) / 16) * 16 + 16);
+    memcpy(p, src, n * sizeof(float));
+    return p;
+}
+
+/* max |got - ref| <= 2e-5 x max |ref| (float sums in another order). */
+static void assert_close(const char *what, const float *got, const float *ref, size_t n)
+{
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)got[i] - ref[i]));
+        scale = fmax(scale, fabs((double)ref[i]));
+    }
+    printf("  %-40s max|diff| %.3e  max|ref| %.3e\n", what, worst, scale);
+    assert_true(worst <= 2e-5 * (scale > 0 ? scale : 1.0));
+}
+
+/* Runs body(g, span, bx, by, bz) for every block and thread of grid g. */
+template <typename Body>
+static void each_thread(const ThawChanGrid &g, unsigned blocks_z, Body body)
+{
+    const unsigned threads = (unsigned)(g.groups_per_block * g.lanes);
+    for (unsigned bz = 0; bz < blocks_z; bz++) {
+        for (unsigned by = 0; by < (unsigned)g.chunks; by++) {
+            for (unsigned bx = 0; bx < g.blocks_x; bx++) {
+                for (unsigned tx = 0; tx < threads; tx++) {
+                    body(thaw_chan_span_at(g, bx, by, tx), by, bz);
+                }
+            }
+        }
+    }
+}
+
+/* One shape: forward, backward data (+= and assign), filter (+=), with the
+ * 4-channel path where allowed (vec4) or forced to 1 channel a thread. */
+static void check_shape(const char *name, int n, int h, int w, int c, int r, int stride,
+                        int pad, int dil, int vec4)
+{
+    Conv2dShape s;
+    assert_int_equal(conv2d_shape_init(&s, n, h, w, c, c, r, r, stride, pad, dil, c), 0);
+    printf("%s: [%d,%d,%d,%d] k%d s%d p%d d%d -> [%d,%d] (%s)\n", name, n, h, w, c, r, stride,
+           pad, dil, s.p, s.q, vec4 && c % 4 == 0 ? "4 channels a thread" : "1 channel");
+    const ThawDwShape d = thaw_dw_shape(&s);
+    const size_t in_n = (size_t)n * h * w * c, out_n = (size_t)n * s.p * s.q * c;
+    const int taps = r * r;
+    const size_t w_n = (size_t)c * taps;
+    unsigned seed = 12345u + (unsigned)c * 7u + (unsigned)r;
+    float *x = random_floats(in_n, &seed, -1, 1), *wt = random_floats(w_n, &seed, -0.5f, 0.5f);
+    float *dout = random_floats(out_n, &seed, -1, 1);
+    float *din0 = random_floats(in_n, &seed, -1, 1), *dw0 = random_floats(w_n, &seed, -1, 1);
+    float *ws = (float *)malloc((conv2d_workspace_floats(&s) + 1) * sizeof(float));
+
+    /* CPU op */
+    float *out_ref = (float *)calloc(out_n, sizeof(float));
+    float *din_ref = copy_floats(din0, in_n), *dw_ref = copy_floats(dw0, w_n);
+    conv2d_forward(out_ref, x, wt, NULL, &s, ws);
+    conv2d_backward(din_ref, dw_ref, NULL, dout, x, wt, &s, ws);
+
+    /* the kernels' work, thread by thread */
+    float *w_rsc = random_floats(w_n, &seed, 0, 1);
+    for (unsigned i = 0; i < w_n; i++) {
+        thaw_dw_weights_rsc_at(w_rsc, wt, c, taps, i);
+    }
+    float *out = random_floats(out_n, &seed, 5, 6);   /* every element must be written */
+    ThawChanGrid g = thaw_chan_grid(n * s.p * s.q, c, vec4, THAW_DW_ROWS_PER_LANE, 65535);
+    each_thread(g, 1, [&](const ThawChanSpan &sp, unsigned, unsigned) {
+        if (g.vec == 4) {
+            thaw_dw_forward_rows<4>(g, sp, out, x, w_rsc, d);
+        } else {
+            thaw_dw_forward_rows<1>(g, sp, out, x, w_rsc, d);
+        }
+    });
+    assert_close("forward", out, out_ref, out_n);
+
+    float *din = copy_floats(din0, in_n);
+    g = thaw_chan_grid(n * h * w, c, vec4, THAW_DW_ROWS_PER_LANE, 65535);
+    for (int assign = 0; assign < 2; assign++) {
+        if (assign) {   /* assign: what din held must not matter */
+            for (size_t i = 0; i < in_n; i++) {
+                din[i] = NAN;
+                din_ref[i] -= din0[i];
+            }
+        }
+        each_thread(g, 1, [&](const ThawChanSpan &sp, unsigned, unsigned) {
+            if (g.vec == 4) {
+                thaw_dw_data_rows<4>(g, sp, din, dout, w_rsc, assign, d);
+            } else {
+                thaw_dw_data_rows<1>(g, sp, din, dout, w_rsc, assign, d);
+            }
+        });
+        assert_close(assign ? "backward data (=, assign)" : "backward data (+=)", din, din_ref,
+                     in_n);
+    }
+
+    const ThawChanGrid fg = thaw_dw_filter_grid(&s, vec4);
+    const long rows = (long)fg.chunks * fg.lanes;
+    const size_t cols = w_n;
+    assert_true((size_t)rows * cols <= (size_t)THAW_DW_MAX_PARTIALS ||
+                rows == (long)fg.lanes);
+    float *part = random_floats((size_t)rows * cols, &seed, 7, 8);   /* all overwritten */
+    double *lanes = (double *)malloc(THAW_DW_TOTAL_LANES * cols * sizeof(double));
+    each_thread(fg, (unsigned)r, [&](const ThawChanSpan &sp, unsigned by, unsigned bz) {
+        if (fg.vec == 4) {
+            thaw_dw_filter_rows<4>(fg, sp, by, (int)bz, part, dout, x, d);
+        } else {
+            thaw_dw_filter_rows<1>(fg, sp, by, (int)bz, part, dout, x, d);
+        }
+    });
+    for (size_t i = 0; i < THAW_DW_TOTAL_LANES * cols; i++) {
+        thaw_dw_total_lanes_at(lanes, part, rows, cols, i);
+    }
+    float *dw = copy_floats(dw0, w_n);
+    for (size_t col = 0; col < cols; col++) {
+        thaw_dw_total_add_at(dw, lanes, c, taps, col);
+    }
+    assert_close("backward filter (+=)", dw, dw_ref, w_n);
+
+    float *all[] = {x, wt, dout, din0, dw0, ws, out_ref, din_ref, dw_ref, w_rsc, out, din,
+                    part, dw};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        free(all[i]);
+    }
+    free(lanes);
+}
+
+static void test_depthwise_shapes(void **state)
+{
+    (void)state;
+    check_shape("3x3 s1 p1", 2, 9, 11, 8, 3, 1, 1, 1, 1);
+    check_shape("3x3 s1 p1, one channel a thread", 2, 9, 11, 8, 3, 1, 1, 1, 0);
+    check_shape("5x5 s2 p2, c % 4 != 0", 2, 13, 10, 6, 5, 2, 2, 1, 1);
+    check_shape("3x3 s2 p0 (behind TF-same pad)", 3, 17, 17, 32, 3, 2, 0, 1, 1);
+    check_shape("3x3 dilation 2 p2", 1, 12, 9, 12, 3, 1, 2, 2, 1);
+    check_shape("7x7 s1 p3", 1, 10, 10, 4, 7, 1, 3, 1, 1);
+    check_shape("5x5 s1 p2, 1152 channels (2 blocks across)", 2, 5, 5, 1152, 5, 1, 2, 1, 1);
+    check_shape("3x3 s1 p1, many rows (capped partial rows)", 8, 100, 100, 16, 3, 1, 1, 1, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_depthwise_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
