@@ -5,13 +5,15 @@
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
  *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
- *                  [--heuristic] [--cudnn-1x1] [--own-depthwise] [--no-assign]
- *                  [--workspace-mib N] [--profile FILE]
+ *                  [--heuristic] [--cudnn-1x1] [--own-depthwise] [--fuse]
+ *                  [--no-assign] [--workspace-mib N] [--profile FILE]
  * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
  * timing); default: benchmark mode (timed on first use, as PyTorch's
  * cudnn.benchmark and `thaw train --device cuda`). --cudnn-1x1: 1x1
  * convolutions through cuDNN instead of cuBLAS matrix products.
  * --own-depthwise: depthwise convolutions on thaw's kernels, not cuDNN's.
+ * --fuse: batch norm / add + relu(6) forward in one pass
+ * (thaw_cuda_graph_set_fuse).
  * --no-assign: zero-then-add for activation gradients instead of the
  * executor's default assign mode (thaw_cuda_graph_set_assign).
  * --workspace-mib N: cuDNN's workspace limit (default 256; PyTorch lets
@@ -129,7 +131,8 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
     int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
-        cudnn_1x1 = 0, assign = 1, workspace_mib = 0, own_depthwise = 0;
+        cudnn_1x1 = 0, assign = 1, workspace_mib = 0, own_depthwise = 0,
+        fuse = 0;
     const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -140,6 +143,8 @@ int main(int argc, char **argv)
             heuristic = 1;
         } else if (strcmp(a, "--cudnn-1x1") == 0) {
             cudnn_1x1 = 1;
+        } else if (strcmp(a, "--fuse") == 0) {
+            fuse = 1;
         } else if (strcmp(a, "--own-depthwise") == 0) {
             own_depthwise = 1;
         } else if (strcmp(a, "--no-assign") == 0) {
@@ -163,7 +168,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
-                            "[--cudnn-1x1] [--own-depthwise] [--no-assign] [--workspace-mib N] "
+                            "[--cudnn-1x1] [--own-depthwise] [--fuse] [--no-assign] [--workspace-mib N] "
                             "[--profile FILE]\n");
             return 2;
         }
@@ -212,6 +217,7 @@ int main(int argc, char **argv)
         return fail(&err, "executor");
     }
     thaw_cuda_graph_set_assign(cg, assign);
+    thaw_cuda_graph_set_fuse(cg, &m, fuse);
     const size_t per = (size_t)3 * size * size;
     /* The batch lives in the executor's pinned staging buffer, as
      * bench_gpu_torch.py's lives in a pinned tensor: each step uploads it. */
@@ -263,11 +269,11 @@ int main(int argc, char **argv)
     free(op_bwd);
     printf("{\"impl\":\"thaw\",\"arch\":\"%s\",\"batch\":%d,\"size\":%d,\"precision\":\"%s\","
            "\"iters\":%d,\"step_ms_min\":%.3f,\"step_ms_median\":%.3f,\"img_s\":%.1f,"
-           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s%s\",\"gpu\":\"%s\"}\n",
+           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s%s%s\",\"gpu\":\"%s\"}\n",
            arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
            cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm", own_depthwise ? ", own depthwise" : "",
-           assign ? "" : ", zero-then-add",
+           assign ? "" : ", zero-then-add", fuse ? ", fused" : "",
            info.name);
     free(ms);
     optimizer_free(&hyper);

@@ -7,7 +7,7 @@
 # sets the timed steps, BENCH_GPU_VARIANTS picks the variant rows
 # (bench_gpu flags without --, joined by commas, values after =: e.g.
 # "no-assign heuristic,workspace-mib=2048"; BENCH_GPU_LITE0_VARIANTS the
-# same for EfficientNet-Lite0, default own-depthwise), BENCH_GPU_EXTRAS=0 skips them and the
+# same for EfficientNet-Lite0), BENCH_GPU_EXTRAS=0 skips them and the
 # profiles (a short slot on a GPU machine).
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
@@ -24,8 +24,8 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-no-assign workspace-mib=2048}
-LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise}
+VARIANTS=${BENCH_GPU_VARIANTS:-fuse no-assign workspace-mib=2048}
+LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise fuse own-depthwise,fuse}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -56,8 +56,9 @@ for arch in $ARCHS; do
         done
     done
 done
-# Variants of ResNet-50 at batch 128 (default: zero-then-add instead of the
-# executor's assign mode, and a 2 GiB cuDNN workspace; also heuristic =
+# Variants of ResNet-50 at batch 128 (default: fusion of batch norm / add
+# with their relu, zero-then-add instead of the executor's assign mode, a
+# 2 GiB cuDNN workspace; of Lite0: own depthwise kernels, fusion, both; also heuristic =
 # cuDNN's heuristics instead of timed algorithms, cudnn-1x1 = 1x1
 # convolutions through cuDNN, both measured on 2026-11-26: no change, and
 # 3.5x slower in fp32), then where the GPU time of a step goes: thaw's per

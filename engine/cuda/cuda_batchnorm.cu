@@ -76,10 +76,10 @@ __global__ static void eval_scale(float *k, const float *gamma, const float *run
     }
 }
 
-/* y = (x - mu) * k + b: the mean is subtracted first, as on the CPU. */
+/* y = act((x - mu) * k + b): the mean is subtracted first, as on the CPU. */
 template <int V>
 __global__ static void apply_affine(float *y, const float *x, const float *mu,
-                                    const float *k, const float *b, ThawChanGrid g)
+                                    const float *k, const float *b, int act, ThawChanGrid g)
 {
     const ThawChanSpan s = thaw_chan_span(g);
     if (s.ch < 0) {
@@ -97,7 +97,7 @@ __global__ static void apply_affine(float *y, const float *x, const float *mu,
         float xv[V];
         thaw_vload<V>(xv, x + at);
         for (int v = 0; v < V; v++) {
-            xv[v] = (xv[v] - mv[v]) * kv[v] + bv[v];
+            xv[v] = thaw_cuda_act((xv[v] - mv[v]) * kv[v] + bv[v], act);
         }
         thaw_vstore<V>(y + at, xv);
     }
@@ -214,7 +214,7 @@ int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mea
                                       float *rstd, const float *x, const float *gamma,
                                       const float *beta, float *running_mean,
                                       float *running_var, float momentum, float eps,
-                                      int m, int c, ThawError *err)
+                                      int m, int c, ThawCudaAct act, ThawError *err)
 {
     if (m <= 0 || c <= 0) {
         return 0;
@@ -232,7 +232,7 @@ int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mea
     PER_CHANNEL(train_stats, c, mean, rstd, s.k, running_mean, running_var, s.s1,
                 s.s2, x, gamma, (double)momentum, (double)eps, m, c);
     const ThawChanGrid g = pass_grid(m, c, y, x, NULL);
-    THAW_CHAN_LAUNCH(apply_affine, g, y, x, mean, s.k, beta, g);
+    THAW_CHAN_LAUNCH(apply_affine, g, y, x, mean, s.k, beta, (int)act, g);
     return 0;
 }
 
@@ -240,7 +240,7 @@ int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float
                                      const float *gamma, const float *beta,
                                      const float *running_mean,
                                      const float *running_var, float eps, int m,
-                                     int c, ThawError *err)
+                                     int c, ThawCudaAct act, ThawError *err)
 {
     if (m <= 0 || c <= 0) {
         return 0;
@@ -252,7 +252,7 @@ int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float
     }
     PER_CHANNEL(eval_scale, c, s.k, gamma, running_var, (double)eps, c);
     const ThawChanGrid g = pass_grid(m, c, y, x, NULL);
-    THAW_CHAN_LAUNCH(apply_affine, g, y, x, running_mean, s.k, beta, g);
+    THAW_CHAN_LAUNCH(apply_affine, g, y, x, running_mean, s.k, beta, (int)act, g);
     return 0;
 }
 

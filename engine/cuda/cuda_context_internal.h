@@ -57,6 +57,17 @@ static inline unsigned thaw_cuda_blocks(size_t n)
     for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n);         \
          i += gridDim.x * blockDim.x)
 
+/* The fused activation of ThawCudaAct (cuda_ops.h): the relu / relu6
+ * kernels' own compare-and-select. */
+__device__ __forceinline__ float thaw_cuda_act(float v, int act)
+{
+    if (act == 0) {
+        return v;
+    }
+    v = v < 0.0f ? 0.0f : v;
+    return act == 2 && v > 6.0f ? 6.0f : v;
+}
+
 /* Launches a flat kernel over n items on ctx->stream (a `ctx` in scope)
  * and checks the launch; nothing is launched for n == 0. */
 #define LAUNCH(kernel, n, ...)                                                 \

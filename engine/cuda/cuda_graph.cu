@@ -5,6 +5,7 @@
  * freezing behaves exactly as on the CPU. */
 #include "engine/cuda/cuda_graph_internal.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/graph/activation_fusion.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,7 @@ void thaw_cuda_graph_destroy(ThawCudaGraph *cg)
     free(cg->op_rstd);
     free(cg->op_mask);
     free(cg->op_argmax);
+    free(cg->op_fuse);
     free(cg);
 }
 
@@ -107,11 +109,16 @@ static int grow_tables(ThawCudaGraph *cg, int n_values, int n_ops, ThawError *er
         free(cg->op_rstd);
         free(cg->op_mask);
         free(cg->op_argmax);
+        free(cg->op_fuse);
         cg->op_mean = (float **)calloc((size_t)n_ops, sizeof(float *));
         cg->op_rstd = (float **)calloc((size_t)n_ops, sizeof(float *));
         cg->op_mask = (float **)calloc((size_t)n_ops, sizeof(float *));
         cg->op_argmax = (int32_t **)calloc((size_t)n_ops, sizeof(int32_t *));
-        cg->cap_ops = cg->op_mean && cg->op_rstd && cg->op_mask && cg->op_argmax ? n_ops : 0;
+        cg->op_fuse = (unsigned char *)calloc((size_t)n_ops, 1);
+        cg->cap_ops = cg->op_mean && cg->op_rstd && cg->op_mask && cg->op_argmax &&
+                              cg->op_fuse
+                          ? n_ops
+                          : 0;
     }
     if (cg->cap_values < n_values || cg->cap_ops < n_ops) {
         return thaw_fail(err, THAW_ERR_NOMEM, "out of memory mapping the graph");
@@ -133,6 +140,33 @@ static size_t small_floats(const Graph *g)
             end = (size_t)(op->mask - g->saved_small) + g->values[op->out].numel;
         }
         n = end > n ? end : n;
+    }
+    return n;
+}
+
+/* The fusion plan (engine/graph/activation_fusion.h) over the device
+ * mapping; all GRAPH_FUSE_NONE when fusion is off. */
+static void plan_fusions(ThawCudaGraph *cg, const Graph *g)
+{
+    memset(cg->op_fuse, GRAPH_FUSE_NONE, (size_t)g->n_ops);
+    if (cg->fuse) {
+        graph_plan_activation_fusion(g, (const float *const *)cg->vdata, cg->op_fuse);
+    }
+}
+
+void thaw_cuda_graph_set_fuse(ThawCudaGraph *cg, const Model *m, int on)
+{
+    cg->fuse = on != 0;
+    if (cg->planned) {
+        plan_fusions(cg, &m->graph);
+    }
+}
+
+int thaw_cuda_graph_fused_ops(const ThawCudaGraph *cg, const Model *m)
+{
+    int n = 0;
+    for (int i = 0; cg->planned && i < m->graph.n_ops; i++) {
+        n += cg->op_fuse[i] == GRAPH_FUSE_DONE_BEFORE;
     }
     return n;
 }
@@ -210,6 +244,7 @@ int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err)
     cg->batch = m->batch;
     cg->classes = (int)classes;
     cg->planned = 1;
+    plan_fusions(cg, g);
     return 0;
 }
 
@@ -244,6 +279,15 @@ static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
     const Value *x = &g->values[op->in[0]];
     const Value *y = &g->values[op->out];
     float *xd = cg->vdata[op->in[0]], *yd = cg->vdata[op->out];
+    ThawCudaAct act = THAW_CUDA_ACT_NONE;
+    if (cg->op_fuse[i] == GRAPH_FUSE_DONE_BEFORE) {
+        return 0;
+    }
+    if (cg->op_fuse[i] == GRAPH_FUSE_ACT_AFTER) {
+        const Op *next = &g->ops[i + 1];
+        act = next->type == OP_RELU ? THAW_CUDA_ACT_RELU : THAW_CUDA_ACT_RELU6;
+        yd = cg->vdata[next->out];
+    }
     switch (op->type) {
     case OP_CONV:
         return thaw_cuda_conv2d_forward(ctx, yd, xd, param(cg, p, op->weight),
@@ -258,12 +302,12 @@ static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
                 ctx, yd, cg->op_mean[i], cg->op_rstd[i], xd, param(cg, p, op->weight),
                 param(cg, p, op->bias), param(cg, p, op->running_mean),
                 param(cg, p, op->running_var), op->u.bn.momentum, op->u.bn.eps, rows, x->c,
-                err);
+                act, err);
         }
         return thaw_cuda_batchnorm_forward_eval(
             ctx, yd, xd, param(cg, p, op->weight), param(cg, p, op->bias),
             param(cg, p, op->running_mean), param(cg, p, op->running_var), op->u.bn.eps,
-            rows, x->c, err);
+            rows, x->c, act, err);
     }
     case OP_RELU:
         return thaw_cuda_relu_forward(ctx, yd, xd, y->numel, err);
@@ -278,7 +322,7 @@ static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
         return thaw_cuda_adaptive_avgpool2d_forward(ctx, yd, xd, x->n, x->h, x->w, x->c,
                                                     op->u.avg.oh, op->u.avg.ow, err);
     case OP_ADD:
-        return thaw_cuda_add_forward(ctx, yd, xd, cg->vdata[op->in[1]], y->numel, err);
+        return thaw_cuda_add_forward(ctx, yd, xd, cg->vdata[op->in[1]], y->numel, act, err);
     case OP_FLATTEN:
         return thaw_cuda_flatten_forward(ctx, yd, xd, x->n, x->h, x->w, x->c, err);
     case OP_LINEAR:

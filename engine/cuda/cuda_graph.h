@@ -95,6 +95,14 @@ int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host,
  * the same bits (tests/gpu/test_gpu_models checks it on every model). */
 void thaw_cuda_graph_set_assign(ThawCudaGraph *cg, int on);
 
+/* Fusion (off by default until it has run on a GPU): a batch norm or
+ * residual add followed by its relu / relu6 writes the activation's output
+ * in one pass and the activation's forward is skipped (one read and one
+ * write of the map less); the values are the same bits. Re-planning keeps
+ * the setting. fused_ops: how many activations the current plan folds. */
+void thaw_cuda_graph_set_fuse(ThawCudaGraph *cg, const Model *m, int on);
+int thaw_cuda_graph_fused_ops(const ThawCudaGraph *cg, const Model *m);
+
 /* Per-op GPU time (benchmarks): with profiling on, every forward and
  * backward records a CUDA event around each op; op_times waits, adds the
  * last pass's times into fwd_ms[i] / bwd_ms[i] (n_ops entries, caller's

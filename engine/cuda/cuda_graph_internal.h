@@ -30,6 +30,7 @@ struct ThawCudaGraph {
     int cap_values;
     float **op_mean, **op_rstd, **op_mask;
     int32_t **op_argmax;
+    unsigned char *op_fuse;        /* GRAPH_FUSE_* of each op (activation_fusion.h) */
     int cap_ops;
     int planned;                   /* a plan is mapped */
     int batch, classes;
@@ -39,6 +40,7 @@ struct ThawCudaGraph {
     int in_pending;
     int has_labels;
     int assign_grads;              /* first gradient writes assign (no zeroing) */
+    int fuse;                      /* BN/add + relu(6) forward in one pass */
     /* per-op timing (bench): events before each op and after the last, one
      * set for forward and one for backward; summed into *_ms on read */
     int profile;

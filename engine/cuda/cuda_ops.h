@@ -41,9 +41,14 @@ int thaw_cuda_relu6_forward(ThawCudaContext *ctx, float *out, const float *in,
 int thaw_cuda_relu6_backward(ThawCudaContext *ctx, float *din, const float *dout,
                              const float *out, size_t n, ThawError *err);
 
-/* engine/ops/elementwise.h: out = a + b; da += dout, db += dout. */
+/* An activation applied by the op that feeds it, in the same pass (the
+ * executor's fusion, thaw_cuda_graph_set_fuse): the same compare-and-select
+ * as the relu / relu6 ops, so the values are the same bits. */
+typedef enum { THAW_CUDA_ACT_NONE, THAW_CUDA_ACT_RELU, THAW_CUDA_ACT_RELU6 } ThawCudaAct;
+
+/* engine/ops/elementwise.h: out = act(a + b); da += dout, db += dout. */
 int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
-                          const float *b, size_t n, ThawError *err);
+                          const float *b, size_t n, ThawCudaAct act, ThawError *err);
 int thaw_cuda_add_backward(ThawCudaContext *ctx, float *da, float *db,
                            const float *dout, size_t n, ThawError *err);
 
@@ -97,17 +102,18 @@ int thaw_cuda_conv2d_cached_plans(const ThawCudaContext *ctx);
 /* engine/ops/batchnorm.h on x[m, c] (m = n*h*w), own kernels (not cuDNN's:
  * the eval-mode backward with dgamma/dbeta has no cuDNN twin). Train mode:
  * batch statistics, mean/rstd saved, running stats (when non-NULL) updated
- * with momentum and the unbiased variance. Backward accumulates; NULL skips. */
+ * with momentum and the unbiased variance. Backward accumulates; NULL skips.
+ * Forward writes act(batch norm) (THAW_CUDA_ACT_NONE: the plain op). */
 int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mean,
                                       float *rstd, const float *x, const float *gamma,
                                       const float *beta, float *running_mean,
                                       float *running_var, float momentum, float eps,
-                                      int m, int c, ThawError *err);
+                                      int m, int c, ThawCudaAct act, ThawError *err);
 int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float *x,
                                      const float *gamma, const float *beta,
                                      const float *running_mean,
                                      const float *running_var, float eps, int m,
-                                     int c, ThawError *err);
+                                     int c, ThawCudaAct act, ThawError *err);
 int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *dgamma,
                                        float *dbeta, const float *dy, const float *x,
                                        const float *mean, const float *rstd,

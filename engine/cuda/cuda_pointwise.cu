@@ -74,7 +74,7 @@ __global__ static void relu6_fwd(float *out, const float *in, unsigned n)
 }
 
 template <int V>
-__global__ static void add_fwd(float *out, const float *a, const float *b, unsigned n)
+__global__ static void add_fwd(float *out, const float *a, const float *b, int act, unsigned n)
 {
     GRID_STRIDE(i, n) {
         const size_t at = (size_t)i * V;
@@ -82,7 +82,7 @@ __global__ static void add_fwd(float *out, const float *a, const float *b, unsig
         thaw_vload<V>(va, a + at);
         thaw_vload<V>(vb, b + at);
         for (int k = 0; k < V; k++) {
-            va[k] += vb[k];
+            va[k] = thaw_cuda_act(va[k] + vb[k], act);
         }
         thaw_vstore<V>(out + at, va);
     }
@@ -186,9 +186,9 @@ int thaw_cuda_relu6_backward(ThawCudaContext *ctx, float *din, const float *dout
 }
 
 int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
-                          const float *b, size_t n, ThawError *err)
+                          const float *b, size_t n, ThawCudaAct act, ThawError *err)
 {
-    FLAT_LAUNCH(add_fwd, n, out, a, b, NULL, out, a, b);
+    FLAT_LAUNCH(add_fwd, n, out, a, b, NULL, out, a, b, (int)act);
     return 0;
 }
 

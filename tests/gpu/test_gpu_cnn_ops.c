@@ -7,6 +7,7 @@
  * dropout (the CPU's mask exactly), pad and flatten. Without a GPU: prints
  * "skipped: no GPU" and exits 77. */
 #include "engine/cuda/cuda_ops.h"
+#include "engine/ops/activation.h"
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/elementwise.h"
@@ -199,7 +200,8 @@ static void bn_case(const char *name, int m, int c, float lo, float hi)
 
     batchnorm_forward_train(y, mean, rstd, x, g, b, rm, rv, momentum, eps, m, c);
     check_rc(thaw_cuda_batchnorm_forward_train(ctx, d_y, d_mean, d_rstd, d_x, d_g, d_b, d_rm,
-                                               d_rv, momentum, eps, m, c, &err), name);
+                                               d_rv, momentum, eps, m, c, THAW_CUDA_ACT_NONE,
+                                               &err), name);
     BN_CMP("train y", d_y, y, mc);
     BN_CMP("mean", d_mean, mean, c);
     BN_CMP("rstd", d_rstd, rstd, c);
@@ -221,8 +223,24 @@ static void bn_case(const char *name, int m, int c, float lo, float hi)
     /* Eval mode with the running statistics just updated. */
     batchnorm_forward_eval(y, x, g, b, rm, rv, eps, m, c);
     check_rc(thaw_cuda_batchnorm_forward_eval(ctx, d_y, d_x, d_g, d_b, d_rm, d_rv, eps, m, c,
-                                              &err), name);
+                                              THAW_CUDA_ACT_NONE, &err), name);
     BN_CMP("eval y", d_y, y, mc);
+    /* fused activations (the executor's fusion): batch norm then relu(6) */
+    float *act = malloc(mc * sizeof(float));
+    relu_forward(act, y, mc);
+    check_rc(thaw_cuda_batchnorm_forward_eval(ctx, d_y, d_x, d_g, d_b, d_rm, d_rv, eps, m, c,
+                                              THAW_CUDA_ACT_RELU, &err), name);
+    BN_CMP("eval y + relu", d_y, act, mc);
+    float *rm2 = malloc(c * sizeof(float)), *rs2 = malloc(c * sizeof(float));
+    batchnorm_forward_train(act, rm2, rs2, x, g, b, NULL, NULL, momentum, eps, m, c);
+    relu6_forward(act, act, mc);
+    check_rc(thaw_cuda_batchnorm_forward_train(ctx, d_y, d_mean, d_rstd, d_x, d_g, d_b, NULL,
+                                               NULL, momentum, eps, m, c, THAW_CUDA_ACT_RELU6,
+                                               &err), name);
+    BN_CMP("train y + relu6", d_y, act, mc);
+    free(act);
+    free(rm2);
+    free(rs2);
     batchnorm_backward_eval(dx, dg, dbt, dy, x, g, rm, rv, eps, m, c);
     check_rc(thaw_cuda_batchnorm_backward_eval(ctx, d_dx, d_dg, d_db, d_dy, d_x, d_g, d_rm,
                                                d_rv, eps, m, c, &err), name);

@@ -246,6 +246,41 @@ static void assign_mode_same(const Case *c, Model *gm, ThawCudaGraph *cg, const 
     free(assigned);
 }
 
+/* The executor's fusion (batch norm / add + relu(6) in one pass) must give
+ * the very same logits and gradients: the same step again with it on,
+ * compared bit for bit with the unfused one; then the host's weights and
+ * BN buffers go back to the device. */
+static void fusion_same(const Case *c, Model *gm, ThawCudaGraph *cg, const float *images,
+                        const int32_t *labels, uint64_t rng_before, const float *plain_logits)
+{
+    char name[96], detail[160];
+    const ParamTable *t = &gm->params;
+    check_rc(thaw_cuda_graph_download_grads(cg, gm, &err), "download grads");
+    float *plain = copy_host(t->grads, t->n_weights);
+    float loss;
+    const float *logits = NULL;
+    gm->graph.dropout_rng = rng_before;
+    thaw_cuda_graph_set_fuse(cg, gm, 1);
+    const int fused = thaw_cuda_graph_fused_ops(cg, gm);
+    check_rc(gpu_step(cg, gm, images, labels, NULL, &loss, &logits), "gpu step (fused)");
+    thaw_cuda_graph_set_fuse(cg, gm, 0);
+    size_t logits_differ = 0, grads_differ = 0;
+    for (size_t k = 0; logits && k < (size_t)BATCH * CLASSES; k++) {
+        logits_differ += memcmp(&plain_logits[k], &logits[k], sizeof(float)) != 0;
+    }
+    check_rc(thaw_cuda_graph_download_grads(cg, gm, &err), "download grads");
+    for (size_t k = 0; k < t->n_weights; k++) {
+        grads_differ += memcmp(&plain[k], &t->grads[k], sizeof(float)) != 0;
+    }
+    snprintf(detail, sizeof detail, "%d activations fused; %zu logits and %zu of %zu "
+             "gradients differ from the unfused step", fused, logits_differ, grads_differ,
+             t->n_weights);
+    snprintf(name, sizeof name, "%s fused step", c->arch);
+    check_true(name, fused > 0 && logits && logits_differ == 0 && grads_differ == 0, detail);
+    check_rc(thaw_cuda_graph_upload(cg, gm, &err), "upload weights");
+    free(plain);
+}
+
 static void gradient_step(const Case *c, Model *cpu, Model *alts, Model *gm,
                           ThawCudaGraph *cg, float *images, int32_t *labels, size_t per_image)
 {
@@ -282,6 +317,7 @@ static void gradient_step(const Case *c, Model *cpu, Model *alts, Model *gm,
     compare_host(name, gpu_logits, ref_logits, (size_t)BATCH * CLASSES);
     snprintf(name, sizeof name, "%s step loss", c->arch);
     compare_host(name, &gpu_loss, &cpu_loss, 1);
+    float *plain_logits = copy_host(gpu_logits, (size_t)BATCH * CLASSES);
     printf("   noise floor: logits move %.3e, loss %.3e (relative) when the images move by "
            "one rounding\n", floor_logits, floor_loss);
     check_rc(thaw_cuda_graph_download_grads(cg, gm, &err), "download grads");
@@ -313,6 +349,8 @@ static void gradient_step(const Case *c, Model *cpu, Model *alts, Model *gm,
     snprintf(name, sizeof name, "%s grad", c->arch);
     print_stats(name, stats, 1);
     assign_mode_same(c, gm, cg, images, labels, rng_before);
+    fusion_same(c, gm, cg, images, labels, rng_before, plain_logits);
+    free(plain_logits);
     free(ref_logits);
     free(ref_grads);
 }

@@ -93,8 +93,19 @@ static void test_pointwise_flat(size_t n)
     compare(NAMED("relu6_backward (+=)"), d_din, din, n);
 
     add_forward(out, x, dout, n);
-    check_rc(thaw_cuda_add_forward(ctx, d_out, d_x, d_dout, n, &err), "add fwd");
+    check_rc(thaw_cuda_add_forward(ctx, d_out, d_x, d_dout, n, THAW_CUDA_ACT_NONE, &err),
+             "add fwd");
     compare(NAMED("add_forward"), d_out, out, n);
+    /* fused: relu(a + b), relu6(a + b) */
+    relu_forward(zeros, out, n);
+    check_rc(thaw_cuda_add_forward(ctx, d_out, d_x, d_dout, n, THAW_CUDA_ACT_RELU, &err),
+             "add+relu fwd");
+    compare(NAMED("add_forward + relu"), d_out, zeros, n);
+    relu6_forward(zeros, out, n);
+    check_rc(thaw_cuda_add_forward(ctx, d_out, d_x, d_dout, n, THAW_CUDA_ACT_RELU6, &err),
+             "add+relu6 fwd");
+    compare(NAMED("add_forward + relu6"), d_out, zeros, n);
+    memset(zeros, 0, bytes);
     float *d_din2 = to_device(din2, bytes);
     add_backward(din, din2, dout, n);
     check_rc(thaw_cuda_add_backward(ctx, d_din, d_din2, d_dout, n, &err), "add bwd");
