@@ -6,8 +6,8 @@
 # BENCH_GPU_ARCHS / BENCH_GPU_BATCHES narrow the matrix, BENCH_GPU_ITERS
 # sets the timed steps, BENCH_GPU_VARIANTS picks the variant rows
 # (bench_gpu flags without --, joined by commas, values after =: e.g.
-# "no-assign heuristic,workspace-mib=2048"; BENCH_GPU_LITE0_VARIANTS the
-# same for EfficientNet-Lite0), BENCH_GPU_EXTRAS=0 skips them and the
+# "fuse heuristic,workspace-mib=2048"; BENCH_GPU_LITE0_VARIANTS the same
+# for EfficientNet-Lite0), BENCH_GPU_EXTRAS=0 skips them and the
 # profiles (a short slot on a GPU machine).
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
@@ -24,8 +24,8 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-fuse no-assign workspace-mib=2048}
-LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise fuse own-depthwise,fuse}
+VARIANTS=${BENCH_GPU_VARIANTS:-fuse cudnn-1x1}
+LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise own-depthwise,fuse}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -56,34 +56,29 @@ for arch in $ARCHS; do
         done
     done
 done
-# Variants of ResNet-50 at batch 128 (default: fusion of batch norm / add
-# with their relu, zero-then-add instead of the executor's assign mode, a
-# 2 GiB cuDNN workspace; of Lite0: own depthwise kernels, fusion, both; also heuristic =
-# cuDNN's heuristics instead of timed algorithms, cudnn-1x1 = 1x1
-# convolutions through cuDNN, both measured on 2026-11-26: no change, and
-# 3.5x slower in fp32), then where the GPU time of a step goes: thaw's per
-# op type and slowest ops, PyTorch's per kernel class and slowest kernels
-# (ResNet-50 fp32 and TF32, Lite0 TF32).
+# Variants at batch 128. ResNet-50 (default): fusion of batch norm / add
+# with their relu; 1x1 convolutions through cuDNN (3.5x slower in fp32 on
+# 2026-11-26, TF32 not measured). Lite0: own depthwise kernels, and with
+# fusion. Measured before and dropped from the default: heuristic (cuDNN's
+# heuristics instead of timed algorithms: no change), no-assign and
+# workspace-mib=2048. Then where the GPU time of a step goes: thaw's
+# per-op profile (ResNet-50 and Lite0, TF32) and, with
+# BENCH_GPU_TORCH_PROFILE=1, PyTorch's per kernel class.
 if [ "$EXTRAS" != 0 ]; then
-    for variant in $VARIANTS; do
+    rows=()
+    for v in $VARIANTS; do rows+=("resnet50 $v"); done
+    for v in $LITE0_VARIANTS; do rows+=("efficientnet_lite0 $v"); done
+    for row in "${rows[@]}"; do
+        set -- $row
+        vflags="--${2//,/ --}"
         for prec in fp32 tf32; do
             flag=""; [ "$prec" = tf32 ] && flag="--tf32"
-            vflags="--${variant//,/ --}"
-            t=$(timeout 120 "$BIN" --arch resnet50 --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
+            t=$(timeout 120 "$BIN" --arch "$1" --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
             echo "$t" >> "$OUT"
-            printf "%-20s %5s %5s %12s\n" "resnet50 $variant" 128 "$prec" "$(field "$t" img_s)"
+            printf "%-28s %5s %5s %12s\n" "${1/efficientnet_/} $2" 128 "$prec" "$(field "$t" img_s)"
         done
     done
-    for variant in $LITE0_VARIANTS; do
-        for prec in fp32 tf32; do
-            flag=""; [ "$prec" = tf32 ] && flag="--tf32"
-            vflags="--${variant//,/ --}"
-            t=$(timeout 120 "$BIN" --arch efficientnet_lite0 --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
-            echo "$t" >> "$OUT"
-            printf "%-20s %5s %5s %12s\n" "lite0 $variant" 128 "$prec" "$(field "$t" img_s)"
-        done
-    done
-    for what in "resnet50 fp32" "resnet50 tf32" "efficientnet_lite0 tf32"; do
+    for what in "resnet50 tf32" "efficientnet_lite0 tf32"; do
         set -- $what
         flag=""; [ "$2" = tf32 ] && flag="--tf32"
         prof=$BUILD/profile-$1-128-$2.txt
@@ -91,7 +86,8 @@ if [ "$EXTRAS" != 0 ]; then
         echo "profile $1 batch 128 $2:"
         sed 's/^/  /' "$prof" 2>/dev/null || echo "  (no profile)"
         tprof=$BUILD/profile-torch-$1-128-$2.txt
-        if timeout 120 "$PY" "$ROOT/bench/gpu/bench_gpu_torch.py" --arch "$1" --batch 128 \
+        if [ "${BENCH_GPU_TORCH_PROFILE:-0}" = 1 ] &&
+                timeout 120 "$PY" "$ROOT/bench/gpu/bench_gpu_torch.py" --arch "$1" --batch 128 \
                 --iters 5 --profile "$tprof" $flag >/dev/null 2>&1 && [ -f "$tprof" ]; then
             echo "torch profile $1 batch 128 $2:"
             sed 's/^/  /' "$tprof"

@@ -520,6 +520,13 @@ static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, floa
         return thaw_cuda_adaptive_avgpool2d_backward(ctx, dx, dy, x->n, x->h, x->w, x->c,
                                                      op->u.avg.oh, op->u.avg.ow, err);
     case OP_ADD:
+        if (cg->op_fuse[i] == GRAPH_FUSE_ACT_AFTER) {
+            /* act(a + b): the activation's backward, folded in here */
+            const Op *next = &g->ops[i + 1];
+            return thaw_cuda_add_backward_gated(
+                ctx, dx, db, cg->vgrad[next->out], cg->vdata[next->out],
+                next->type == OP_RELU ? THAW_CUDA_ACT_RELU : THAW_CUDA_ACT_RELU6, y->numel, err);
+        }
         return thaw_cuda_add_backward(ctx, dx, db, dy, y->numel, err);
     case OP_FLATTEN:
         return dx ? thaw_cuda_flatten_backward(ctx, dx, dy, x->n, x->h, x->w, x->c, err) : 0;
@@ -592,7 +599,10 @@ int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawE
                                                     cg->classes, smoothing, 1.0f, err);
     for (int i = g->n_ops - 1; rc == 0 && i >= 0; i--) {
         rc = mark(cg, cg->ev_bwd, g->n_ops - 1 - i, err);
-        if (rc == 0 && g->ops[i].runs_backward) {
+        /* an activation folded into the add before it runs in the add's
+         * backward (its gradient has no other reader) */
+        int folded = cg->op_fuse[i] == GRAPH_FUSE_DONE_BEFORE && g->ops[i - 1].type == OP_ADD;
+        if (rc == 0 && g->ops[i].runs_backward && !folded) {
             rc = backward_op(cg, m, i, err);
         }
     }

@@ -98,8 +98,10 @@ void thaw_cuda_graph_set_assign(ThawCudaGraph *cg, int on);
 /* Fusion (off by default until it has run on a GPU): a batch norm or
  * residual add followed by its relu / relu6 writes the activation's output
  * in one pass and the activation's forward is skipped (one read and one
- * write of the map less); the values are the same bits. Re-planning keeps
- * the setting. fused_ops: how many activations the current plan folds. */
+ * write of the map less); after an add, the activation's backward also
+ * runs inside the add's (two passes less). The values are the same bits.
+ * Re-planning keeps the setting. fused_ops: how many activations the
+ * current plan folds. */
 void thaw_cuda_graph_set_fuse(ThawCudaGraph *cg, const Model *m, int on);
 int thaw_cuda_graph_fused_ops(const ThawCudaGraph *cg, const Model *m);
 

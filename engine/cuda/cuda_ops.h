@@ -51,6 +51,12 @@ int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
                           const float *b, size_t n, ThawCudaAct act, ThawError *err);
 int thaw_cuda_add_backward(ThawCudaContext *ctx, float *da, float *db,
                            const float *dout, size_t n, ThawError *err);
+/* The backward of act(a + b) (the executor's fusion): da, db (+)= the
+ * activation's backward of dout at its output act_out, the same bits as
+ * the relu(6) backward followed by the add's. */
+int thaw_cuda_add_backward_gated(ThawCudaContext *ctx, float *da, float *db,
+                                 const float *dout, const float *act_out, ThawCudaAct act,
+                                 size_t n, ThawError *err);
 
 /* Global average pooling [n, h, w, c] -> [n, c]: adaptive_avgpool2d with a
  * 1x1 output (engine/ops/pool.h). Backward spreads dout / (h*w). */

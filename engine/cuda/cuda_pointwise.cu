@@ -89,18 +89,29 @@ __global__ static void add_fwd(float *out, const float *a, const float *b, int a
 }
 
 /* dst (+)= src, and dst2 (+)= src when dst2 is given: an add's backward
- * reads its output gradient once for both inputs. */
+ * reads its output gradient once for both inputs. With gate (the output
+ * of a relu / relu6 the add fed, fused), src first goes through that
+ * activation's backward as gate_bwd computes it in assign mode,
+ * 0 + (pass ? src : 0), so the sums are the same bits. */
 template <int V>
-__global__ static void accumulate(float *dst, float *dst2, const float *src, int assign,
-                                  unsigned n)
+__global__ static void accumulate(float *dst, float *dst2, const float *src,
+                                  const float *gate, int act, int assign, unsigned n)
 {
     GRID_STRIDE(i, n) {
         const size_t at = (size_t)i * V;
         float v[V], acc[V];
         thaw_vload<V>(v, src + at);
+        if (gate) {
+            float o[V];
+            thaw_vload<V>(o, gate + at);
+            for (int k = 0; k < V; k++) {
+                bool pass = act == 2 ? (o[k] > 0.0f && o[k] < 6.0f) : o[k] > 0.0f;
+                v[k] = 0.0f + (pass ? v[k] : 0.0f);
+            }
+        }
         float *outs[2] = {dst, dst2};
-        for (int o = 0; o < 2; o++) {
-            if (!outs[o]) {
+        for (int d = 0; d < 2; d++) {
+            if (!outs[d]) {
                 continue;
             }
             if (assign) {
@@ -108,12 +119,12 @@ __global__ static void accumulate(float *dst, float *dst2, const float *src, int
                     acc[k] = v[k];
                 }
             } else {
-                thaw_vload<V>(acc, outs[o] + at);
+                thaw_vload<V>(acc, outs[d] + at);
                 for (int k = 0; k < V; k++) {
                     acc[k] += v[k];
                 }
             }
-            thaw_vstore<V>(outs[o] + at, acc);
+            thaw_vstore<V>(outs[d] + at, acc);
         }
     }
 }
@@ -195,12 +206,21 @@ int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
 int thaw_cuda_add_backward(ThawCudaContext *ctx, float *da, float *db,
                            const float *dout, size_t n, ThawError *err)
 {
+    return thaw_cuda_add_backward_gated(ctx, da, db, dout, NULL, THAW_CUDA_ACT_NONE, n, err);
+}
+
+int thaw_cuda_add_backward_gated(ThawCudaContext *ctx, float *da, float *db,
+                                 const float *dout, const float *act_out, ThawCudaAct act,
+                                 size_t n, ThawError *err)
+{
     if (!da) {
         da = db;
         db = NULL;
     }
+    const float *gate = act == THAW_CUDA_ACT_NONE ? NULL : act_out;
     if (da) {
-        FLAT_LAUNCH(accumulate, n, da, db, dout, NULL, da, db, dout, ctx->din_assign);
+        FLAT_LAUNCH(accumulate, n, da, db, dout, gate, da, db, dout, gate, (int)act,
+                    ctx->din_assign);
     }
     return 0;
 }

@@ -125,6 +125,23 @@ static void test_pointwise_flat(size_t n)
     }
     check_rc(thaw_cuda_add_backward(ctx, d_din2, d_din2, d_dout, n, &err), "add bwd x+x");
     compare(NAMED("add_backward x + x (+=)"), d_din2, din2, n);
+    /* fused relu6(a + b) backward: da (+)= relu6'(out) dout, x as the output */
+    memset(zeros, 0, bytes);
+    relu6_backward(zeros, dout, x, n);
+    for (size_t i = 0; i < n; i++) {
+        din2[i] += zeros[i];
+    }
+    check_rc(thaw_cuda_add_backward_gated(ctx, d_din2, NULL, d_dout, d_x, THAW_CUDA_ACT_RELU6,
+                                          n, &err), "add bwd gated");
+    compare(NAMED("add_backward after relu6 (+=, fused)"), d_din2, din2, n);
+    memset(zeros, 0, bytes);
+    relu_backward(zeros, dout, x, n);
+    thaw_cuda_context_set_din_assign(ctx, 1);
+    check_rc(thaw_cuda_add_backward_gated(ctx, d_nan, d_nan2, d_dout, d_x, THAW_CUDA_ACT_RELU,
+                                          n, &err), "add bwd gated (=)");
+    thaw_cuda_context_set_din_assign(ctx, 0);
+    compare(NAMED("add_backward after relu da (=, fused)"), d_nan, zeros, n);
+    compare(NAMED("add_backward after relu db (=, fused)"), d_nan2, zeros, n);
 #undef NAMED
 
     float *hosts[] = {x, dout, din, out, din2, zeros};
