@@ -147,13 +147,7 @@ __global__ static void train_dx(float *dx, const float *dy, const float *x,
         float dyv[V], xv[V], out[V];
         thaw_vload<V>(dyv, dy + at);
         thaw_vload<V>(xv, x + at);
-        if (assign) {
-            for (int v = 0; v < V; v++) {
-                out[v] = 0.0f;
-            }
-        } else {
-            thaw_vload<V>(out, dx + at);
-        }
+        thaw_vload_acc<V>(out, dx + at, assign);
         for (int v = 0; v < V; v++) {
             out[v] += kv[v] * (dyv[v] - sv[v] - (xv[v] - mv[v]) * qv[v]);
         }
@@ -178,13 +172,7 @@ __global__ static void eval_dx(float *dx, const float *dy, const float *k, int a
         const size_t at = (size_t)r * g.c + s.ch;
         float dyv[V], out[V];
         thaw_vload<V>(dyv, dy + at);
-        if (assign) {
-            for (int v = 0; v < V; v++) {
-                out[v] = 0.0f;
-            }
-        } else {
-            thaw_vload<V>(out, dx + at);
-        }
+        thaw_vload_acc<V>(out, dx + at, assign);
         for (int v = 0; v < V; v++) {
             out[v] += dyv[v] * kv[v];
         }

@@ -112,6 +112,22 @@ __host__ __device__ __forceinline__ void thaw_vstore(float *p, const float *v)
     }
 }
 
+/* What a gradient pass adds to: zeros in assign mode (the op writes the
+ * gradient first, ThawCudaContext.din_assign), else what p holds. Adding
+ * to 0.0f rather than storing keeps the bits of zero-then-add (-0 + 0 is
+ * +0). */
+template <int V>
+__host__ __device__ __forceinline__ void thaw_vload_acc(float *v, const float *p, int assign)
+{
+    if (assign) {
+        for (int k = 0; k < V; k++) {
+            v[k] = 0.0f;
+        }
+    } else {
+        thaw_vload<V>(v, p);
+    }
+}
+
 /* Launches kernel<4> or kernel<1> on the grid g (a `ctx` and `err` in
  * scope) and checks the launch. */
 #define THAW_CHAN_LAUNCH(kernel, g, ...)                                       \

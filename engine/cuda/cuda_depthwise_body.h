@@ -60,6 +60,16 @@ __host__ __device__ inline void thaw_dw_weights_rsc_at(float *w_rsc, const float
     w_rsc[i] = w[(size_t)ch * taps + tap];
 }
 
+/* Row `row` of an NHWC map with h x w pixels an image: image n, y, x. */
+__host__ __device__ __forceinline__ void thaw_dw_pixel(long row, int h, int w, int *n, int *y,
+                                                       int *x)
+{
+    *x = (int)(row % w);
+    const long t = row / w;
+    *y = (int)(t % h);
+    *n = (int)(t / h);
+}
+
 /* out[n, p, q, ch..] over the thread's output rows (pixels n*p*q). */
 template <int V>
 __host__ __device__ inline void thaw_dw_forward_rows(const ThawChanGrid &g, const ThawChanSpan &sp,
@@ -70,9 +80,8 @@ __host__ __device__ inline void thaw_dw_forward_rows(const ThawChanGrid &g, cons
         return;
     }
     for (long row = sp.r; row < sp.r1; row += g.lanes) {
-        const int q = (int)(row % d.q);
-        const long t = row / d.q;
-        const int p = (int)(t % d.p), n = (int)(t / d.p);
+        int n, p, q;
+        thaw_dw_pixel(row, d.p, d.q, &n, &p, &q);
         float acc[V];
         for (int v = 0; v < V; v++) {
             acc[v] = 0.0f;
@@ -111,17 +120,10 @@ __host__ __device__ inline void thaw_dw_data_rows(const ThawChanGrid &g, const T
         return;
     }
     for (long row = sp.r; row < sp.r1; row += g.lanes) {
-        const int x = (int)(row % d.w);
-        const long t = row / d.w;
-        const int y = (int)(t % d.h), n = (int)(t / d.h);
+        int n, y, x;
+        thaw_dw_pixel(row, d.h, d.w, &n, &y, &x);
         float acc[V];
-        if (assign) {
-            for (int v = 0; v < V; v++) {
-                acc[v] = 0.0f;
-            }
-        } else {
-            thaw_vload<V>(acc, din + (size_t)row * d.c + sp.ch);
-        }
+        thaw_vload_acc<V>(acc, din + (size_t)row * d.c + sp.ch, assign);
         for (int r = 0; r < d.r; r++) {
             const int py = y + d.ph - r * d.dh;
             if (py < 0 || py % d.sh != 0 || py / d.sh >= d.p) {
@@ -165,9 +167,8 @@ __host__ __device__ inline void thaw_dw_filter_rows(const ThawChanGrid &g, const
         }
     }
     for (long row = sp.r; row < sp.r1; row += g.lanes) {
-        const int q = (int)(row % d.q);
-        const long t = row / d.q;
-        const int p = (int)(t % d.p), n = (int)(t / d.p);
+        int n, p, q;
+        thaw_dw_pixel(row, d.p, d.q, &n, &p, &q);
         const int y = p * d.sh - d.ph + r * d.dh;
         if (y < 0 || y >= d.h) {
             continue;

@@ -30,13 +30,7 @@ __device__ __forceinline__ static void gate_bwd(float *din, const float *dout, c
         float d[V], o[V], acc[V];
         thaw_vload<V>(d, dout + at);
         thaw_vload<V>(o, out + at);
-        if (assign) {
-            for (int k = 0; k < V; k++) {
-                acc[k] = 0.0f;
-            }
-        } else {
-            thaw_vload<V>(acc, din + at);
-        }
+        thaw_vload_acc<V>(acc, din + at, assign);
         for (int k = 0; k < V; k++) {
             bool pass = SIX ? (o[k] > 0.0f && o[k] < 6.0f) : o[k] > 0.0f;
             acc[k] += pass ? d[k] : 0.0f;
@@ -114,15 +108,9 @@ __global__ static void accumulate(float *dst, float *dst2, const float *src,
             if (!outs[d]) {
                 continue;
             }
-            if (assign) {
-                for (int k = 0; k < V; k++) {
-                    acc[k] = v[k];
-                }
-            } else {
-                thaw_vload<V>(acc, outs[d] + at);
-                for (int k = 0; k < V; k++) {
-                    acc[k] += v[k];
-                }
+            thaw_vload_acc<V>(acc, outs[d] + at, assign);
+            for (int k = 0; k < V; k++) {
+                acc[k] += v[k];
             }
             thaw_vstore<V>(outs[d] + at, acc);
         }
