@@ -24,8 +24,8 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-fuse cudnn-1x1}
-LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise own-depthwise,fuse}
+VARIANTS=${BENCH_GPU_VARIANTS:-fuse}
+LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise,fuse}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -57,13 +57,14 @@ for arch in $ARCHS; do
     done
 done
 # Variants at batch 128. ResNet-50 (default): fusion of batch norm / add
-# with their relu; 1x1 convolutions through cuDNN (3.5x slower in fp32 on
-# 2026-11-26, TF32 not measured). Lite0: own depthwise kernels, and with
-# fusion. Measured before and dropped from the default: heuristic (cuDNN's
-# heuristics instead of timed algorithms: no change), no-assign and
-# workspace-mib=2048. Then where the GPU time of a step goes: thaw's
-# per-op profile (ResNet-50 and Lite0, TF32) and, with
-# BENCH_GPU_TORCH_PROFILE=1, PyTorch's per kernel class.
+# with their relu. Lite0: own depthwise kernels with fusion. Measured before
+# and dropped from the default (tests/gpu/run.sh must stay near 5 minutes):
+# heuristic (cuDNN's heuristics instead of timed algorithms: no change),
+# cudnn-1x1 (3.5x slower in fp32; TF32 not measured), no-assign,
+# workspace-mib=2048. Then where the GPU time of a step goes: thaw's per-op
+# profile in TF32 with the first variant of each model (per-op times
+# comparable with bench/README.md's) and, with BENCH_GPU_TORCH_PROFILE=1,
+# PyTorch's per kernel class.
 if [ "$EXTRAS" != 0 ]; then
     rows=()
     for v in $VARIANTS; do rows+=("resnet50 $v"); done
@@ -78,12 +79,16 @@ if [ "$EXTRAS" != 0 ]; then
             printf "%-28s %5s %5s %12s\n" "${1/efficientnet_/} $2" 128 "$prec" "$(field "$t" img_s)"
         done
     done
-    for what in "resnet50 tf32" "efficientnet_lite0 tf32"; do
+    first_r50=${VARIANTS%% *}
+    first_lite0=${LITE0_VARIANTS%% *}
+    for what in "resnet50 tf32 ${first_r50:-none}" "efficientnet_lite0 tf32 ${first_lite0:-none}"; do
         set -- $what
         flag=""; [ "$2" = tf32 ] && flag="--tf32"
+        vflags=""; [ "$3" != none ] && vflags="--${3//,/ --}"
         prof=$BUILD/profile-$1-128-$2.txt
-        timeout 120 "$BIN" --arch "$1" --batch 128 --iters 5 --profile "$prof" $flag >/dev/null 2>&1
-        echo "profile $1 batch 128 $2:"
+        timeout 120 "$BIN" --arch "$1" --batch 128 --iters 5 --profile "$prof" $flag ${vflags//=/ } \
+            >/dev/null 2>&1
+        echo "profile $1 batch 128 $2 ($3):"
         sed 's/^/  /' "$prof" 2>/dev/null || echo "  (no profile)"
         tprof=$BUILD/profile-torch-$1-128-$2.txt
         if [ "${BENCH_GPU_TORCH_PROFILE:-0}" = 1 ] &&
