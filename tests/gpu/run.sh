@@ -191,6 +191,34 @@ JSON
             >"$W/train-cpu.out" 2>&1; then
         grep -E "^epoch" "$W/train-cpu.out" | sed 's/^/   cpu: /'
     fi
+    # The workbench itself on cuda at 80x24 in tmux: the status bar must
+    # name the GPU, `t` must train (a checkpoint appears); the screen is
+    # printed so a person can look at it.
+    echo "== the workbench on cuda (tmux, 80x24): open, t to train, the screen, q"
+    if command -v tmux >/dev/null; then
+        sock=thaw-gpu-$$
+        tmux -L "$sock" new-session -d -x 80 -y 24 \
+            "env LANG=C.UTF-8 LC_ALL=C.UTF-8 THAW_CACHE=$W/cache $BUILD/thaw $W/run.json --device cuda --out $W/out-tui 2>$W/tui.err; sleep 30"
+        pane() { tmux -L "$sock" capture-pane -p 2>/dev/null; }
+        for _ in $(seq 60); do pane | grep -q 'cuda:0' && break; sleep 0.5; done
+        tmux -L "$sock" send-keys t
+        for _ in $(seq 120); do [ -f "$W/out-tui/epoch-002.safetensors" ] && break; sleep 0.5; done
+        sleep 1
+        pane >"$W/tui-screen.txt"
+        sed 's/^/   | /' "$W/tui-screen.txt"
+        tmux -L "$sock" send-keys q
+        sleep 1
+        tmux -L "$sock" kill-server 2>/dev/null
+        if grep -q 'cuda:0' "$W/tui-screen.txt" && [ -f "$W/out-tui/epoch-002.safetensors" ]; then
+            echo "   workbench: PASS"
+        else
+            train_ok=0
+            sed 's/^/   stderr: /' "$W/tui.err" | tail -5
+            echo "   workbench: FAIL (no cuda:0 on the screen or no epoch-2 checkpoint)"
+        fi
+    else
+        echo "   skipped: no tmux on this machine"
+    fi
 fi
 
 fi
