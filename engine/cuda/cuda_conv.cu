@@ -89,6 +89,41 @@ static int run_math(const ThawCudaContext *ctx, cudnnMathType_t math)
     return math == CUDNN_FMA_MATH || math == CUDNN_DEFAULT_MATH ? (int)CUDNN_FMA_MATH : -1;
 }
 
+/* The first candidate (cuDNN's order: fastest first when timed) that cuDNN
+ * supports, whose math the context allows, that is deterministic when asked
+ * and whose workspace (workspace(algo, &bytes)) fits the limit; it is left
+ * set on desc. Returns 1 with *algo and *bytes, 0 when none fits. One body
+ * for the three directions' perf types. */
+template <typename Perf, typename Workspace>
+static int first_fitting(const ThawCudaContext *ctx, cudnnConvolutionDescriptor_t desc,
+                         const Perf *perf, int got, Workspace workspace, int *algo,
+                         size_t *bytes)
+{
+    for (int i = 0; i < got; i++) {
+        size_t ws = 0;
+        const int math = run_math(ctx, perf[i].mathType);
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || math < 0 ||
+            (ctx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) ||
+            cudnnSetConvolutionMathType(desc, (cudnnMathType_t)math) != CUDNN_STATUS_SUCCESS ||
+            workspace(perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS || ws > ctx->workspace_limit) {
+            continue;
+        }
+        *algo = (int)perf[i].algo;
+        *bytes = ws;
+        return 1;
+    }
+    return 0;
+}
+
+static int no_algorithm(const ThawCudaContext *ctx, const char *direction, int got,
+                        ThawError *err)
+{
+    return thaw_fail(err, THAW_ERR_CUDA,
+                     "cudnn: no %s convolution algorithm for this shape within the "
+                     "%zu-byte workspace limit%s (%d candidates)", direction,
+                     ctx->workspace_limit, ctx->deterministic ? ", deterministic" : "", got);
+}
+
 static int pick_fwd(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
 {
     cudnnConvolutionFwdAlgoPerf_t perf[MAX_ALGOS];
@@ -100,25 +135,14 @@ static int pick_fwd(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
         THAW_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
             ctx->cudnn, p->x, p->w, p->fwd_desc, p->y, MAX_ALGOS, &got, perf));
     }
-    for (int i = 0; i < got; i++) {
-        size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
-            (ctx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-            cudnnSetConvolutionMathType(p->fwd_desc, (cudnnMathType_t)run_math(ctx, perf[i].mathType)) !=
-                CUDNN_STATUS_SUCCESS ||
-            cudnnGetConvolutionForwardWorkspaceSize(ctx->cudnn, p->x, p->w, p->fwd_desc, p->y,
-                                                    perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS ||
-            ws > ctx->workspace_limit) {
-            continue;
-        }
-        p->algos.fwd = (int)perf[i].algo;
-        p->algos.fwd_workspace = ws;
-        return 0;
-    }
-    return thaw_fail(err, THAW_ERR_CUDA,
-                     "cudnn: no forward convolution algorithm for this shape within the "
-                     "%zu-byte workspace limit%s (%d candidates)", ctx->workspace_limit,
-                     ctx->deterministic ? ", deterministic" : "", got);
+    auto workspace = [&](cudnnConvolutionFwdAlgo_t algo, size_t *bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(ctx->cudnn, p->x, p->w, p->fwd_desc,
+                                                       p->y, algo, bytes);
+    };
+    return first_fitting(ctx, p->fwd_desc, perf, got, workspace, &p->algos.fwd,
+                         &p->algos.fwd_workspace)
+               ? 0
+               : no_algorithm(ctx, "forward", got, err);
 }
 
 static int pick_data(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
@@ -132,26 +156,14 @@ static int pick_data(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
         THAW_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
             ctx->cudnn, p->w, p->y, p->data_desc, p->x, MAX_ALGOS, &got, perf));
     }
-    for (int i = 0; i < got; i++) {
-        size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
-            (ctx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-            cudnnSetConvolutionMathType(p->data_desc, (cudnnMathType_t)run_math(ctx, perf[i].mathType)) !=
-                CUDNN_STATUS_SUCCESS ||
-            cudnnGetConvolutionBackwardDataWorkspaceSize(ctx->cudnn, p->w, p->y, p->data_desc,
-                                                         p->x, perf[i].algo,
-                                                         &ws) != CUDNN_STATUS_SUCCESS ||
-            ws > ctx->workspace_limit) {
-            continue;
-        }
-        p->algos.bwd_data = (int)perf[i].algo;
-        p->algos.bwd_data_workspace = ws;
-        return 0;
-    }
-    return thaw_fail(err, THAW_ERR_CUDA,
-                     "cudnn: no backward-data convolution algorithm for this shape within "
-                     "the %zu-byte workspace limit%s (%d candidates)", ctx->workspace_limit,
-                     ctx->deterministic ? ", deterministic" : "", got);
+    auto workspace = [&](cudnnConvolutionBwdDataAlgo_t algo, size_t *bytes) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(ctx->cudnn, p->w, p->y,
+                                                            p->data_desc, p->x, algo, bytes);
+    };
+    return first_fitting(ctx, p->data_desc, perf, got, workspace, &p->algos.bwd_data,
+                         &p->algos.bwd_data_workspace)
+               ? 0
+               : no_algorithm(ctx, "backward-data", got, err);
 }
 
 static int pick_filter(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
@@ -165,26 +177,15 @@ static int pick_filter(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
         THAW_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
             ctx->cudnn, p->x, p->y, p->filter_desc, p->w, MAX_ALGOS, &got, perf));
     }
-    for (int i = 0; i < got; i++) {
-        size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || run_math(ctx, perf[i].mathType) < 0 ||
-            (ctx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-            cudnnSetConvolutionMathType(p->filter_desc, (cudnnMathType_t)run_math(ctx, perf[i].mathType)) !=
-                CUDNN_STATUS_SUCCESS ||
-            cudnnGetConvolutionBackwardFilterWorkspaceSize(ctx->cudnn, p->x, p->y,
-                                                           p->filter_desc, p->w, perf[i].algo,
-                                                           &ws) != CUDNN_STATUS_SUCCESS ||
-            ws > ctx->workspace_limit) {
-            continue;
-        }
-        p->algos.bwd_filter = (int)perf[i].algo;
-        p->algos.bwd_filter_workspace = ws;
-        return 0;
-    }
-    return thaw_fail(err, THAW_ERR_CUDA,
-                     "cudnn: no backward-filter convolution algorithm for this shape within "
-                     "the %zu-byte workspace limit%s (%d candidates)", ctx->workspace_limit,
-                     ctx->deterministic ? ", deterministic" : "", got);
+    auto workspace = [&](cudnnConvolutionBwdFilterAlgo_t algo, size_t *bytes) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(ctx->cudnn, p->x, p->y,
+                                                              p->filter_desc, p->w, algo,
+                                                              bytes);
+    };
+    return first_fitting(ctx, p->filter_desc, perf, got, workspace, &p->algos.bwd_filter,
+                         &p->algos.bwd_filter_workspace)
+               ? 0
+               : no_algorithm(ctx, "backward-filter", got, err);
 }
 
 static int plan_build(ThawCudaContext *ctx, ConvPlan *p, const Conv2dShape *s,
