@@ -134,3 +134,51 @@ int golden_check(const SafeTensors *st, const char *key, const float *got,
     free(ref);
     return ok;
 }
+
+static const char *full_key(char *buf, size_t cap, const char *prefix, const char *key)
+{
+    if (prefix) {
+        snprintf(buf, cap, "%s.%s", prefix, key);
+    } else {
+        snprintf(buf, cap, "%s", key);
+    }
+    return buf;
+}
+
+float *golden_load_n(const SafeTensors *st, const char *prefix, const char *key,
+                     size_t want)
+{
+    char full[160];
+    int64_t numel = 0;
+    float *p = golden_load(st, full_key(full, sizeof full, prefix, key), &numel);
+    if ((size_t)numel != want) {
+        fail_msg("golden %s: '%s' has %lld floats, the test expects %zu", st_path(st), full,
+                 (long long)numel, want);
+    }
+    return p;
+}
+
+int golden_check_scaled(const SafeTensors *st, const char *prefix, const char *key,
+                        const float *got, size_t n, float scale)
+{
+    char full[160], label[192];
+    full_key(full, sizeof full, prefix, key);
+    if (scale == 1.0f) {
+        return golden_check(st, full, got, n, GOLDEN_REL_TOL);
+    }
+    snprintf(label, sizeof label, "%s (accumulated x%g)", full, 1.0 / scale);
+    int64_t numel = 0;
+    float *ref = golden_load(st, full, &numel);
+    float *g = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(g);
+    for (size_t i = 0; i < n; i++) {
+        g[i] = got[i] * scale;
+    }
+    int ok = (size_t)numel == n && golden_compare(label, g, ref, n, GOLDEN_REL_TOL);
+    if ((size_t)numel != n) {
+        printf("FAIL %s: size %zu, golden has %lld\n", label, n, (long long)numel);
+    }
+    free(g);
+    free(ref);
+    return ok;
+}

@@ -35,6 +35,17 @@ int golden_compare(const char *name, const float *got, const float *ref,
 int golden_check(const SafeTensors *st, const char *key, const float *got,
                  size_t n, double rel_tol);
 
+/* The float tensor "<prefix>.<key>" (key alone when prefix is NULL), in a
+ * fresh malloc'd buffer; fails the test unless it holds want floats. */
+float *golden_load_n(const SafeTensors *st, const char *prefix, const char *key,
+                     size_t want);
+
+/* golden_check of got * scale against "<prefix>.<key>" at GOLDEN_REL_TOL:
+ * scale 0.5 checks a buffer that received a gradient twice (the += rule),
+ * and the printed name says so. */
+int golden_check_scaled(const SafeTensors *st, const char *prefix, const char *key,
+                        const float *got, size_t n, float scale);
+
 /* Full path of a golden file into buf. */
 const char *golden_path(char *buf, size_t cap, const char *file);
 

@@ -32,20 +32,13 @@ static const BnCase CASES[] = {
 static float *load(const SafeTensors *st, const BnCase *k, const char *key,
                    size_t want)
 {
-    char full[128];
-    int64_t numel = 0;
-    snprintf(full, sizeof full, "%s.%s", k->name, key);
-    float *p = golden_load(st, full, &numel);
-    assert_int_equal((size_t)numel, want);
-    return p;
+    return golden_load_n(st, k->name, key, want);
 }
 
 static int check(const SafeTensors *st, const BnCase *k, const char *key,
                  const float *got, size_t n)
 {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", k->name, key);
-    return golden_check(st, full, got, n, GOLDEN_REL_TOL);
+    return golden_check_scaled(st, k->name, key, got, n, 1.0f);
 }
 
 /* After two identical backward calls a += buffer holds exactly twice the

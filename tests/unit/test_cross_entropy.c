@@ -30,20 +30,7 @@ static const CeCase CASES[] = {
 static int check(const SafeTensors *st, const CeCase *k, const char *key,
                  const float *got, size_t n, float scale)
 {
-    char full[128], label[160];
-    snprintf(full, sizeof full, "%s.%s", k->name, key);
-    snprintf(label, sizeof label, "%s%s", full,
-             scale != 1.0f ? " (accumulated x2)" : "");
-    float *ref = golden_load(st, full, NULL);
-    float *g = malloc(n * sizeof(float));
-    assert_non_null(g);
-    for (size_t i = 0; i < n; i++) {
-        g[i] = got[i] * scale;
-    }
-    int ok = golden_compare(label, g, ref, n, GOLDEN_REL_TOL);
-    free(g);
-    free(ref);
-    return ok;
+    return golden_check_scaled(st, k->name, key, got, n, scale);
 }
 
 static void cross_entropy_matches_torch(void **state)

@@ -37,17 +37,7 @@ static float *load(const SafeTensors *st, const char *c, const char *key)
 static int check(const SafeTensors *st, const char *c, const char *key,
                  const float *got, size_t n, float scale)
 {
-    char full[96];
-    snprintf(full, sizeof full, "%s.%s", c, key);
-    float *ref = golden_load(st, full, NULL);
-    float *g = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        g[i] = got[i] * scale;
-    }
-    int ok = golden_compare(full, g, ref, n, GOLDEN_REL_TOL);
-    free(g);
-    free(ref);
-    return ok;
+    return golden_check_scaled(st, c, key, got, n, scale);
 }
 
 static void layernorm_matches_torch(void **state)

@@ -28,32 +28,14 @@ static const LinCase CASES[] = {
 static float *load(const SafeTensors *st, const LinCase *k, const char *key,
                    size_t want)
 {
-    char full[128];
-    int64_t numel = 0;
-    snprintf(full, sizeof full, "%s.%s", k->name, key);
-    float *p = golden_load(st, full, &numel);
-    assert_int_equal((size_t)numel, want);
-    return p;
+    return golden_load_n(st, k->name, key, want);
 }
 
 /* scale 0.5 checks a buffer that received the gradient twice */
 static int check(const SafeTensors *st, const LinCase *k, const char *key,
                  const float *got, size_t n, float scale)
 {
-    char full[128], label[160];
-    snprintf(full, sizeof full, "%s.%s", k->name, key);
-    snprintf(label, sizeof label, "%s%s", full,
-             scale != 1.0f ? " (accumulated x2)" : "");
-    float *ref = golden_load(st, full, NULL);
-    float *g = malloc(n * sizeof(float));
-    assert_non_null(g);
-    for (size_t i = 0; i < n; i++) {
-        g[i] = got[i] * scale;
-    }
-    int ok = golden_compare(label, g, ref, n, GOLDEN_REL_TOL);
-    free(g);
-    free(ref);
-    return ok;
+    return golden_check_scaled(st, k->name, key, got, n, scale);
 }
 
 static void linear_matches_torch(void **state)

@@ -40,30 +40,17 @@ static const AvgCase AVG_CASES[] = {
 static float *load(const SafeTensors *st, const char *pre, const char *name,
                    const char *key, size_t want)
 {
-    char full[128];
-    int64_t numel = 0;
-    snprintf(full, sizeof full, "%s.%s.%s", pre, name, key);
-    float *p = golden_load(st, full, &numel);
-    assert_int_equal((size_t)numel, want);
-    return p;
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "%s.%s", pre, name);
+    return golden_load_n(st, prefix, key, want);
 }
 
 static int check(const SafeTensors *st, const char *pre, const char *name,
                  const char *key, const float *got, size_t n, int halve)
 {
-    char full[128], label[160];
-    snprintf(full, sizeof full, "%s.%s.%s", pre, name, key);
-    snprintf(label, sizeof label, "%s%s", full, halve ? " (accumulated x2)" : "");
-    float *ref = golden_load(st, full, NULL);
-    float *g = malloc(n * sizeof(float));
-    assert_non_null(g);
-    for (size_t i = 0; i < n; i++) {
-        g[i] = halve ? 0.5f * got[i] : got[i];
-    }
-    int ok = golden_compare(label, g, ref, n, GOLDEN_REL_TOL);
-    free(g);
-    free(ref);
-    return ok;
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "%s.%s", pre, name);
+    return golden_check_scaled(st, prefix, key, got, n, halve ? 0.5f : 1.0f);
 }
 
 static void maxpool_matches_torch(void **state)
