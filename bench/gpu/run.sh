@@ -6,8 +6,8 @@
 # BENCH_GPU_ARCHS / BENCH_GPU_BATCHES narrow the matrix, BENCH_GPU_ITERS
 # sets the timed steps, BENCH_GPU_VARIANTS picks the variant rows
 # (bench_gpu flags without --, joined by commas, values after =: e.g.
-# "fuse heuristic,workspace-mib=2048"; BENCH_GPU_LITE0_VARIANTS the same
-# for EfficientNet-Lite0), BENCH_GPU_EXTRAS=0 skips them and the
+# "fuse heuristic,workspace-mib=2048"; @tf32 or @fp32 at the end runs one
+# precision only; BENCH_GPU_LITE0_VARIANTS the same for EfficientNet-Lite0), BENCH_GPU_EXTRAS=0 skips them and the
 # profiles (a short slot on a GPU machine).
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
@@ -24,7 +24,7 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-fuse}
+VARIANTS=${BENCH_GPU_VARIANTS:-fuse cudnn-1x1,fuse@tf32}
 LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise,fuse}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
@@ -57,10 +57,11 @@ for arch in $ARCHS; do
     done
 done
 # Variants at batch 128. ResNet-50 (default): fusion of batch norm / add
-# with their relu. Lite0: own depthwise kernels with fusion. Measured before
-# and dropped from the default (tests/gpu/run.sh must stay near 5 minutes):
-# heuristic (cuDNN's heuristics instead of timed algorithms: no change),
-# cudnn-1x1 (3.5x slower in fp32; TF32 not measured), no-assign,
+# with their relu, and in TF32 also 1x1 convolutions through cuDNN (3.5x
+# slower in fp32; convolutions are most of the TF32 gap to PyTorch). Lite0:
+# own depthwise kernels with fusion. Measured before and dropped from the
+# default (tests/gpu/run.sh must stay near 5 minutes): heuristic (cuDNN's
+# heuristics instead of timed algorithms: no change), no-assign,
 # workspace-mib=2048. Then where the GPU time of a step goes: thaw's per-op
 # profile in TF32 with the first variant of each model (per-op times
 # comparable with bench/README.md's) and, with BENCH_GPU_TORCH_PROFILE=1,
@@ -71,8 +72,11 @@ if [ "$EXTRAS" != 0 ]; then
     for v in $LITE0_VARIANTS; do rows+=("efficientnet_lite0 $v"); done
     for row in "${rows[@]}"; do
         set -- $row
-        vflags="--${2//,/ --}"
-        for prec in fp32 tf32; do
+        precs="fp32 tf32"
+        case $2 in *@*) precs=${2##*@} ;; esac
+        vflags="--${2%%@*}"
+        vflags=${vflags//,/ --}
+        for prec in $precs; do
             flag=""; [ "$prec" = tf32 ] && flag="--tf32"
             t=$(timeout 120 "$BIN" --arch "$1" --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
             echo "$t" >> "$OUT"
