@@ -92,6 +92,7 @@ if [ -n "$TESTS" ]; then
     rc=$?
     case $rc in
         0) verdict=PASS ;;
+        77) verdict="SKIPPED (no GPU)"; failed_tests=$((failed_tests + 1)) ;;
         *) verdict="FAIL (exit $rc)"; failed_tests=$((failed_tests + 1)) ;;
     esac
     printf "   %-20s %s, %d s\n" "test_gpu_models lite0, own depthwise" "$verdict" $(( $(date +%s) - t0 ))

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The GPU scripts (issue 5) checked here, without a GPU, because a mistake
+# in them costs a lent GPU machine's scarce minutes:
+#  - bench/gpu/run.sh with a stand-in bench_gpu (prints its arguments as
+#    JSON, writes the --profile file) and this machine's python (torch
+#    without CUDA: the torch column says "skipped"): the table rows, the
+#    variant syntax (commas, name=value, @tf32), the profiles with the first
+#    variant of each model, exit 0; a bench_gpu that prints no JSON makes
+#    the thaw column "error" and the exit status 1.
+#  - tests/gpu/run.sh: bash -n; in a CUDA build, the prebuilt path over this
+#    build directory (THAW_GPU_PREBUILT) runs every GPU test, which skip
+#    here, reports each as "SKIPPED (no GPU)" and ends "RESULT: FAIL".
+set -u
+# shellcheck source=cli_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+
+W=$(fresh_dir gpu_scripts)
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+bash -n "$THAW_SOURCE_DIR/bench/gpu/run.sh" || fail "bench/gpu/run.sh: syntax"
+bash -n "$THAW_SOURCE_DIR/tests/gpu/run.sh" || fail "tests/gpu/run.sh: syntax"
+bash -n "$THAW_SOURCE_DIR/tests/gpu/pack.sh" || fail "tests/gpu/pack.sh: syntax"
+
+# A stand-in bench_gpu: its arguments back as JSON, and a profile file.
+mkdir -p "$W/build/bench"
+cat >"$W/build/bench/bench_gpu" <<'EOF'
+#!/usr/bin/env bash
+args="$*"
+while [ $# -gt 0 ]; do
+    [ "$1" = --profile ] && echo "per step: stand-in profile ($args)" >"$2"
+    shift
+done
+printf '{"impl":"thaw","img_s":123.4,"gpu":"stand-in","args":"%s"}\n' "$args"
+EOF
+chmod +x "$W/build/bench/bench_gpu"
+BENCH_GPU_BATCHES=128 BENCH_GPU_ITERS=2 bash "$THAW_SOURCE_DIR/bench/gpu/run.sh" \
+    "$W/build" "$THAW_PYTHON" >"$W/bench.out" 2>&1
+rc=$?
+cat "$W/bench.out"
+[ "$rc" -eq 0 ] || fail "bench/gpu/run.sh exit $rc with a working bench_gpu"
+rows=$(grep -cE '^(resnet50|efficientnet_lite0) +128 +(fp32|tf32) +123\.4 +skipped' "$W/bench.out")
+[ "$rows" -eq 4 ] || fail "want 4 main rows (2 models x 2 precisions, torch skipped), got $rows"
+grep -qE '^resnet50 fuse +128 +fp32 +123\.4$' "$W/bench.out" || fail "no 'resnet50 fuse' fp32 row"
+grep -qE '^resnet50 fuse +128 +tf32 +123\.4$' "$W/bench.out" || fail "no 'resnet50 fuse' tf32 row"
+grep -qE '^resnet50 cudnn-1x1,fuse@tf32 +128 +tf32' "$W/bench.out" ||
+    fail "no TF32 row for cudnn-1x1,fuse@tf32"
+grep -qE '^resnet50 cudnn-1x1,fuse@tf32 +128 +fp32' "$W/bench.out" &&
+    fail "@tf32 variant also ran in fp32"
+grep -qE '^lite0 own-depthwise,fuse +128 +tf32' "$W/bench.out" || fail "no Lite0 variant row"
+J=$W/build/bench-gpu.jsonl
+grep -q '"args":"--arch resnet50 --batch 128 --iters 2 --cudnn-1x1 --fuse --tf32"' "$J" ||
+    fail "the @tf32 variant's flags did not reach bench_gpu as --cudnn-1x1 --fuse --tf32"
+grep -q '"args":"--arch efficientnet_lite0 --batch 128 --iters 2 --own-depthwise --fuse"' "$J" ||
+    fail "Lite0's variant flags did not reach bench_gpu"
+grep -q 'stand-in profile (--arch resnet50 --batch 128 --iters 5 --profile .* --tf32 --fuse)' \
+    "$W/bench.out" || fail "ResNet-50's profile did not run with its first variant"
+grep -q 'stand-in profile (--arch efficientnet_lite0 .* --own-depthwise --fuse)' "$W/bench.out" ||
+    fail "Lite0's profile did not run with its first variant"
+grep -q 'torch: torch without CUDA' "$W/bench.out" || fail "no line saying why torch was skipped"
+# custom variants: name=value becomes two arguments
+BENCH_GPU_ARCHS=resnet50 BENCH_GPU_BATCHES=64 BENCH_GPU_VARIANTS="workspace-mib=2048@fp32" \
+    BENCH_GPU_LITE0_VARIANTS="" BENCH_GPU_ITERS=2 \
+    bash "$THAW_SOURCE_DIR/bench/gpu/run.sh" "$W/build" "$THAW_PYTHON" >"$W/bench2.out" 2>&1 ||
+    fail "custom variants: exit $?"
+grep -q '"args":"--arch resnet50 --batch 128 --iters 2 --workspace-mib 2048"' "$J" ||
+    fail "workspace-mib=2048 did not reach bench_gpu as two arguments: $(cat "$J")"
+
+# A bench_gpu that fails: "error" in the thaw column, exit 1.
+printf '#!/bin/sh\necho "bench_gpu: device: no"\nexit 1\n' >"$W/build/bench/bench_gpu"
+BENCH_GPU_ARCHS=resnet50 BENCH_GPU_BATCHES=64 BENCH_GPU_EXTRAS=0 BENCH_GPU_ITERS=2 \
+    bash "$THAW_SOURCE_DIR/bench/gpu/run.sh" "$W/build" "$THAW_PYTHON" >"$W/bench3.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || fail "a failing bench_gpu: exit $rc, want 1"
+grep -qE '^resnet50 +64 +fp32 +error' "$W/bench3.out" || fail "no 'error' in the thaw column"
+
+# tests/gpu/run.sh over this build (CUDA builds only: the GPU tests exist).
+B=$(dirname "$THAW_BINARY")
+if [ -x "$B/tests/test_gpu_check" ] && [ -x "$B/bench/bench_gpu" ]; then
+    GPU_RUN_TRAIN=0 GPU_RUN_BENCH=0 THAW_GPU_PREBUILT=$B \
+        timeout 300 bash "$THAW_SOURCE_DIR/tests/gpu/run.sh" >"$W/gpu.out" 2>&1
+    rc=$?
+    sed 's/^/  | /' "$W/gpu.out" | head -30
+    if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+        echo "a GPU is present: tests/gpu/run.sh's verdict is its own ($rc)"
+    else
+        [ "$rc" -eq 1 ] || fail "tests/gpu/run.sh without a GPU: exit $rc, want 1"
+        n=$(grep -c 'SKIPPED (no GPU)' "$W/gpu.out")
+        [ "$n" -ge 4 ] || fail "want each GPU test reported 'SKIPPED (no GPU)', got $n"
+        grep -q 'RESULT: FAIL' "$W/gpu.out" || fail "no 'RESULT: FAIL' line"
+    fi
+else
+    echo "tests/gpu/run.sh: not run (this build has no CUDA backend)"
+fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "PASS: GPU scripts"
