@@ -1,6 +1,8 @@
 #include "cli_error.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 void cli_error_line(const char *verb, const char *msg)
 {
@@ -13,4 +15,25 @@ void cli_error_line(const char *verb, const char *msg)
         }
     }
     fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *verb, const char *usage, const char *msg, const char *what)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "%s%s%s%s (usage: %s)", msg, what ? " '" : "",
+             what ? what : "", what ? "'" : "", usage);
+    cli_error_line(verb, line);
+    return 2;
+}
+
+int cli_option_error(const char *verb, const char *usage, int c, char *const *argv)
+{
+    if (c == ':') {
+        return cli_usage_error(verb, usage, "option needs a value", argv[optind - 1]);
+    }
+    if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0) {
+        return cli_usage_error(verb, usage, "unknown option", argv[optind - 1]);
+    }
+    char shortopt[3] = {'-', (char)(optopt ? optopt : '?'), 0};
+    return cli_usage_error(verb, usage, "unknown option", shortopt);
 }

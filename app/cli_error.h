@@ -5,4 +5,15 @@
 
 void cli_error_line(const char *verb, const char *msg);
 
+/* A bad command line is bad input too: one line, "thaw VERB: MSG 'WHAT'
+ * (usage: USAGE)" (WHAT may be NULL); returns 2, the exit status. */
+int cli_usage_error(const char *verb, const char *usage, const char *msg, const char *what);
+
+/* The line for what getopt_long (optstring ":...", opterr 0) returned and
+ * the verb has no case for: ':' is an option without its value, anything
+ * else an unknown option, named as typed (a long one is the whole
+ * argument; a short one is optopt, getopt may be inside a "-xy" cluster).
+ * Returns 2. */
+int cli_option_error(const char *verb, const char *usage, int c, char *const *argv);
+
 #endif

@@ -32,11 +32,7 @@ typedef enum { SPLIT_DEFAULT, SPLIT_TEST, SPLIT_VAL, SPLIT_ALL } EvalSplit;
 
 static int usage_error(const char *msg, const char *what)
 {
-    char line[1024];
-    snprintf(line, sizeof line, "%s%s%s%s (usage: " EVAL_USAGE ")", msg, what ? " '" : "",
-             what ? what : "", what ? "'" : "");
-    cli_error_line("eval", line);
-    return 2;
+    return cli_usage_error("eval", EVAL_USAGE, msg, what);
 }
 
 static int open_source(const RunConfig *cfg, const char *path, int train, ThawDataset **out,
@@ -221,7 +217,7 @@ int cmd_eval(int argc, char **argv)
     EvalSplit split = SPLIT_DEFAULT;
     const char *data = NULL, *logits_path = NULL;
     int batch = 0, json = 0;
-    char shortopt[3], *end;
+    char *end;
     int c;
     opterr = 0;
     optind = 1;
@@ -252,14 +248,8 @@ int cmd_eval(int argc, char **argv)
         case 'h':
             printf("usage: " EVAL_USAGE "\n");
             return 0;
-        case ':':
-            return usage_error("option needs a value", argv[optind - 1]);
         default:
-            if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0) {
-                return usage_error("unknown option", argv[optind - 1]);
-            }
-            snprintf(shortopt, sizeof shortopt, "-%c", optopt ? optopt : '?');
-            return usage_error("unknown option", shortopt);
+            return cli_option_error("eval", EVAL_USAGE, c, argv);
         }
     }
     if (optind >= argc) {

@@ -24,11 +24,7 @@
 
 static int usage_error(const char *msg, const char *what)
 {
-    char line[1024];
-    snprintf(line, sizeof line, "%s%s%s%s (usage: " EXPORT_USAGE ")", msg,
-             what ? " '" : "", what ? what : "", what ? "'" : "");
-    cli_error_line("export", line);
-    return 2;
+    return cli_usage_error("export", EXPORT_USAGE, msg, what);
 }
 
 static int run_text(const char *ckpt, const char *out, ThawError *err)
@@ -78,7 +74,6 @@ int cmd_export(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL;
-    char shortopt[3];
     int c;
     opterr = 0;
     optind = 1;
@@ -88,14 +83,8 @@ int cmd_export(int argc, char **argv)
         case 'h':
             printf("usage: " EXPORT_USAGE "\n");
             return 0;
-        case ':':
-            return usage_error("option needs a value", argv[optind - 1]);
         default:
-            if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0) {
-                return usage_error("unknown option", argv[optind - 1]);
-            }
-            snprintf(shortopt, sizeof shortopt, "-%c", optopt ? optopt : '?');
-            return usage_error("unknown option", shortopt);
+            return cli_option_error("export", EXPORT_USAGE, c, argv);
         }
     }
     if (optind >= argc) {

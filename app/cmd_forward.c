@@ -24,14 +24,16 @@ static void print_error_line(const char *msg)
 }
 
 /* Bad command lines are bad input too: one line on stderr, exit 2. */
+static const char *forward_usage(void)
+{
+    static char usage[512];
+    snprintf(usage, sizeof usage, FORWARD_USAGE, model_arch_list());
+    return usage;
+}
+
 static int usage_error(const char *msg, const char *what)
 {
-    char line[1024];
-    snprintf(line, sizeof line, "%s%s%s%s (usage: " FORWARD_USAGE ")", msg,
-             what ? " '" : "", what ? what : "", what ? "'" : "",
-             model_arch_list());
-    print_error_line(line);
-    return 2;
+    return cli_usage_error("forward", forward_usage(), msg, what);
 }
 
 static int read_input(const char *path, const ArchInfo *arch, float **data,
@@ -158,7 +160,6 @@ int cmd_forward(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *arch = NULL, *weights = NULL, *input = NULL, *out = NULL;
-    char shortopt[3];
     int c;
     opterr = 0;
     optind = 1;
@@ -171,16 +172,8 @@ int cmd_forward(int argc, char **argv)
         case 'h':
             printf("usage: " FORWARD_USAGE "\n", model_arch_list());
             return 0;
-        case ':':
-            return usage_error("option needs a value", argv[optind - 1]);
         default:
-            /* A long option is the whole argument; a short one is optopt
-             * (getopt may still be inside a "-xy" cluster). */
-            if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0) {
-                return usage_error("unknown option", argv[optind - 1]);
-            }
-            snprintf(shortopt, sizeof shortopt, "-%c", optopt ? optopt : '?');
-            return usage_error("unknown option", shortopt);
+            return cli_option_error("forward", forward_usage(), c, argv);
         }
     }
     if (optind < argc) {

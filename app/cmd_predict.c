@@ -50,14 +50,16 @@ static void print_error_line(const char *msg)
     cli_error_line("predict", msg);
 }
 
+static const char *predict_usage(void)
+{
+    static char usage[768];
+    snprintf(usage, sizeof usage, PREDICT_USAGE, model_arch_list());
+    return usage;
+}
+
 static int usage_error(const char *msg, const char *what)
 {
-    char line[1024];
-    snprintf(line, sizeof line, "%s%s%s%s (usage: " PREDICT_USAGE ")", msg,
-             what ? " '" : "", what ? what : "", what ? "'" : "",
-             model_arch_list());
-    print_error_line(line);
-    return 2;
+    return cli_usage_error("predict", predict_usage(), msg, what);
 }
 
 static int is_lite(const ArchInfo *arch)
@@ -340,7 +342,6 @@ int cmd_predict(int argc, char **argv)
         print_error_line("out of memory");
         return 1;
     }
-    char shortopt[3];
     int c, rc = -1;
     opterr = 0;
     optind = 1;
@@ -368,16 +369,8 @@ int cmd_predict(int argc, char **argv)
             printf("usage: " PREDICT_USAGE "\n", model_arch_list());
             rc = 0;
             break;
-        case ':':
-            rc = usage_error("option needs a value", argv[optind - 1]);
-            break;
         default:
-            if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0) {
-                rc = usage_error("unknown option", argv[optind - 1]);
-            } else {
-                snprintf(shortopt, sizeof shortopt, "-%c", optopt ? optopt : '?');
-                rc = usage_error("unknown option", shortopt);
-            }
+            rc = cli_option_error("predict", predict_usage(), c, argv);
         }
     }
     if (rc < 0) {
