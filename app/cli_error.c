@@ -37,3 +37,15 @@ int cli_option_error(const char *verb, const char *usage, int c, char *const *ar
     char shortopt[3] = {'-', (char)(optopt ? optopt : '?'), 0};
     return cli_usage_error(verb, usage, "unknown option", shortopt);
 }
+
+int cli_one_operand(const char *verb, const char *usage, const char *missing, int argc,
+                    char *const *argv)
+{
+    if (optind >= argc) {
+        return cli_usage_error(verb, usage, missing, NULL);
+    }
+    if (optind + 1 < argc) {
+        return cli_usage_error(verb, usage, "unexpected argument", argv[optind + 1]);
+    }
+    return 0;
+}

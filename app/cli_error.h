@@ -16,4 +16,10 @@ int cli_usage_error(const char *verb, const char *usage, const char *msg, const 
  * Returns 2. */
 int cli_option_error(const char *verb, const char *usage, int c, char *const *argv);
 
+/* After the options: exactly one operand (argv[optind]) must be left, else
+ * the usage line, with missing as the message when there is none. Returns
+ * 0 or 2. */
+int cli_one_operand(const char *verb, const char *usage, const char *missing, int argc,
+                    char *const *argv);
+
 #endif

@@ -252,11 +252,8 @@ int cmd_eval(int argc, char **argv)
             return cli_option_error("eval", EVAL_USAGE, c, argv);
         }
     }
-    if (optind >= argc) {
-        return usage_error("a checkpoint is required", NULL);
-    }
-    if (optind + 1 < argc) {
-        return usage_error("unexpected argument", argv[optind + 1]);
+    if (cli_one_operand("eval", EVAL_USAGE, "a checkpoint is required", argc, argv)) {
+        return 2;
     }
     ThawError err = {0};
     int rc = run(argv[optind], split, data, batch, logits_path, json, &err);

@@ -87,11 +87,8 @@ int cmd_export(int argc, char **argv)
             return cli_option_error("export", EXPORT_USAGE, c, argv);
         }
     }
-    if (optind >= argc) {
-        return usage_error("a checkpoint is required", NULL);
-    }
-    if (optind + 1 < argc) {
-        return usage_error("unexpected argument", argv[optind + 1]);
+    if (cli_one_operand("export", EXPORT_USAGE, "a checkpoint is required", argc, argv)) {
+        return 2;
     }
     if (!out) {
         return usage_error("--out is required", NULL);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_error.h"
 #include "commands.h"
 #include "report_print.h"
 #include "engine/run/run_config.h"
@@ -32,15 +33,7 @@ static void on_signal(int sig)
 
 static void print_error_line(const char *msg)
 {
-    fputs("thaw train: ", stderr);
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            fprintf(stderr, "\\x%02x", *p);
-        } else {
-            fputc(*p, stderr);
-        }
-    }
-    fputc('\n', stderr);
+    cli_error_line("train", msg);
 }
 
 static void fmt_eta(char *buf, size_t cap, double s)
