@@ -46,6 +46,27 @@ int thaw_cuda_relu6_backward(ThawCudaContext *ctx, float *din, const float *dout
  * as the relu / relu6 ops, so the values are the same bits. */
 typedef enum { THAW_CUDA_ACT_NONE, THAW_CUDA_ACT_RELU, THAW_CUDA_ACT_RELU6 } ThawCudaAct;
 
+/* Text ops (cuda_text_ops.cu), the CPU ops' formulas: engine/ops/gelu.h
+ * (exact GELU, backward reads the input), layernorm.h over rows of c
+ * (mean and rstd saved; backward reads the input; dgamma / dbeta summed
+ * per chunk of rows, then in chunk order), attention.h's row softmax
+ * (backward reads the output; out may alias in). */
+int thaw_cuda_gelu_forward(ThawCudaContext *ctx, float *out, const float *in, size_t n,
+                           ThawError *err);
+int thaw_cuda_gelu_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                            const float *in, size_t n, ThawError *err);
+int thaw_cuda_layernorm_forward(ThawCudaContext *ctx, float *out, float *mean, float *rstd,
+                                const float *in, const float *gamma, const float *beta,
+                                int rows, int c, float eps, ThawError *err);
+int thaw_cuda_layernorm_backward(ThawCudaContext *ctx, float *din, float *dgamma,
+                                 float *dbeta, const float *dout, const float *in,
+                                 const float *mean, const float *rstd, const float *gamma,
+                                 int rows, int c, ThawError *err);
+int thaw_cuda_softmax_rows_forward(ThawCudaContext *ctx, float *out, const float *in,
+                                   int rows, int cols, ThawError *err);
+int thaw_cuda_softmax_rows_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                                    const float *out, int rows, int cols, ThawError *err);
+
 /* engine/ops/elementwise.h: out = act(a + b); da += dout, db += dout. */
 int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
                           const float *b, size_t n, ThawCudaAct act, ThawError *err);

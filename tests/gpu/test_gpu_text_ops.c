@@ -1,0 +1,148 @@
+/* The text ops' CUDA twins (GELU, layer norm, row softmax; issue 5) against
+ * the CPU ops on random inputs: max |gpu - cpu| <= 1e-4 x max |cpu|, the
+ * backwards both += and in assign mode. Prints "skipped: no GPU" and exits
+ * 77 without a device. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cuda/cuda_context.h"
+#include "engine/cuda/cuda_ops.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/gelu.h"
+#include "engine/ops/layernorm.h"
+#include "gpu_parity.h"
+
+/* NaN everywhere on the device: an assigning backward must write it all. */
+static float *device_nans(size_t n)
+{
+    float *h = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        h[i] = NAN;
+    }
+    float *d = to_device(h, n * sizeof(float));
+    free(h);
+    return d;
+}
+
+static void test_gelu(size_t n)
+{
+    char name[64];
+    float *x = random_host(n, -9, 9), *dy = random_host(n, -1, 1), *din = random_host(n, -1, 1);
+    float *y = malloc(n * sizeof(float)), *only = calloc(n, sizeof(float));
+    float *d_x = to_device(x, n * sizeof(float)), *d_dy = to_device(dy, n * sizeof(float));
+    float *d_y = to_device(x, n * sizeof(float)), *d_din = to_device(din, n * sizeof(float));
+    float *d_nan = device_nans(n);
+    gelu_forward(y, x, n);
+    check_rc(thaw_cuda_gelu_forward(ctx, d_y, d_x, n, &err), "gelu fwd");
+    snprintf(name, sizeof name, "gelu forward, n=%zu", n);
+    compare(name, d_y, y, n);
+    gelu_backward(din, dy, x, n);
+    check_rc(thaw_cuda_gelu_backward(ctx, d_din, d_dy, d_x, n, &err), "gelu bwd");
+    snprintf(name, sizeof name, "gelu backward (+=), n=%zu", n);
+    compare(name, d_din, din, n);
+    gelu_backward(only, dy, x, n);
+    thaw_cuda_context_set_din_assign(ctx, 1);
+    check_rc(thaw_cuda_gelu_backward(ctx, d_nan, d_dy, d_x, n, &err), "gelu bwd (=)");
+    thaw_cuda_context_set_din_assign(ctx, 0);
+    snprintf(name, sizeof name, "gelu backward (=, assign), n=%zu", n);
+    compare(name, d_nan, only, n);
+    float *hosts[] = {x, dy, din, y, only};
+    float *devs[] = {d_x, d_dy, d_y, d_din, d_nan};
+    for (size_t i = 0; i < 5; i++) {
+        free(hosts[i]);
+        thaw_cuda_release(devs[i]);
+    }
+}
+
+static void test_layernorm(int rows, int c)
+{
+    char name[80];
+    const size_t n = (size_t)rows * c;
+    const float eps = 1e-12f;
+    float *x = random_host(n, -2, 3), *g = random_host(c, 0.5f, 1.5f), *b = random_host(c, -1, 1);
+    float *dy = random_host(n, -1, 1), *din = random_host(n, -1, 1);
+    float *dg = random_host(c, -1, 1), *db = random_host(c, -1, 1);
+    float *y = malloc(n * sizeof(float)), *mean = malloc(rows * sizeof(float));
+    float *rstd = malloc(rows * sizeof(float)), *only = calloc(n, sizeof(float));
+    float *d_x = to_device(x, n * 4), *d_g = to_device(g, c * 4), *d_b = to_device(b, c * 4);
+    float *d_dy = to_device(dy, n * 4), *d_din = to_device(din, n * 4);
+    float *d_dg = to_device(dg, c * 4), *d_db = to_device(db, c * 4);
+    float *d_y = to_device(x, n * 4), *d_mean = to_device(x, rows * 4);
+    float *d_rstd = to_device(x, rows * 4), *d_nan = device_nans(n);
+#define LN_NAME(what) (snprintf(name, sizeof name, "layernorm %dx%d %s", rows, c, what), name)
+    layernorm_forward(y, mean, rstd, x, g, b, rows, c, eps);
+    check_rc(thaw_cuda_layernorm_forward(ctx, d_y, d_mean, d_rstd, d_x, d_g, d_b, rows, c, eps,
+                                         &err), "layernorm fwd");
+    compare(LN_NAME("forward"), d_y, y, n);
+    compare(LN_NAME("mean"), d_mean, mean, rows);
+    compare(LN_NAME("rstd"), d_rstd, rstd, rows);
+    layernorm_backward(din, dg, db, dy, x, mean, rstd, g, rows, c);
+    check_rc(thaw_cuda_layernorm_backward(ctx, d_din, d_dg, d_db, d_dy, d_x, d_mean, d_rstd,
+                                          d_g, rows, c, &err), "layernorm bwd");
+    compare(LN_NAME("din (+=)"), d_din, din, n);
+    compare(LN_NAME("dgamma (+=)"), d_dg, dg, c);
+    compare(LN_NAME("dbeta (+=)"), d_db, db, c);
+    layernorm_backward(only, NULL, NULL, dy, x, mean, rstd, g, rows, c);
+    thaw_cuda_context_set_din_assign(ctx, 1);
+    check_rc(thaw_cuda_layernorm_backward(ctx, d_nan, NULL, NULL, d_dy, d_x, d_mean, d_rstd,
+                                          d_g, rows, c, &err), "layernorm bwd (=)");
+    thaw_cuda_context_set_din_assign(ctx, 0);
+    compare(LN_NAME("din only (=, assign)"), d_nan, only, n);
+#undef LN_NAME
+    float *hosts[] = {x, g, b, dy, din, dg, db, y, mean, rstd, only};
+    float *devs[] = {d_x, d_g, d_b, d_dy, d_din, d_dg, d_db, d_y, d_mean, d_rstd, d_nan};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        free(hosts[i]);
+        thaw_cuda_release(devs[i]);
+    }
+}
+
+static void test_softmax(int rows, int cols)
+{
+    char name[80];
+    const size_t n = (size_t)rows * cols;
+    float *x = random_host(n, -20, 20), *dy = random_host(n, -1, 1), *din = random_host(n, -1, 1);
+    float *y = malloc(n * sizeof(float)), *only = calloc(n, sizeof(float));
+    float *d_y = to_device(x, n * 4), *d_dy = to_device(dy, n * 4);
+    float *d_din = to_device(din, n * 4), *d_nan = device_nans(n);
+    softmax_rows_forward(y, x, rows, cols);
+    check_rc(thaw_cuda_softmax_rows_forward(ctx, d_y, d_y, rows, cols, &err), "softmax fwd");
+    snprintf(name, sizeof name, "softmax %dx%d forward (in place)", rows, cols);
+    compare(name, d_y, y, n);
+    softmax_rows_backward(din, dy, y, rows, cols);
+    check_rc(thaw_cuda_softmax_rows_backward(ctx, d_din, d_dy, d_y, rows, cols, &err),
+             "softmax bwd");
+    snprintf(name, sizeof name, "softmax %dx%d backward (+=)", rows, cols);
+    compare(name, d_din, din, n);
+    softmax_rows_backward(only, dy, y, rows, cols);
+    thaw_cuda_context_set_din_assign(ctx, 1);
+    check_rc(thaw_cuda_softmax_rows_backward(ctx, d_nan, d_dy, d_y, rows, cols, &err),
+             "softmax bwd (=)");
+    thaw_cuda_context_set_din_assign(ctx, 0);
+    snprintf(name, sizeof name, "softmax %dx%d backward (=, assign)", rows, cols);
+    compare(name, d_nan, only, n);
+    float *hosts[] = {x, dy, din, y, only};
+    float *devs[] = {d_y, d_dy, d_din, d_nan};
+    for (size_t i = 0; i < 5; i++) {
+        free(hosts[i]);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        thaw_cuda_release(devs[i]);
+    }
+}
+
+int main(void)
+{
+    gpu_start(0);
+    test_gelu(10007);
+    test_gelu((size_t)16 * 128 * 1536);   /* MiniLM's intermediate at batch 16 */
+    test_layernorm(33, 384);
+    test_layernorm(16 * 128, 384);
+    test_layernorm(9000, 12);
+    test_softmax(37, 128);
+    test_softmax(16 * 12 * 128, 128);     /* batch 16, 12 heads, 128 tokens */
+    return gpu_finish();
+}
