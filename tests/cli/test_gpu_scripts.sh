@@ -9,7 +9,9 @@
 #    the thaw column "error" and the exit status 1.
 #  - tests/gpu/run.sh: bash -n; in a CUDA build, the prebuilt path over this
 #    build directory (THAW_GPU_PREBUILT) runs every GPU test, which skip
-#    here, reports each as "SKIPPED (no GPU)" and ends "RESULT: FAIL".
+#    here, reports each as "SKIPPED (no GPU)" and ends "RESULT: FAIL"; with
+#    $OUT set (the lent machine's return folder) the summary and the logs
+#    land there.
 set -u
 # shellcheck source=cli_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
@@ -77,9 +79,18 @@ grep -qE '^resnet50 +64 +fp32 +error' "$W/bench3.out" || fail "no 'error' in the
 # tests/gpu/run.sh over this build (CUDA builds only: the GPU tests exist).
 B=$(dirname "$THAW_BINARY")
 if [ -x "$B/tests/test_gpu_check" ] && [ -x "$B/bench/bench_gpu" ]; then
-    GPU_RUN_TRAIN=0 GPU_RUN_BENCH=0 THAW_GPU_PREBUILT=$B \
+    mkdir -p "$W/out"
+    OUT=$W/out GPU_RUN_TRAIN=0 GPU_RUN_BENCH=0 THAW_GPU_PREBUILT=$B \
         timeout 300 bash "$THAW_SOURCE_DIR/tests/gpu/run.sh" >"$W/gpu.out" 2>&1
     rc=$?
+    # tee behind the script's output may still be writing when it exits
+    for _ in $(seq 50); do
+        grep -q 'RESULT:' "$W/out/gpu-run-summary.txt" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q 'RESULT:' "$W/out/gpu-run-summary.txt" ||
+        fail "no summary with its RESULT line in \$OUT (gpu-run-summary.txt)"
+    [ -f "$W/out/gpu-tests.log" ] || fail "the tests' log was not copied to \$OUT"
     sed 's/^/  | /' "$W/gpu.out" | head -30
     if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
         echo "a GPU is present: tests/gpu/run.sh's verdict is its own ($rc)"

@@ -22,6 +22,12 @@ JOBS=$(nproc)
 start=$(date +%s)
 
 mkdir -p "$BUILD"
+# On a lent GPU machine $OUT is the folder that comes back: the summary is
+# written there as it goes, and the logs are copied at the end, so nothing
+# depends on the caller's output tail.
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ] && [ -w "$OUT" ]; then
+    exec > >(tee "$OUT/gpu-run-summary.txt") 2>&1
+fi
 echo "== thaw GPU check: $(date -u +%FT%TZ), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
 if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap \
@@ -231,6 +237,12 @@ if [ "${GPU_RUN_BENCH:-1}" != 0 ]; then
         bash "$ROOT/bench/gpu/run.sh" "$BUILD" "$PY" 2>&1 | sed 's/^/   /'
 fi
 
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ] && [ -w "$OUT" ]; then
+    for f in "$LOG" "$TESTS_LOG" "$BUILD/engine-thread.log" "$BUILD/bench-gpu.jsonl" \
+            "$BUILD"/profile-*.txt "${W:-/nonexistent}/tui-screen.txt"; do
+        [ -f "$f" ] && cp "$f" "$OUT/" 2>/dev/null
+    done
+fi
 echo "== $(( $(date +%s) - start )) s; failing or skipped tests: $failed_tests; failing checks: $failed_checks"
 if [ "$failed_tests" -ne 0 ] || [ "$train_ok" -ne 1 ]; then
     echo "RESULT: FAIL (full logs: $LOG, $TESTS_LOG)"
