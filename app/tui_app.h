@@ -42,6 +42,7 @@ typedef struct {
     int engine_exited;         /* STATE EXITED seen */
     int dirty;                 /* redraw on the next timer tick */
     char checkpoint[WB_TEXT * 2]; /* the last checkpoint the engine wrote */
+    char run_error[WB_TEXT * 2];  /* why the run stopped in the error state */
     /* the run, for REBUILD from the model table */
     char *run_json;            /* owned */
     char run_path[1024];

@@ -190,6 +190,9 @@ static void fold_state(TuiApp *app, const BusEvent *ev)
         if (ev->state == BUS_STATE_ERROR || ev->state == BUS_STATE_DONE) {
             status(app, "%s%s", ev->msg, "");
         }
+        if (ev->state == BUS_STATE_ERROR) {
+            snprintf(app->run_error, sizeof app->run_error, "%s", ev->msg);
+        }
         if (ev->state != BUS_STATE_ERROR) {   /* the ERROR event logged it */
             wb_log(&app->wb, "%s: %s", bus_state_name(ev->state), ev->msg);
         }

@@ -291,7 +291,9 @@ static void main_key(TuiApp *app, int key, int is_key)
         if (tui_run_is_going(app)) {
             s->quit_confirm = 1;
         } else {
-            app->exit_code = 0;
+            /* Leaving a run stopped by an error is a failed run (exit 1,
+             * the error printed once the screen is gone), as thaw train. */
+            app->exit_code = s->job == WB_JOB_ERROR ? 1 : 0;
             app->quit = TUI_QUIT_NOW;
         }
         break;

@@ -26,6 +26,26 @@ int wb_text_cols(const char *text)
     return n;
 }
 
+const char *wb_wrap_next(const char *text, int w)
+{
+    const char *p = text, *cut = NULL;
+    int cols = 0;
+    while (*p && cols < w) {
+        if (*p == ' ' && cols >= w / 2) {
+            cut = p;
+        }
+        p += utf8_len((unsigned char)*p);
+        cols++;
+    }
+    if (*p && *p != ' ' && cut) {
+        p = cut;
+    }
+    while (*p == ' ') {
+        p++;
+    }
+    return p;
+}
+
 void wb_fit_tail(char *out, size_t cap, const char *name, int w, const char *ellipsis)
 {
     int cols = wb_text_cols(name);

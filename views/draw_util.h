@@ -23,6 +23,12 @@ void wb_blank(WINDOW *win, WbRect clip, int y, int x, int w);
  * drawing in a UTF-8 locale) or ASCII. Returns the inner rect. */
 WbRect wb_frame(WINDOW *win, WbRect r, const char *title, int focused, int utf8, int color);
 
+/* Where the row after one of w columns starts when text is wrapped: after
+ * the last space that lets the row hold at least half of w, else right
+ * after w columns; the end of text when it fits. Leading spaces of the
+ * next row are skipped. */
+const char *wb_wrap_next(const char *text, int w);
+
 /* Columns that `text` takes (code points). */
 int wb_text_cols(const char *text);
 /* Copies name into out to fit w columns, keeping its end behind an

@@ -1,5 +1,9 @@
 /* Recent log lines above the footer, newest last; the status or error line
- * first when there is one. */
+ * first when there is one, wrapped over all rows but one so an error's
+ * cause (after a long path) is still on an 80-column screen. */
+#include <stdio.h>
+#include <string.h>
+
 #include "views/draw_util.h"
 #include "views/theme.h"
 #include "views/views.h"
@@ -13,11 +17,20 @@ void log_view_draw(WINDOW *win, WbRect r, const WbState *s)
     if (s->status_msg[0]) {
         ThemeRole role = s->job == WB_JOB_ERROR ? THEME_ERROR : THEME_WARN;
         wattrset(win, theme_attr(role, s->color));
-        wb_blank(win, r, y, r.x, r.w);
-        wb_put(win, r, y, r.x + 1, r.w - 1, s->status_msg, s->utf8);
+        int max_rows = r.h > 1 ? r.h - 1 : 1;
+        const char *text = s->status_msg;
+        for (int used = 0; used < max_rows && *text; used++, y++, rows--) {
+            const char *next = wb_wrap_next(text, r.w - 1);
+            if (used == max_rows - 1) {
+                next = text + strlen(text);   /* the last row is cut */
+            }
+            char row[sizeof s->status_msg];
+            snprintf(row, sizeof row, "%.*s", (int)(next - text), text);
+            wb_blank(win, r, y, r.x, r.w);
+            wb_put(win, r, y, r.x + 1, r.w - 1, row, s->utf8);
+            text = next;
+        }
         wattrset(win, A_NORMAL);
-        y++;
-        rows--;
     }
     int first = s->log_count - rows;
     if (first < 0) {

@@ -213,9 +213,10 @@ int st_write(const char *path, const StWriteTensor *tensors, int n_tensors,
     }
     if (bad) {
         unlink(tmp);
-        rc = thaw_fail(err, THAW_ERR_IO, "%s: %s of temporary file %s "
-                       "failed: %s (previous file left unchanged)", path,
-                       step, tmp, strerror(e));
+        /* The cause comes first: an 80-column screen cuts the rest. */
+        rc = thaw_fail(err, THAW_ERR_IO, "%s: %s (%s of the temporary file "
+                       "failed; previous file left unchanged)", path,
+                       strerror(e), step);
         goto out;
     }
     if (rename(tmp, path) != 0) {

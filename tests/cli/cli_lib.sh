@@ -26,3 +26,11 @@ fresh_dir() {
     fi
     printf '%s\n' "$dir"
 }
+
+# clean_on_pass DIR: removes DIR when the test exits 0 (a failed test keeps
+# it to look at; THAW_KEEP_WORK=1 keeps it always). The checkpoints the CLI
+# tests write add up to 12 GB a build, which filled the CI machine's disk.
+clean_on_pass() {
+    CLI_CLEAN_DIR=$1
+    trap 'cli_rc=$?; if [ "$cli_rc" -eq 0 ] && [ -z "${THAW_KEEP_WORK:-}" ]; then rm -rf "$CLI_CLEAN_DIR"; fi; exit "$cli_rc"' EXIT
+}

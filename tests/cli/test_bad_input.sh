@@ -20,6 +20,7 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 W=$(fresh_dir bad_input)
+clean_on_pass "$W"
 if ! "$THAW_PYTHON" "$CLI_DIR/forward_cases.py" bad "$W"; then
     echo "FAIL: forward_cases.py could not write the fixtures"
     exit 1

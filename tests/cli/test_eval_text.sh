@@ -23,6 +23,7 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 W=$(fresh_dir eval_text)
+clean_on_pass "$W"
 B=$THAW_BINARY
 PY=$CLI_DIR/text_export_check.py
 failures=0

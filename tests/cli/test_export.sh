@@ -14,6 +14,7 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 W=$(fresh_dir export)
+clean_on_pass "$W"
 B=$THAW_BINARY
 PY=$CLI_DIR/export_check.py
 export THAW_SOURCE_DIR

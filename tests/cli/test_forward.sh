@@ -11,6 +11,7 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 WORK=$(fresh_dir forward)
+clean_on_pass "$WORK"
 if ! "$THAW_PYTHON" "$CLI_DIR/forward_cases.py" forward "$WORK"; then
     echo "FAIL: forward_cases.py could not write the fixtures"
     exit 1

@@ -19,6 +19,7 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 WORK=$(fresh_dir predict)
+clean_on_pass "$WORK"
 DATA=/usr/lib/python3/dist-packages/skimage/data
 GOLDEN_DIR=$THAW_SOURCE_DIR/tests/golden
 WEIGHTS=$("$THAW_PYTHON" -c "import sys; sys.path.insert(0, '$GOLDEN_DIR')

@@ -15,6 +15,7 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 W=$(fresh_dir train)
+clean_on_pass "$W"
 B=$THAW_BINARY
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
