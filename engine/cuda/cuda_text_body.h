@@ -1,7 +1,7 @@
 /* The per-thread work of the text ops' CUDA kernels (cuda_text_ops.cu):
- * GELU, layer norm and row softmax, as __host__ __device__ functions that
- * mirror the CPU ops (engine/ops/gelu.c, layernorm.c, attention.c) line by
- * line, so tests/gpu/host_text_ops.cu can run them on the CPU over every
+ * GELU, layer norm and row softmax, as __host__ __device__ functions over
+ * the same per-value and per-row maths as the CPU ops (gelu_math.h,
+ * row_math.h), so tests/gpu/host_text_ops.cu can run them on the CPU over every
  * index of the real launches and compare with the CPU ops on any machine.
  * Rows are one thread each (layer norm over c <= 1024 channels, softmax
  * over T keys): simple and deterministic; a warp per row is the next step
@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "engine/ops/gelu_math.h"
+#include "engine/ops/row_math.h"
 
 #define THAW_TEXT_FN __host__ __device__ static inline
 
@@ -33,24 +34,8 @@ THAW_TEXT_FN void thaw_layernorm_forward_row(float *out, float *mean, float *rst
                                              const float *in, const float *gamma,
                                              const float *beta, int c, float eps, long i)
 {
-    const float *x = in + (size_t)i * c;
-    float *y = out + (size_t)i * c;
-    double sum = 0.0;
-    for (int j = 0; j < c; j++) {
-        sum += x[j];
-    }
-    float m = (float)(sum / c);
-    double var = 0.0;
-    for (int j = 0; j < c; j++) {
-        float d = x[j] - m;
-        var += (double)d * d;
-    }
-    float r = (float)(1.0 / sqrt(var / c + eps));
-    for (int j = 0; j < c; j++) {
-        y[j] = (x[j] - m) * r * gamma[j] + beta[j];
-    }
-    mean[i] = m;
-    rstd[i] = r;
+    thaw_layernorm_row_forward(out + (size_t)i * c, &mean[i], &rstd[i], in + (size_t)i * c,
+                               gamma, beta, c, eps);
 }
 
 /* Row i of layer norm's input gradient, as layernorm_backward. */
@@ -58,20 +43,8 @@ THAW_TEXT_FN void thaw_layernorm_din_row(float *din, const float *dout, const fl
                                          const float *mean, const float *rstd,
                                          const float *gamma, int c, int assign, long i)
 {
-    const float *x = in + (size_t)i * c, *dy = dout + (size_t)i * c;
-    float *dx = din + (size_t)i * c;
-    float m = mean[i], r = rstd[i];
-    float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
-    for (int j = 0; j < c; j++) {
-        float dxhat = dy[j] * gamma[j];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * (x[j] - m) * r;
-    }
-    float a = sum_dxhat / c, b = sum_dxhat_xhat / c;
-    for (int j = 0; j < c; j++) {
-        float xhat = (x[j] - m) * r;
-        dx[j] = (assign ? 0.0f : dx[j]) + r * (dy[j] * gamma[j] - a - xhat * b);
-    }
+    thaw_layernorm_row_din(din + (size_t)i * c, dout + (size_t)i * c, in + (size_t)i * c,
+                           mean[i], rstd[i], gamma, c, assign);
 }
 
 /* dgamma / dbeta partials of column j over the rows of one chunk:
@@ -114,36 +87,15 @@ THAW_TEXT_FN void thaw_layernorm_param_total(float *dgamma, float *dbeta, const 
 /* Row i of a softmax over cols (out may alias in), as softmax_rows_forward. */
 THAW_TEXT_FN void thaw_softmax_forward_row(float *out, const float *in, int cols, long i)
 {
-    const float *x = in + (size_t)i * cols;
-    float *y = out + (size_t)i * cols;
-    float mx = x[0];
-    for (int j = 1; j < cols; j++) {
-        mx = x[j] > mx ? x[j] : mx;
-    }
-    float sum = 0.0f;
-    for (int j = 0; j < cols; j++) {
-        y[j] = expf(x[j] - mx);
-        sum += y[j];
-    }
-    float inv = 1.0f / sum;
-    for (int j = 0; j < cols; j++) {
-        y[j] *= inv;
-    }
+    thaw_softmax_row_forward(out + (size_t)i * cols, in + (size_t)i * cols, cols);
 }
 
 /* din (+)= out * (dout - <dout, out>), row i, as softmax_rows_backward. */
 THAW_TEXT_FN void thaw_softmax_backward_row(float *din, const float *dout, const float *out,
                                             int cols, int assign, long i)
 {
-    const float *o = out + (size_t)i * cols, *g = dout + (size_t)i * cols;
-    float *d = din + (size_t)i * cols;
-    float dot = 0.0f;
-    for (int j = 0; j < cols; j++) {
-        dot += g[j] * o[j];
-    }
-    for (int j = 0; j < cols; j++) {
-        d[j] = (assign ? 0.0f : d[j]) + o[j] * (g[j] - dot);
-    }
+    thaw_softmax_row_backward(din + (size_t)i * cols, dout + (size_t)i * cols,
+                              out + (size_t)i * cols, cols, assign);
 }
 
 /* Layer norm's parameter gradients: rows cut into at most this many chunks

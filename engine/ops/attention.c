@@ -11,6 +11,8 @@
 #include <math.h>
 #include <omp.h>
 
+#include "engine/ops/row_math.h"
+
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 
@@ -30,42 +32,11 @@ static void blas_single_end(int saved)
     }
 }
 
-static void softmax_row(float *out, const float *in, int cols)
-{
-    float mx = in[0];
-    for (int j = 1; j < cols; j++) {
-        mx = in[j] > mx ? in[j] : mx;
-    }
-    float sum = 0.0f;
-    for (int j = 0; j < cols; j++) {
-        out[j] = expf(in[j] - mx);
-        sum += out[j];
-    }
-    float inv = 1.0f / sum;
-    for (int j = 0; j < cols; j++) {
-        out[j] *= inv;
-    }
-}
-
-/* out[j] = out[j] * (dout[j] - <dout, out>): the softmax Jacobian applied
- * to dout, written (=) into dst, which may alias dout. */
-static void softmax_row_grad(float *dst, const float *dout, const float *out,
-                             int cols)
-{
-    float dot = 0.0f;
-    for (int j = 0; j < cols; j++) {
-        dot += dout[j] * out[j];
-    }
-    for (int j = 0; j < cols; j++) {
-        dst[j] = out[j] * (dout[j] - dot);
-    }
-}
-
 void softmax_rows_forward(float *out, const float *in, int rows, int cols)
 {
 #pragma omp parallel for schedule(static) if ((long)rows * cols >= 65536)
     for (int i = 0; i < rows; i++) {
-        softmax_row(out + (size_t)i * cols, in + (size_t)i * cols, cols);
+        thaw_softmax_row_forward(out + (size_t)i * cols, in + (size_t)i * cols, cols);
     }
 }
 
@@ -74,15 +45,8 @@ void softmax_rows_backward(float *din, const float *dout, const float *out,
 {
 #pragma omp parallel for schedule(static) if ((long)rows * cols >= 65536)
     for (int i = 0; i < rows; i++) {
-        const float *o = out + (size_t)i * cols, *g = dout + (size_t)i * cols;
-        float *d = din + (size_t)i * cols;
-        float dot = 0.0f;
-        for (int j = 0; j < cols; j++) {
-            dot += g[j] * o[j];
-        }
-        for (int j = 0; j < cols; j++) {
-            d[j] += o[j] * (g[j] - dot);
-        }
+        thaw_softmax_row_backward(din + (size_t)i * cols, dout + (size_t)i * cols,
+                                  out + (size_t)i * cols, cols, 0);
     }
 }
 
@@ -90,7 +54,7 @@ void softmax_rows_backward(float *din, const float *dout, const float *out,
 static void masked_softmax_row(float *row, const int32_t *mask, int cols)
 {
     if (!mask) {
-        softmax_row(row, row, cols);
+        thaw_softmax_row_forward(row, row, cols);
         return;
     }
     float mx = -INFINITY;
@@ -209,8 +173,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout,
                 }
             }
             for (int i = 0; i < seq; i++) {
-                softmax_row_grad(ds + (size_t)i * seq, ds + (size_t)i * seq,
-                                 pr + (size_t)i * seq, seq);
+                thaw_softmax_row_backward(ds + (size_t)i * seq, ds + (size_t)i * seq,
+                                          pr + (size_t)i * seq, seq, 1);
             }
             if (dq) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, seq, d,

@@ -7,6 +7,8 @@
  *   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
 #include "engine/ops/layernorm.h"
 
+#include "engine/ops/row_math.h"
+
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -20,24 +22,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *in,
 {
 #pragma omp parallel for schedule(static) if (rows >= LN_PAR_MIN)
     for (int i = 0; i < rows; i++) {
-        const float *x = in + (size_t)i * c;
-        float *y = out + (size_t)i * c;
-        double sum = 0.0;
-        for (int j = 0; j < c; j++) {
-            sum += x[j];
-        }
-        float m = (float)(sum / c);
-        double var = 0.0;   /* two passes: no cancellation for large means */
-        for (int j = 0; j < c; j++) {
-            float d = x[j] - m;
-            var += (double)d * d;
-        }
-        float r = (float)(1.0 / sqrt(var / c + eps));
-        for (int j = 0; j < c; j++) {
-            y[j] = (x[j] - m) * r * gamma[j] + beta[j];
-        }
-        mean[i] = m;
-        rstd[i] = r;
+        thaw_layernorm_row_forward(out + (size_t)i * c, &mean[i], &rstd[i],
+                                   in + (size_t)i * c, gamma, beta, c, eps);
     }
 }
 
@@ -115,20 +101,7 @@ void layernorm_backward(float *din, float *dgamma, float *dbeta,
     }
 #pragma omp parallel for schedule(static) if (rows >= LN_PAR_MIN)
     for (int i = 0; i < rows; i++) {
-        const float *x = in + (size_t)i * c;
-        const float *dy = dout + (size_t)i * c;
-        float *dx = din + (size_t)i * c;
-        float m = mean[i], r = rstd[i];
-        float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
-        for (int j = 0; j < c; j++) {
-            float dxhat = dy[j] * gamma[j];
-            sum_dxhat += dxhat;
-            sum_dxhat_xhat += dxhat * (x[j] - m) * r;
-        }
-        float a = sum_dxhat / c, b = sum_dxhat_xhat / c;
-        for (int j = 0; j < c; j++) {
-            float xhat = (x[j] - m) * r;
-            dx[j] += r * (dy[j] * gamma[j] - a - xhat * b);
-        }
+        thaw_layernorm_row_din(din + (size_t)i * c, dout + (size_t)i * c, in + (size_t)i * c,
+                               mean[i], rstd[i], gamma, c, 0);
     }
 }
