@@ -18,36 +18,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include "tests/gpu/host_check.h"
 #include "engine/cuda/cuda_depthwise_body.h"
-
-static float *random_floats(size_t n, unsigned *seed, float lo, float hi)
-{
-    float *p = (float *)aligned_alloc(16, ((n * sizeof(float) + 15) / 16) * 16 + 16);
-    for (size_t i = 0; i < n; i++) {
-        *seed = *seed * 1664525u + 1013904223u;
-        p[i] = lo + (hi - lo) * (float)(*seed >> 8) / (float)(1u << 24);
-    }
-    return p;
-}
-
-static float *copy_floats(const float *src, size_t n)
-{
-    float *p = (float *)aligned_alloc(16, ((n * sizeof(float) + 15) / 16) * 16 + 16);
-    memcpy(p, src, n * sizeof(float));
-    return p;
-}
-
-/* max |got - ref| <= 2e-5 x max |ref| (float sums in another order). */
-static void assert_close(const char *what, const float *got, const float *ref, size_t n)
-{
-    double worst = 0.0, scale = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        worst = fmax(worst, fabs((double)got[i] - ref[i]));
-        scale = fmax(scale, fabs((double)ref[i]));
-    }
-    printf("  %-40s max|diff| %.3e  max|ref| %.3e\n", what, worst, scale);
-    assert_true(worst <= 2e-5 * (scale > 0 ? scale : 1.0));
-}
 
 /* Runs body(g, span, bx, by, bz) for every block and thread of grid g. */
 template <typename Body>
@@ -79,23 +51,23 @@ static void check_shape(const char *name, int n, int h, int w, int c, int r, int
     const int taps = r * r;
     const size_t w_n = (size_t)c * taps;
     unsigned seed = 12345u + (unsigned)c * 7u + (unsigned)r;
-    float *x = random_floats(in_n, &seed, -1, 1), *wt = random_floats(w_n, &seed, -0.5f, 0.5f);
-    float *dout = random_floats(out_n, &seed, -1, 1);
-    float *din0 = random_floats(in_n, &seed, -1, 1), *dw0 = random_floats(w_n, &seed, -1, 1);
+    float *x = host_random_floats(in_n, &seed, -1, 1), *wt = host_random_floats(w_n, &seed, -0.5f, 0.5f);
+    float *dout = host_random_floats(out_n, &seed, -1, 1);
+    float *din0 = host_random_floats(in_n, &seed, -1, 1), *dw0 = host_random_floats(w_n, &seed, -1, 1);
     float *ws = (float *)malloc((conv2d_workspace_floats(&s) + 1) * sizeof(float));
 
     /* CPU op */
     float *out_ref = (float *)calloc(out_n, sizeof(float));
-    float *din_ref = copy_floats(din0, in_n), *dw_ref = copy_floats(dw0, w_n);
+    float *din_ref = host_copy_floats(din0, in_n), *dw_ref = host_copy_floats(dw0, w_n);
     conv2d_forward(out_ref, x, wt, NULL, &s, ws);
     conv2d_backward(din_ref, dw_ref, NULL, dout, x, wt, &s, ws);
 
     /* the kernels' work, thread by thread */
-    float *w_rsc = random_floats(w_n, &seed, 0, 1);
+    float *w_rsc = host_random_floats(w_n, &seed, 0, 1);
     for (unsigned i = 0; i < w_n; i++) {
         thaw_dw_weights_rsc_at(w_rsc, wt, c, taps, i);
     }
-    float *out = random_floats(out_n, &seed, 5, 6);   /* every element must be written */
+    float *out = host_random_floats(out_n, &seed, 5, 6);   /* every element must be written */
     ThawChanGrid g = thaw_chan_grid(n * s.p * s.q, c, vec4, THAW_DW_ROWS_PER_LANE, 65535);
     each_thread(g, 1, [&](const ThawChanSpan &sp, unsigned, unsigned) {
         if (g.vec == 4) {
@@ -104,9 +76,9 @@ static void check_shape(const char *name, int n, int h, int w, int c, int r, int
             thaw_dw_forward_rows<1>(g, sp, out, x, w_rsc, d);
         }
     });
-    assert_close("forward", out, out_ref, out_n);
+    host_assert_close("forward", out, out_ref, out_n, 2e-5);
 
-    float *din = copy_floats(din0, in_n);
+    float *din = host_copy_floats(din0, in_n);
     g = thaw_chan_grid(n * h * w, c, vec4, THAW_DW_ROWS_PER_LANE, 65535);
     for (int assign = 0; assign < 2; assign++) {
         if (assign) {   /* assign: what din held must not matter */
@@ -122,8 +94,8 @@ static void check_shape(const char *name, int n, int h, int w, int c, int r, int
                 thaw_dw_data_rows<1>(g, sp, din, dout, w_rsc, assign, d);
             }
         });
-        assert_close(assign ? "backward data (=, assign)" : "backward data (+=)", din, din_ref,
-                     in_n);
+        host_assert_close(assign ? "backward data (=, assign)" : "backward data (+=)", din, din_ref,
+                     in_n, 2e-5);
     }
 
     const ThawChanGrid fg = thaw_dw_filter_grid(&s, vec4);
@@ -131,7 +103,7 @@ static void check_shape(const char *name, int n, int h, int w, int c, int r, int
     const size_t cols = w_n;
     assert_true((size_t)rows * cols <= (size_t)THAW_DW_MAX_PARTIALS ||
                 rows == (long)fg.lanes);
-    float *part = random_floats((size_t)rows * cols, &seed, 7, 8);   /* all overwritten */
+    float *part = host_random_floats((size_t)rows * cols, &seed, 7, 8);   /* all overwritten */
     double *lanes = (double *)malloc(THAW_DW_TOTAL_LANES * cols * sizeof(double));
     each_thread(fg, (unsigned)r, [&](const ThawChanSpan &sp, unsigned by, unsigned bz) {
         if (fg.vec == 4) {
@@ -143,11 +115,11 @@ static void check_shape(const char *name, int n, int h, int w, int c, int r, int
     for (size_t i = 0; i < THAW_DW_TOTAL_LANES * cols; i++) {
         thaw_dw_total_lanes_at(lanes, part, rows, cols, i);
     }
-    float *dw = copy_floats(dw0, w_n);
+    float *dw = host_copy_floats(dw0, w_n);
     for (size_t col = 0; col < cols; col++) {
         thaw_dw_total_add_at(dw, lanes, c, taps, col);
     }
-    assert_close("backward filter (+=)", dw, dw_ref, w_n);
+    host_assert_close("backward filter (+=)", dw, dw_ref, w_n, 2e-5);
 
     float *all[] = {x, wt, dout, din0, dw0, ws, out_ref, din_ref, dw_ref, w_rsc, out, din,
                     part, dw};

@@ -21,62 +21,34 @@ extern "C" {
 #include "engine/ops/layernorm.h"
 }
 
+#include "tests/gpu/host_check.h"
 #include "engine/cuda/cuda_text_body.h"
-
-static float *random_floats(size_t n, unsigned *seed, float lo, float hi)
-{
-    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        *seed = *seed * 1664525u + 1013904223u;
-        p[i] = lo + (hi - lo) * (float)(*seed >> 8) / (float)(1u << 24);
-    }
-    return p;
-}
-
-static float *copy_floats(const float *src, size_t n)
-{
-    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
-    memcpy(p, src, n * sizeof(float));
-    return p;
-}
-
-/* max |got - ref| <= 1e-5 x max |ref| */
-static void assert_close(const char *what, const float *got, const float *ref, size_t n)
-{
-    double worst = 0.0, scale = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        worst = fmax(worst, fabs((double)got[i] - ref[i]));
-        scale = fmax(scale, fabs((double)ref[i]));
-    }
-    printf("  %-44s max|diff| %.3e  max|ref| %.3e\n", what, worst, scale);
-    assert_true(worst <= 1e-5 * (scale > 0 ? scale : 1.0));
-}
 
 static void gelu_bodies(void **state)
 {
     (void)state;
     const size_t n = 5003;
     unsigned seed = 7;
-    float *x = random_floats(n, &seed, -9, 9), *dy = random_floats(n, &seed, -1, 1);
-    float *din0 = random_floats(n, &seed, -1, 1);
-    float *ref = (float *)malloc(n * sizeof(float)), *got = random_floats(n, &seed, 5, 6);
+    float *x = host_random_floats(n, &seed, -9, 9), *dy = host_random_floats(n, &seed, -1, 1);
+    float *din0 = host_random_floats(n, &seed, -1, 1);
+    float *ref = (float *)malloc(n * sizeof(float)), *got = host_random_floats(n, &seed, 5, 6);
     gelu_forward(ref, x, n);
     for (size_t i = 0; i < n; i++) {
         thaw_gelu_forward_at(got, x, i);
     }
-    assert_close("gelu forward", got, ref, n);
-    float *dref = copy_floats(din0, n), *dgot = copy_floats(din0, n);
+    host_assert_close("gelu forward", got, ref, n, 1e-5);
+    float *dref = host_copy_floats(din0, n), *dgot = host_copy_floats(din0, n);
     gelu_backward(dref, dy, x, n);
     for (size_t i = 0; i < n; i++) {
         thaw_gelu_backward_at(dgot, dy, x, 0, i);
     }
-    assert_close("gelu backward (+=)", dgot, dref, n);
+    host_assert_close("gelu backward (+=)", dgot, dref, n, 1e-5);
     for (size_t i = 0; i < n; i++) {
         dref[i] -= din0[i];
         dgot[i] = NAN;
         thaw_gelu_backward_at(dgot, dy, x, 1, i);
     }
-    assert_close("gelu backward (=, assign)", dgot, dref, n);
+    host_assert_close("gelu backward (=, assign)", dgot, dref, n, 1e-5);
     float *all[] = {x, dy, din0, ref, got, dref, dgot};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         free(all[i]);
@@ -89,28 +61,28 @@ static void layernorm_case(int rows, int c)
     const size_t n = (size_t)rows * c;
     const float eps = 1e-12f;
     unsigned seed = 11u + (unsigned)rows;
-    float *x = random_floats(n, &seed, -2, 3), *g = random_floats(c, &seed, 0.5f, 1.5f);
-    float *b = random_floats(c, &seed, -1, 1), *dy = random_floats(n, &seed, -1, 1);
-    float *din0 = random_floats(n, &seed, -1, 1), *dg0 = random_floats(c, &seed, -1, 1);
-    float *db0 = random_floats(c, &seed, -1, 1);
+    float *x = host_random_floats(n, &seed, -2, 3), *g = host_random_floats(c, &seed, 0.5f, 1.5f);
+    float *b = host_random_floats(c, &seed, -1, 1), *dy = host_random_floats(n, &seed, -1, 1);
+    float *din0 = host_random_floats(n, &seed, -1, 1), *dg0 = host_random_floats(c, &seed, -1, 1);
+    float *db0 = host_random_floats(c, &seed, -1, 1);
     float *y = (float *)malloc(n * sizeof(float)), *mean = (float *)malloc(rows * sizeof(float));
     float *rstd = (float *)malloc(rows * sizeof(float));
-    float *y2 = random_floats(n, &seed, 5, 6), *mean2 = random_floats(rows, &seed, 5, 6);
-    float *rstd2 = random_floats(rows, &seed, 5, 6);
+    float *y2 = host_random_floats(n, &seed, 5, 6), *mean2 = host_random_floats(rows, &seed, 5, 6);
+    float *rstd2 = host_random_floats(rows, &seed, 5, 6);
     layernorm_forward(y, mean, rstd, x, g, b, rows, c, eps);
     for (long i = 0; i < rows; i++) {
         thaw_layernorm_forward_row(y2, mean2, rstd2, x, g, b, c, eps, i);
     }
-    assert_close("layernorm forward", y2, y, n);
-    assert_close("layernorm mean", mean2, mean, rows);
-    assert_close("layernorm rstd", rstd2, rstd, rows);
+    host_assert_close("layernorm forward", y2, y, n, 1e-5);
+    host_assert_close("layernorm mean", mean2, mean, rows, 1e-5);
+    host_assert_close("layernorm rstd", rstd2, rstd, rows, 1e-5);
 
-    float *din = copy_floats(din0, n), *dg = copy_floats(dg0, c), *db = copy_floats(db0, c);
+    float *din = host_copy_floats(din0, n), *dg = host_copy_floats(dg0, c), *db = host_copy_floats(db0, c);
     layernorm_backward(din, dg, db, dy, x, mean, rstd, g, rows, c);
-    float *din2 = copy_floats(din0, n), *dg2 = copy_floats(dg0, c), *db2 = copy_floats(db0, c);
+    float *din2 = host_copy_floats(din0, n), *dg2 = host_copy_floats(dg0, c), *db2 = host_copy_floats(db0, c);
     const int chunks = thaw_layernorm_chunks(rows);
     const long per = ((long)rows + chunks - 1) / chunks;
-    float *part = random_floats(2 * (size_t)chunks * c, &seed, 7, 8);   /* all overwritten */
+    float *part = host_random_floats(2 * (size_t)chunks * c, &seed, 7, 8);   /* all overwritten */
     for (long i = 0; i < (long)chunks * c; i++) {
         thaw_layernorm_param_partial(part, dy, x, mean, rstd, rows, c, per, chunks,
                                      (int)(i / c), (int)(i % c));
@@ -121,9 +93,9 @@ static void layernorm_case(int rows, int c)
     for (long i = 0; i < rows; i++) {
         thaw_layernorm_din_row(din2, dy, x, mean, rstd, g, c, 0, i);
     }
-    assert_close("layernorm din (+=)", din2, din, n);
-    assert_close("layernorm dgamma (+=)", dg2, dg, c);
-    assert_close("layernorm dbeta (+=)", db2, db, c);
+    host_assert_close("layernorm din (+=)", din2, din, n, 1e-5);
+    host_assert_close("layernorm dgamma (+=)", dg2, dg, c, 1e-5);
+    host_assert_close("layernorm dbeta (+=)", db2, db, c, 1e-5);
     for (size_t i = 0; i < n; i++) {
         din[i] -= din0[i];
         din2[i] = NAN;
@@ -131,7 +103,7 @@ static void layernorm_case(int rows, int c)
     for (long i = 0; i < rows; i++) {
         thaw_layernorm_din_row(din2, dy, x, mean, rstd, g, c, 1, i);
     }
-    assert_close("layernorm din (=, assign)", din2, din, n);
+    host_assert_close("layernorm din (=, assign)", din2, din, n, 1e-5);
     float *all[] = {x, g, b, dy, din0, dg0, db0, y, mean, rstd, y2, mean2, rstd2, din, dg, db,
                     din2, dg2, db2, part};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
@@ -154,20 +126,20 @@ static void softmax_bodies(void **state)
     const int rows = 37, cols = 128;
     const size_t n = (size_t)rows * cols;
     unsigned seed = 3;
-    float *x = random_floats(n, &seed, -20, 20), *dy = random_floats(n, &seed, -1, 1);
-    float *din0 = random_floats(n, &seed, -1, 1);
-    float *ref = (float *)malloc(n * sizeof(float)), *got = copy_floats(x, n);
+    float *x = host_random_floats(n, &seed, -20, 20), *dy = host_random_floats(n, &seed, -1, 1);
+    float *din0 = host_random_floats(n, &seed, -1, 1);
+    float *ref = (float *)malloc(n * sizeof(float)), *got = host_copy_floats(x, n);
     softmax_rows_forward(ref, x, rows, cols);
     for (long i = 0; i < rows; i++) {
         thaw_softmax_forward_row(got, got, cols, i);   /* in place, as allowed */
     }
-    assert_close("softmax forward (in place)", got, ref, n);
-    float *dref = copy_floats(din0, n), *dgot = copy_floats(din0, n);
+    host_assert_close("softmax forward (in place)", got, ref, n, 1e-5);
+    float *dref = host_copy_floats(din0, n), *dgot = host_copy_floats(din0, n);
     softmax_rows_backward(dref, dy, ref, rows, cols);
     for (long i = 0; i < rows; i++) {
         thaw_softmax_backward_row(dgot, dy, ref, cols, 0, i);
     }
-    assert_close("softmax backward (+=)", dgot, dref, n);
+    host_assert_close("softmax backward (+=)", dgot, dref, n, 1e-5);
     for (size_t i = 0; i < n; i++) {
         dref[i] -= din0[i];
         dgot[i] = NAN;
@@ -175,7 +147,7 @@ static void softmax_bodies(void **state)
     for (long i = 0; i < rows; i++) {
         thaw_softmax_backward_row(dgot, dy, ref, cols, 1, i);
     }
-    assert_close("softmax backward (=, assign)", dgot, dref, n);
+    host_assert_close("softmax backward (=, assign)", dgot, dref, n, 1e-5);
     float *all[] = {x, dy, din0, ref, got, dref, dgot};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         free(all[i]);
