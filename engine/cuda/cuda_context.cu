@@ -98,7 +98,8 @@ void thaw_cuda_context_set_din_assign(ThawCudaContext *c, int assign)
 
 void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *c, int gemm_1x1)
 {
-    c->gemm_1x1 = gemm_1x1 != 0;
+    c->gemm_1x1 = gemm_1x1 == THAW_CUDA_1X1_TIMED ? THAW_CUDA_1X1_TIMED : gemm_1x1 != 0;
+    thaw_cuda_conv_cache_clear(c);
 }
 
 void thaw_cuda_context_set_own_depthwise(ThawCudaContext *c, int own)

@@ -35,7 +35,11 @@ void thaw_cuda_context_set_deterministic(ThawCudaContext *ctx, int deterministic
 void thaw_cuda_context_set_benchmark(ThawCudaContext *ctx, int benchmark);
 /* gemm_1x1 1 (the default): 1x1 convolutions (groups 1, no padding) run as
  * cuBLAS matrix products (engine/cuda/cuda_conv_gemm.h); 0: through cuDNN
- * like every other convolution (benchmarks compare the two). */
+ * like every other convolution; THAW_CUDA_1X1_TIMED: in benchmark mode each
+ * 1x1 shape times both on first use and each direction (forward, backward
+ * data, backward filter) takes the faster (GEMMs without benchmark mode).
+ * Clears the convolution algorithm cache. */
+#define THAW_CUDA_1X1_TIMED 2
 void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *ctx, int gemm_1x1);
 /* own_depthwise 1: depthwise convolutions run on the backend's own NHWC
  * kernels (engine/cuda/cuda_depthwise.h); 0 (the default until they have

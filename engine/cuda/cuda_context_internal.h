@@ -13,7 +13,7 @@ struct ThawCudaContext {
     cudnnHandle_t cudnn;
     int deterministic;          /* cuDNN algorithms with a fixed order only */
     int benchmark;              /* time the algorithms (cudnnFind*) */
-    int gemm_1x1;               /* 1x1 convolutions through cuBLAS */
+    int gemm_1x1;               /* 1x1 convolutions through cuBLAS (2: timed) */
     int own_depthwise;          /* depthwise convolutions on own kernels */
     int din_assign;             /* backward writes (=) din instead of += */
     void *workspace;            /* cuDNN scratch, grown up to the limit */

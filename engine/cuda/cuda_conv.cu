@@ -10,7 +10,8 @@
  * activations, so the copy costs little and keeps one layout everywhere else.
  *
  * 1x1 convolutions (groups 1, no padding) skip cuDNN and run as cuBLAS
- * matrix products (cuda_conv_gemm.cu) unless the context says otherwise.
+ * matrix products (cuda_conv_gemm.cu) unless the context says otherwise;
+ * in its timed mode the plan times both and keeps the faster per direction.
  *
  * Plans: one per Conv2dShape (batch included), made on first use and kept
  * in the context: descriptors, the algorithm for each direction from
@@ -97,7 +98,7 @@ static int run_math(const ThawCudaContext *ctx, cudnnMathType_t math)
 template <typename Perf, typename Workspace>
 static int first_fitting(const ThawCudaContext *ctx, cudnnConvolutionDescriptor_t desc,
                          const Perf *perf, int got, Workspace workspace, int *algo,
-                         size_t *bytes)
+                         size_t *bytes, float *ms)
 {
     for (int i = 0; i < got; i++) {
         size_t ws = 0;
@@ -110,6 +111,7 @@ static int first_fitting(const ThawCudaContext *ctx, cudnnConvolutionDescriptor_
         }
         *algo = (int)perf[i].algo;
         *bytes = ws;
+        *ms = ctx->benchmark && perf[i].time > 0 ? perf[i].time : 0.0f;
         return 1;
     }
     return 0;
@@ -140,7 +142,7 @@ static int pick_fwd(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
                                                        p->y, algo, bytes);
     };
     return first_fitting(ctx, p->fwd_desc, perf, got, workspace, &p->algos.fwd,
-                         &p->algos.fwd_workspace)
+                         &p->algos.fwd_workspace, &p->algos.cudnn_ms[0])
                ? 0
                : no_algorithm(ctx, "forward", got, err);
 }
@@ -161,7 +163,7 @@ static int pick_data(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
                                                             p->data_desc, p->x, algo, bytes);
     };
     return first_fitting(ctx, p->data_desc, perf, got, workspace, &p->algos.bwd_data,
-                         &p->algos.bwd_data_workspace)
+                         &p->algos.bwd_data_workspace, &p->algos.cudnn_ms[1])
                ? 0
                : no_algorithm(ctx, "backward-data", got, err);
 }
@@ -183,9 +185,35 @@ static int pick_filter(ThawCudaContext *ctx, ConvPlan *p, ThawError *err)
                                                               bytes);
     };
     return first_fitting(ctx, p->filter_desc, perf, got, workspace, &p->algos.bwd_filter,
-                         &p->algos.bwd_filter_workspace)
+                         &p->algos.bwd_filter_workspace, &p->algos.cudnn_ms[2])
                ? 0
                : no_algorithm(ctx, "backward-filter", got, err);
+}
+
+static int timed_1x1(const ThawCudaContext *ctx, const Conv2dShape *s)
+{
+    return ctx->gemm_1x1 == THAW_CUDA_1X1_TIMED && ctx->benchmark &&
+           thaw_cuda_conv1x1_applies(ctx, s);
+}
+
+/* Timed mode: each direction of a 1x1 shape takes the GEMM unless cuDNN's
+ * timed algorithm was faster (GEMMs when the timing buffers do not fit).
+ * After the workspace is reserved: the GEMM timing uses the scratch. */
+static int pick_1x1_paths(ThawCudaContext *ctx, ConvPlan *p, const Conv2dShape *s,
+                          ThawError *err)
+{
+    if (!timed_1x1(ctx, s)) {   /* reported as route_1x1 runs it */
+        const int all = thaw_cuda_conv1x1_applies(ctx, s);
+        p->algos.gemm[0] = p->algos.gemm[1] = p->algos.gemm[2] = all;
+        return 0;
+    }
+    int timed = 0;
+    int rc = thaw_cuda_conv1x1_time(ctx, s, p->algos.gemm_ms, &timed, err);
+    for (int dir = 0; dir < 3 && !rc; dir++) {
+        const float cudnn = p->algos.cudnn_ms[dir];
+        p->algos.gemm[dir] = !timed || cudnn <= 0.0f || p->algos.gemm_ms[dir] <= cudnn;
+    }
+    return rc;
 }
 
 static int plan_build(ThawCudaContext *ctx, ConvPlan *p, const Conv2dShape *s,
@@ -224,7 +252,8 @@ static int plan_build(ThawCudaContext *ctx, ConvPlan *p, const Conv2dShape *s,
     size_t ws = p->algos.fwd_workspace;
     ws = p->algos.bwd_data_workspace > ws ? p->algos.bwd_data_workspace : ws;
     ws = p->algos.bwd_filter_workspace > ws ? p->algos.bwd_filter_workspace : ws;
-    return thaw_cuda_workspace_reserve(ctx, ws, err);
+    rc = thaw_cuda_workspace_reserve(ctx, ws, err);
+    return rc ? rc : pick_1x1_paths(ctx, p, s, err);
 }
 
 static int plan_get(ThawCudaContext *ctx, const Conv2dShape *s, ConvPlan **out,
@@ -385,6 +414,23 @@ void thaw_cuda_conv_cache_clear(ThawCudaContext *ctx)
     ctx->conv_plans = NULL;
 }
 
+/* Which directions of s run as GEMMs: all for a 1x1 shape with gemm_1x1
+ * on, the plan's timed choice in timed mode, none otherwise. */
+static int route_1x1(ThawCudaContext *ctx, const Conv2dShape *s, int gemm[3], ThawError *err)
+{
+    const int all = thaw_cuda_conv1x1_applies(ctx, s);
+    gemm[0] = gemm[1] = gemm[2] = all;
+    if (!all || !timed_1x1(ctx, s)) {
+        return 0;
+    }
+    ConvPlan *p = NULL;
+    int rc = plan_get(ctx, s, &p, err);
+    for (int dir = 0; dir < 3 && !rc; dir++) {
+        gemm[dir] = p->algos.gemm[dir];
+    }
+    return rc;
+}
+
 extern "C" {
 
 int thaw_cuda_conv2d_plan(ThawCudaContext *ctx, const Conv2dShape *s,
@@ -394,6 +440,35 @@ int thaw_cuda_conv2d_plan(ThawCudaContext *ctx, const Conv2dShape *s,
     int rc = plan_get(ctx, s, &p, err);
     if (!rc && algos) {
         *algos = p->algos;
+    }
+    return rc;
+}
+
+void thaw_cuda_conv2d_gemm_counts(const ThawCudaContext *ctx, int gemm[3], int *timed)
+{
+    gemm[0] = gemm[1] = gemm[2] = *timed = 0;
+    for (const ConvPlan *p = ctx->conv_plans; p; p = p->next) {
+        if (!timed_1x1(ctx, &p->key)) {
+            continue;
+        }
+        (*timed)++;
+        for (int dir = 0; dir < 3; dir++) {
+            gemm[dir] += p->algos.gemm[dir];
+        }
+    }
+}
+
+int thaw_cuda_conv2d_force_paths(ThawCudaContext *ctx, const Conv2dShape *s, const int gemm[3],
+                                 ThawError *err)
+{
+    if (!timed_1x1(ctx, s)) {
+        return thaw_fail(err, THAW_ERR_ARG, "conv paths: only a 1x1 shape in timed mode "
+                         "(THAW_CUDA_1X1_TIMED with benchmark on) has a choice");
+    }
+    ConvPlan *p = NULL;
+    int rc = plan_get(ctx, s, &p, err);
+    for (int dir = 0; dir < 3 && !rc; dir++) {
+        p->algos.gemm[dir] = gemm[dir] != 0;
     }
     return rc;
 }
@@ -411,7 +486,12 @@ int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
                              const float *weight, const float *bias,
                              const Conv2dShape *s, ThawError *err)
 {
-    if (thaw_cuda_conv1x1_applies(ctx, s)) {
+    int gemm[3];
+    int rc0 = route_1x1(ctx, s, gemm, err);
+    if (rc0) {
+        return rc0;
+    }
+    if (gemm[0]) {
         int rc = thaw_cuda_conv1x1_forward(ctx, out, in, weight, s, err);
         if (rc) {
             return rc;
@@ -448,7 +528,12 @@ int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
                               float *dbias, const float *dout, const float *in,
                               const float *weight, const Conv2dShape *s, ThawError *err)
 {
-    if (thaw_cuda_conv1x1_applies(ctx, s)) {
+    int gemm[3];
+    int rc0 = route_1x1(ctx, s, gemm, err);
+    if (rc0) {
+        return rc0;
+    }
+    if (gemm[1] && gemm[2]) {
         int rc = dbias ? bias_backward(ctx, dbias, dout, s, err) : 0;
         return rc ? rc
                   : thaw_cuda_conv1x1_backward(ctx, din, dweight, dout, in, weight, s, err);
@@ -464,10 +549,14 @@ int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
         rc = bias_backward(ctx, dbias, dout, s, err);
     }
     if (!rc && dweight) {
-        rc = filter_backward(ctx, p, dweight, dout, in, s, err);
+        rc = gemm[2] ? thaw_cuda_conv1x1_backward(ctx, NULL, dweight, dout, in, weight, s, err)
+                     : filter_backward(ctx, p, dweight, dout, in, s, err);
     }
     if (rc || !din) {
         return rc;
+    }
+    if (gemm[1]) {
+        return thaw_cuda_conv1x1_backward(ctx, din, NULL, dout, in, weight, s, err);
     }
     /* The scratch may now hold the KRSC weights: stream order keeps the
      * filter pass above from seeing them. */

@@ -11,8 +11,16 @@
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/ops/conv2d.h"
 
-/* Whether s goes through the GEMM path on ctx. */
+/* Whether s can go through the GEMM path on ctx (gemm_1x1 on and a 1x1
+ * shape); in timed mode the plan then picks the path per direction. */
 int thaw_cuda_conv1x1_applies(const ThawCudaContext *ctx, const Conv2dShape *s);
+/* Milliseconds of the GEMM path's forward, backward data and backward
+ * filter for s (the fastest of 3 runs after a warm-up each), on buffers
+ * allocated for the timing and freed after it, as cuDNN's Find does.
+ * Returns 0 with ms[] filled, or an error; *timed = 0 (no error) when the
+ * buffers do not fit in device memory. */
+int thaw_cuda_conv1x1_time(ThawCudaContext *ctx, const Conv2dShape *s, float ms[3],
+                           int *timed, ThawError *err);
 /* out = conv(in) (no bias: the caller adds it). */
 int thaw_cuda_conv1x1_forward(ThawCudaContext *ctx, float *out, const float *in,
                               const float *weight, const Conv2dShape *s, ThawError *err);

@@ -115,16 +115,31 @@ int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
                               const float *weight, const Conv2dShape *s,
                               ThawError *err);
 
-/* What the cache chose for one shape (cudnnConvolution*Algo_t values). */
+/* What the cache chose for one shape (cudnnConvolution*Algo_t values);
+ * for a 1x1 shape in timed mode (THAW_CUDA_1X1_TIMED with benchmark on)
+ * also which directions run as GEMMs and the milliseconds both paths took
+ * (forward, backward data, backward filter; cuDNN's from its Find, 0 when
+ * not timed). */
 typedef struct {
     int fwd, bwd_data, bwd_filter;
     size_t fwd_workspace, bwd_data_workspace, bwd_filter_workspace;
+    int gemm[3];
+    float gemm_ms[3], cudnn_ms[3];
 } ThawCudaConvAlgos;
 /* Plans s now (or finds it in the cache) and reports its algorithms;
  * algos may be NULL (warm-up before the first step). */
 int thaw_cuda_conv2d_plan(ThawCudaContext *ctx, const Conv2dShape *s,
                           ThawCudaConvAlgos *algos, ThawError *err);
 int thaw_cuda_conv2d_cached_plans(const ThawCudaContext *ctx);
+/* Among the cached plans of 1x1 shapes in timed mode (*timed of them),
+ * how many run each direction (forward, backward data, backward filter)
+ * as GEMMs; benchmarks print it. */
+void thaw_cuda_conv2d_gemm_counts(const ThawCudaContext *ctx, int gemm[3], int *timed);
+/* Tests: plans the 1x1 shape s in timed mode and overrides which directions
+ * (forward, backward data, backward filter) run as GEMMs, so every mix of
+ * the two paths is checked whatever the timing says. */
+int thaw_cuda_conv2d_force_paths(ThawCudaContext *ctx, const Conv2dShape *s, const int gemm[3],
+                                 ThawError *err);
 
 /* engine/ops/batchnorm.h on x[m, c] (m = n*h*w), own kernels (not cuDNN's:
  * the eval-mode backward with dgamma/dbeta has no cuDNN twin). Train mode:

@@ -46,14 +46,14 @@ rows=$(grep -cE '^(resnet50|efficientnet_lite0) +128 +(fp32|tf32) +123\.4 +skipp
 [ "$rows" -eq 4 ] || fail "want 4 main rows (2 models x 2 precisions, torch skipped), got $rows"
 grep -qE '^resnet50 fuse +128 +fp32 +123\.4$' "$W/bench.out" || fail "no 'resnet50 fuse' fp32 row"
 grep -qE '^resnet50 fuse +128 +tf32 +123\.4$' "$W/bench.out" || fail "no 'resnet50 fuse' tf32 row"
-grep -qE '^resnet50 cudnn-1x1,fuse@tf32 +128 +tf32' "$W/bench.out" ||
-    fail "no TF32 row for cudnn-1x1,fuse@tf32"
-grep -qE '^resnet50 cudnn-1x1,fuse@tf32 +128 +fp32' "$W/bench.out" &&
+grep -qE '^resnet50 timed-1x1,fuse@tf32 +128 +tf32' "$W/bench.out" ||
+    fail "no TF32 row for timed-1x1,fuse@tf32"
+grep -qE '^resnet50 timed-1x1,fuse@tf32 +128 +fp32' "$W/bench.out" &&
     fail "@tf32 variant also ran in fp32"
 grep -qE '^lite0 own-depthwise,fuse +128 +tf32' "$W/bench.out" || fail "no Lite0 variant row"
 J=$W/build/bench-gpu.jsonl
-grep -q '"args":"--arch resnet50 --batch 128 --iters 2 --cudnn-1x1 --fuse --tf32"' "$J" ||
-    fail "the @tf32 variant's flags did not reach bench_gpu as --cudnn-1x1 --fuse --tf32"
+grep -q '"args":"--arch resnet50 --batch 128 --iters 2 --timed-1x1 --fuse --tf32"' "$J" ||
+    fail "the @tf32 variant's flags did not reach bench_gpu as --timed-1x1 --fuse --tf32"
 grep -q '"args":"--arch efficientnet_lite0 --batch 128 --iters 2 --own-depthwise --fuse"' "$J" ||
     fail "Lite0's variant flags did not reach bench_gpu"
 grep -q 'stand-in profile (--arch resnet50 --batch 128 --iters 5 --profile .* --tf32 --fuse)' \

@@ -66,6 +66,10 @@ static void print_plan(const char *name, const Conv2dShape *s)
 
 /* Forward and backward of one convolution; with tf_same, a pad op (0 before,
  * 1 after, as TensorFlow pads even sizes for stride 2) comes first. */
+/* Set: conv_case forces which directions of its 1x1 shape run as GEMMs
+ * (timed mode), else they follow the timing. */
+static const int *forced_paths;
+
 static void conv_case(const char *name, int n, int h, int w, int c, int k, int r,
                       int stride, int pad, int groups, int with_bias, int tf_same)
 {
@@ -102,6 +106,9 @@ static void conv_case(const char *name, int n, int h, int w, int c, int k, int r
         pad2d_backward(din, dcx, &ps);
     }
     /* GPU */
+    if (forced_paths) {
+        check_rc(thaw_cuda_conv2d_force_paths(ctx, &s, forced_paths, &err), name);
+    }
     const float *gx = d_x;
     if (tf_same) {
         check_rc(thaw_cuda_pad2d_forward(ctx, d_cx, d_x, &ps, &err), "pad fwd");
@@ -166,6 +173,33 @@ static void test_conv(void)
     thaw_cuda_context_set_benchmark(ctx, 1);
     conv_case("conv 3x3 s1 timed", 2, 12, 12, 16, 24, 3, 1, 1, 1, 1, 0);
     conv_case("dw 3x3 s2 timed", 2, 16, 16, 32, 32, 3, 2, 0, 32, 0, 1);
+    /* 1x1 timed against the GEMMs: what the timing picks, then every mix
+     * of the two paths (forward / backward data / backward filter) */
+    thaw_cuda_context_set_gemm_1x1(ctx, THAW_CUDA_1X1_TIMED);
+    conv_case("conv 1x1 s1 timed-1x1", 4, 14, 14, 64, 96, 1, 1, 0, 1, 0, 0);
+    conv_case("conv 1x1 s2 +bias timed-1x1", 4, 14, 14, 64, 96, 1, 2, 0, 1, 1, 0);
+    {
+        Conv2dShape s1;
+        ThawCudaConvAlgos algos;
+        conv2d_shape_init(&s1, 4, 14, 14, 64, 96, 1, 1, 1, 0, 1, 1);
+        check_rc(thaw_cuda_conv2d_plan(ctx, &s1, &algos, &err), "timed-1x1 plan");
+        printf("  timed-1x1 [4,14,14,64]->96: gemm %d/%d/%d, ms gemm %.3f/%.3f/%.3f "
+               "cudnn %.3f/%.3f/%.3f\n", algos.gemm[0], algos.gemm[1], algos.gemm[2],
+               algos.gemm_ms[0], algos.gemm_ms[1], algos.gemm_ms[2], algos.cudnn_ms[0],
+               algos.cudnn_ms[1], algos.cudnn_ms[2]);
+        check_true("timed-1x1 timed the GEMMs", algos.gemm_ms[0] > 0 && algos.gemm_ms[1] > 0 &&
+                   algos.gemm_ms[2] > 0, NULL);
+    }
+    static const int mixes[][3] = {{0, 0, 0}, {1, 0, 1}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}};
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "conv 1x1 s2 +bias paths %d%d%d", mixes[i][0],
+                 mixes[i][1], mixes[i][2]);
+        forced_paths = mixes[i];
+        conv_case(label, 2, 10, 10, 16, 32, 1, 2, 0, 1, 1, 0);
+        forced_paths = NULL;
+    }
+    thaw_cuda_context_set_gemm_1x1(ctx, 1);
     thaw_cuda_context_set_benchmark(ctx, 0);
     /* depthwise on the backend's own kernels (engine/cuda/cuda_depthwise.h):
      * 4 and 1 channels a thread, a bias, TF-same, Lite0's widest layer */
