@@ -5,7 +5,8 @@
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
  *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
- *                  [--heuristic] [--cudnn-1x1] [--timed-1x1] [--own-depthwise] [--fuse]
+ *                  [--heuristic] [--cudnn-1x1] [--timed-1x1] [--cudnn-bn]
+ *                  [--own-depthwise] [--fuse]
  *                  [--no-assign] [--workspace-mib N] [--profile FILE]
  * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
  * timing); default: benchmark mode (timed on first use, as PyTorch's
@@ -14,6 +15,8 @@
  * --timed-1x1: each 1x1 shape times both on first use and each direction
  * takes the faster (THAW_CUDA_1X1_TIMED; the JSON line says how many of
  * the shapes' forward / backward data / backward filter passes chose GEMMs).
+ * --cudnn-bn: train-mode batch norm on cuDNN's NHWC kernels (not with a
+ * fused activation; the JSON line counts the passes cuDNN took).
  * --own-depthwise: depthwise convolutions on thaw's kernels, not cuDNN's.
  * --fuse: batch norm / add + relu(6) forward in one pass
  * (thaw_cuda_graph_set_fuse).
@@ -135,7 +138,7 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
     int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
-        cudnn_1x1 = 0, timed_1x1 = 0, assign = 1, workspace_mib = 0, own_depthwise = 0,
+        cudnn_1x1 = 0, timed_1x1 = 0, cudnn_bn = 0, assign = 1, workspace_mib = 0, own_depthwise = 0,
         fuse = 0;
     const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
@@ -147,6 +150,8 @@ int main(int argc, char **argv)
             heuristic = 1;
         } else if (strcmp(a, "--cudnn-1x1") == 0) {
             cudnn_1x1 = 1;
+        } else if (strcmp(a, "--cudnn-bn") == 0) {
+            cudnn_bn = 1;
         } else if (strcmp(a, "--timed-1x1") == 0) {
             timed_1x1 = 1;
         } else if (strcmp(a, "--fuse") == 0) {
@@ -174,7 +179,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
-                            "[--cudnn-1x1] [--timed-1x1] [--own-depthwise] [--fuse] [--no-assign] [--workspace-mib N] "
+                            "[--cudnn-1x1] [--timed-1x1] [--cudnn-bn] [--own-depthwise] [--fuse] [--no-assign] [--workspace-mib N] "
                             "[--profile FILE]\n");
             return 2;
         }
@@ -201,6 +206,7 @@ int main(int argc, char **argv)
     thaw_cuda_context_set_benchmark(ctx, !heuristic);
     thaw_cuda_context_set_gemm_1x1(ctx, timed_1x1 ? THAW_CUDA_1X1_TIMED : !cudnn_1x1);
     thaw_cuda_context_set_own_depthwise(ctx, own_depthwise);
+    thaw_cuda_context_set_cudnn_batchnorm(ctx, cudnn_bn);
     Model m;
     memset(&m, 0, sizeof m);
     if (model_create(&m, arch, 1000, 1, &err)) {
@@ -276,16 +282,21 @@ int main(int argc, char **argv)
     int gemm_dirs[3], timed_shapes;
     char one_by_one[96];
     thaw_cuda_conv2d_gemm_counts(ctx, gemm_dirs, &timed_shapes);
+    char bn_note[64] = "";
+    if (cudnn_bn) {
+        snprintf(bn_note, sizeof bn_note, ", cudnn bn %ld passes",
+                 thaw_cuda_context_cudnn_batchnorm_calls(ctx));
+    }
     snprintf(one_by_one, sizeof one_by_one, ", 1x1 timed: gemm for %d/%d/%d of %d shapes",
              gemm_dirs[0], gemm_dirs[1], gemm_dirs[2], timed_shapes);
     printf("{\"impl\":\"thaw\",\"arch\":\"%s\",\"batch\":%d,\"size\":%d,\"precision\":\"%s\","
            "\"iters\":%d,\"step_ms_min\":%.3f,\"step_ms_median\":%.3f,\"img_s\":%.1f,"
-           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s%s%s\",\"gpu\":\"%s\"}\n",
+           "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s%s%s%s\",\"gpu\":\"%s\"}\n",
            arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
            timed_1x1 ? one_by_one : cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm",
            own_depthwise ? ", own depthwise" : "",
-           assign ? "" : ", zero-then-add", fuse ? ", fused" : "",
+           assign ? "" : ", zero-then-add", fuse ? ", fused" : "", bn_note,
            info.name);
     free(ms);
     optimizer_free(&hyper);

@@ -24,7 +24,7 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-fuse timed-1x1,fuse@tf32}
+VARIANTS=${BENCH_GPU_VARIANTS:-fuse timed-1x1,fuse@tf32 cudnn-bn@tf32}
 LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise,fuse}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1

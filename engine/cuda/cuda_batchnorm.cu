@@ -7,6 +7,7 @@
  * one elementwise pass in which each thread owns 4 channels
  * (cuda_channel_grid.h). Statistics use the first row as shift like the CPU,
  * so E[x^2] - E[x]^2 never cancels. */
+#include "engine/cuda/cuda_batchnorm_cudnn.h"
 #include "engine/cuda/cuda_channel_grid.h"
 #include "engine/cuda/cuda_channel_sums.h"
 #include "engine/cuda/cuda_context_internal.h"
@@ -207,8 +208,17 @@ int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mea
     if (m <= 0 || c <= 0) {
         return 0;
     }
+    int done = 0;
+    int rc = act == THAW_CUDA_ACT_NONE
+                 ? thaw_cuda_bn_cudnn_forward_train(ctx, y, mean, rstd, x, gamma, beta,
+                                                    running_mean, running_var, momentum, eps,
+                                                    m, c, &done, err)
+                 : 0;
+    if (rc || done) {
+        return rc;
+    }
     BnScratch s;
-    int rc = bn_scratch(ctx, m, c, &s, err);
+    rc = bn_scratch(ctx, m, c, &s, err);
     if (rc) {
         return rc;
     }
@@ -247,13 +257,20 @@ int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float
 int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *dgamma,
                                        float *dbeta, const float *dy, const float *x,
                                        const float *mean, const float *rstd,
-                                       const float *gamma, int m, int c, ThawError *err)
+                                       const float *gamma, float eps, int m, int c,
+                                       ThawError *err)
 {
     if ((!dx && !dgamma && !dbeta) || m <= 0 || c <= 0) {
         return 0;
     }
+    int done = 0;
+    int rc = thaw_cuda_bn_cudnn_backward_train(ctx, dx, dgamma, dbeta, dy, x, mean, rstd, gamma,
+                                               eps, m, c, &done, err);
+    if (rc || done) {
+        return rc;
+    }
     BnScratch s;
-    int rc = bn_scratch(ctx, m, c, &s, err);
+    rc = bn_scratch(ctx, m, c, &s, err);
     if (rc) {
         return rc;
     }

@@ -19,6 +19,8 @@ static int context_open(ThawCudaContext *c, ThawError *err)
                                                        : CUBLAS_DEFAULT_MATH));
     THAW_CUDNN_CHECK(cudnnCreate(&c->cudnn));
     THAW_CUDNN_CHECK(cudnnSetStream(c->cudnn, c->stream));
+    THAW_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->bn_x));
+    THAW_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->bn_param));
     return 0;
 }
 
@@ -55,6 +57,12 @@ void thaw_cuda_context_destroy(ThawCudaContext *c)
     thaw_cuda_conv_cache_clear(c);
     cudaFree(c->workspace);
     cudaFree(c->scratch);
+    if (c->bn_x) {
+        cudnnDestroyTensorDescriptor(c->bn_x);
+    }
+    if (c->bn_param) {
+        cudnnDestroyTensorDescriptor(c->bn_param);
+    }
     if (c->cudnn) {
         cudnnDestroy(c->cudnn);
     }
@@ -100,6 +108,16 @@ void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *c, int gemm_1x1)
 {
     c->gemm_1x1 = gemm_1x1 == THAW_CUDA_1X1_TIMED ? THAW_CUDA_1X1_TIMED : gemm_1x1 != 0;
     thaw_cuda_conv_cache_clear(c);
+}
+
+void thaw_cuda_context_set_cudnn_batchnorm(ThawCudaContext *c, int cudnn_bn)
+{
+    c->cudnn_batchnorm = cudnn_bn != 0;
+}
+
+long thaw_cuda_context_cudnn_batchnorm_calls(const ThawCudaContext *c)
+{
+    return c->cudnn_bn_calls;
 }
 
 void thaw_cuda_context_set_own_depthwise(ThawCudaContext *c, int own)

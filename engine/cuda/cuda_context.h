@@ -45,6 +45,14 @@ void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *ctx, int gemm_1x1);
  * kernels (engine/cuda/cuda_depthwise.h); 0 (the default until they have
  * run on a GPU): through cuDNN like the others. */
 void thaw_cuda_context_set_own_depthwise(ThawCudaContext *ctx, int own);
+/* cudnn_bn 1: train-mode batch norm without a fused activation runs on
+ * cuDNN's NHWC persistent kernels (engine/cuda/cuda_batchnorm_cudnn.h,
+ * PyTorch's choice for channels_last); 0 (the default until they have run
+ * on a GPU): the backend's own kernels, deterministic double sums. */
+void thaw_cuda_context_set_cudnn_batchnorm(ThawCudaContext *ctx, int cudnn_bn);
+/* How many batch norm passes (forward or backward) ran on cuDNN's kernels
+ * so far: tests and benchmarks check the option took effect. */
+long thaw_cuda_context_cudnn_batchnorm_calls(const ThawCudaContext *ctx);
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *ctx);
 int thaw_cuda_context_device(const ThawCudaContext *ctx);
 

@@ -15,6 +15,9 @@ struct ThawCudaContext {
     int benchmark;              /* time the algorithms (cudnnFind*) */
     int gemm_1x1;               /* 1x1 convolutions through cuBLAS (2: timed) */
     int own_depthwise;          /* depthwise convolutions on own kernels */
+    int cudnn_batchnorm;        /* train-mode batch norm on cuDNN's kernels */
+    cudnnTensorDescriptor_t bn_x, bn_param;   /* set per batch norm call */
+    long cudnn_bn_calls;        /* batch norm passes cuDNN took */
     int din_assign;             /* backward writes (=) din instead of += */
     void *workspace;            /* cuDNN scratch, grown up to the limit */
     size_t workspace_bytes, workspace_limit;

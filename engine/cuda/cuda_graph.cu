@@ -494,8 +494,8 @@ static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, floa
         if (op->bn_batch_stats) {
             return thaw_cuda_batchnorm_backward_train(
                 ctx, dx, param_grad(cg, p, op, op->weight), param_grad(cg, p, op, op->bias),
-                dy, xd, cg->op_mean[i], cg->op_rstd[i], param(cg, p, op->weight), rows, x->c,
-                err);
+                dy, xd, cg->op_mean[i], cg->op_rstd[i], param(cg, p, op->weight),
+                op->u.bn.eps, rows, x->c, err);
         }
         return thaw_cuda_batchnorm_backward_eval(
             ctx, dx, param_grad(cg, p, op, op->weight), param_grad(cg, p, op, op->bias), dy,

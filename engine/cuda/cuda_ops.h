@@ -145,7 +145,10 @@ int thaw_cuda_conv2d_force_paths(ThawCudaContext *ctx, const Conv2dShape *s, con
  * the eval-mode backward with dgamma/dbeta has no cuDNN twin). Train mode:
  * batch statistics, mean/rstd saved, running stats (when non-NULL) updated
  * with momentum and the unbiased variance. Backward accumulates; NULL skips.
- * Forward writes act(batch norm) (THAW_CUDA_ACT_NONE: the plain op). */
+ * Forward writes act(batch norm) (THAW_CUDA_ACT_NONE: the plain op). The
+ * train-mode backward takes the forward's eps (cuDNN's kernels ask for it).
+ * Train mode without an activation can run on cuDNN's kernels instead
+ * (thaw_cuda_context_set_cudnn_batchnorm). */
 int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mean,
                                       float *rstd, const float *x, const float *gamma,
                                       const float *beta, float *running_mean,
@@ -159,7 +162,8 @@ int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float
 int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *dgamma,
                                        float *dbeta, const float *dy, const float *x,
                                        const float *mean, const float *rstd,
-                                       const float *gamma, int m, int c, ThawError *err);
+                                       const float *gamma, float eps, int m, int c,
+                                       ThawError *err);
 int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dgamma,
                                       float *dbeta, const float *dy, const float *x,
                                       const float *gamma, const float *running_mean,

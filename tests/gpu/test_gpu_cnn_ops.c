@@ -244,14 +244,14 @@ static void bn_case(const char *name, int m, int c, float lo, float hi)
 
     batchnorm_backward_train(dx, dg, dbt, dy, x, mean, rstd, g, m, c);
     check_rc(thaw_cuda_batchnorm_backward_train(ctx, d_dx, d_dg, d_db, d_dy, d_x, d_mean,
-                                                d_rstd, d_g, m, c, &err), name);
+                                                d_rstd, d_g, eps, m, c, &err), name);
     BN_CMP("train dx (+=)", d_dx, dx, mc);
     BN_CMP("train dgamma (+=)", d_dg, dg, c);
     BN_CMP("train dbeta (+=)", d_db, dbt, c);
     /* Frozen affine: dx only. */
     batchnorm_backward_train(dx, NULL, NULL, dy, x, mean, rstd, g, m, c);
     check_rc(thaw_cuda_batchnorm_backward_train(ctx, d_dx, NULL, NULL, d_dy, d_x, d_mean,
-                                                d_rstd, d_g, m, c, &err), name);
+                                                d_rstd, d_g, eps, m, c, &err), name);
     BN_CMP("train dx only", d_dx, dx, mc);
 
     /* Eval mode with the running statistics just updated. */
@@ -298,6 +298,19 @@ static void test_batchnorm(void)
     bn_case("bn 98x100 offset", 2 * 7 * 7, 100, 3, 5);
     bn_case("bn 1024x64", 4 * 16 * 16, 64, -1, 1);
     bn_case("bn 8x520", 8, 520, -2, 2);
+    /* train mode on cuDNN's NHWC kernels (the eval cases stay on ours) */
+    thaw_cuda_context_set_cudnn_batchnorm(ctx, 1);
+    bn_case("bn 98x100 offset cudnn", 2 * 7 * 7, 100, 3, 5);
+    bn_case("bn 1024x64 cudnn", 4 * 16 * 16, 64, -1, 1);
+    bn_case("bn 8x520 cudnn", 8, 520, -2, 2);
+    bn_case("bn 6272x256 cudnn", 8 * 28 * 28, 256, -1, 1);
+    thaw_cuda_context_set_cudnn_batchnorm(ctx, 0);
+    {
+        char detail[64];
+        long calls = thaw_cuda_context_cudnn_batchnorm_calls(ctx);
+        snprintf(detail, sizeof detail, "%ld of 12 passes on cuDNN", calls);
+        check_true("cudnn batch norm used", calls >= 8, detail);
+    }
     bn_case("bn 40000x32", 40000, 32, -1, 3);
     /* one channel a thread (30 % 4 != 0); channels over two blocks (1152,
      * 2048: Lite0's and ResNet-50's widest) */
