@@ -90,18 +90,24 @@ for t in $TESTS; do
     printf "   %-20s %s, %d s\n" "$t" "$verdict" $(( $(date +%s) - t0 ))
 done
 if [ -n "$TESTS" ]; then
-    # Lite0 again with depthwise convolutions on thaw's own kernels
-    t0=$(date +%s)
-    echo "-- test_gpu_models efficientnet_lite0 (own depthwise)" >>"$TESTS_LOG"
-    THAW_GPU_OWN_DEPTHWISE=1 timeout 240 "$BUILD/tests/test_gpu_models" efficientnet_lite0 \
-        >>"$TESTS_LOG" 2>&1
-    rc=$?
-    case $rc in
-        0) verdict=PASS ;;
-        77) verdict="SKIPPED (no GPU)"; failed_tests=$((failed_tests + 1)) ;;
-        *) verdict="FAIL (exit $rc)"; failed_tests=$((failed_tests + 1)) ;;
-    esac
-    printf "   %-20s %s, %d s\n" "test_gpu_models lite0, own depthwise" "$verdict" $(( $(date +%s) - t0 ))
+    # Lite0 again with depthwise convolutions on thaw's own kernels, and
+    # ResNet-18 with batch norm on cuDNN's kernels (options still off by
+    # default)
+    for extra in "efficientnet_lite0 THAW_GPU_OWN_DEPTHWISE own depthwise" \
+                 "resnet18 THAW_GPU_CUDNN_BN cudnn batch norm"; do
+        read -r arch var what <<<"$extra"
+        t0=$(date +%s)
+        echo "-- test_gpu_models $arch ($what)" >>"$TESTS_LOG"
+        env "$var=1" timeout 240 "$BUILD/tests/test_gpu_models" "$arch" >>"$TESTS_LOG" 2>&1
+        rc=$?
+        case $rc in
+            0) verdict=PASS ;;
+            77) verdict="SKIPPED (no GPU)"; failed_tests=$((failed_tests + 1)) ;;
+            *) verdict="FAIL (exit $rc)"; failed_tests=$((failed_tests + 1)) ;;
+        esac
+        printf "   %-20s %s, %d s\n" "test_gpu_models $arch, $what" "$verdict" \
+            $(( $(date +%s) - t0 ))
+    done
 fi
 echo "== details"
 grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$TESTS_LOG" | sed 's/^/   /'

@@ -549,6 +549,12 @@ int main(int argc, char **argv)
         thaw_cuda_context_set_own_depthwise(ctx, 1);
         printf("depthwise convolutions: own kernels (THAW_GPU_OWN_DEPTHWISE=1)\n");
     }
+    /* THAW_GPU_CUDNN_BN=1: train-mode batch norm on cuDNN's kernels */
+    const char *cudnn_bn = getenv("THAW_GPU_CUDNN_BN");
+    if (cudnn_bn && strcmp(cudnn_bn, "1") == 0) {
+        thaw_cuda_context_set_cudnn_batchnorm(ctx, 1);
+        printf("batch norm: cuDNN's kernels (THAW_GPU_CUDNN_BN=1)\n");
+    }
     static const Case cases[] = {
         {"resnet18", 64},
         {"efficientnet_lite0", 128},
