@@ -27,7 +27,7 @@ tui_wait_for '│ error │|\| error \|' "the error state in the status bar"
 # the cause, read across the wrapped error line (rows joined, runs of
 # spaces squeezed): the path alone is 80 columns here
 end=$((SECONDS + TUI_TIMEOUT))
-until tui_screen | tr -s '\n ' '  ' | grep -q 'epoch-001.safetensors: No space left on device'; do
+until tui_screen | tr -s '\n ' '  ' | grep -q ': No space left on device'; do
     [ $SECONDS -lt $end ] || tui_fail "the cause (No space left on device) is not on the screen"
     sleep 0.05
 done
