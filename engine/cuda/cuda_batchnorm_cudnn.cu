@@ -24,12 +24,17 @@ static int describe(ThawCudaContext *ctx, int m, int c, ThawError *err)
 }
 
 /* Whether cuDNN can take the call: the option on, epsilon allowed, and no
- * reserve space (it would have to live from forward to backward). */
-static int usable(ThawCudaContext *ctx, float eps, int *ok, ThawError *err)
+ * reserve space (it would have to live from forward to backward); the
+ * descriptors are set for [m, c] when it can. */
+static int usable(ThawCudaContext *ctx, float eps, int m, int c, int *ok, ThawError *err)
 {
     *ok = 0;
     if (!ctx->cudnn_batchnorm || (double)eps < CUDNN_BN_MIN_EPSILON) {
         return 0;
+    }
+    int rc = describe(ctx, m, c, err);
+    if (rc) {
+        return rc;
     }
     size_t reserve = 0;
     THAW_CUDNN_CHECK(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(
@@ -65,8 +70,7 @@ int thaw_cuda_bn_cudnn_forward_train(ThawCudaContext *ctx, float *y, float *mean
 {
     *done = 0;
     int ok = 0;
-    int rc = describe(ctx, m, c, err);
-    rc = rc ? rc : usable(ctx, eps, &ok, err);
+    int rc = usable(ctx, eps, m, c, &ok, err);
     if (rc || !ok || (running_mean == NULL) != (running_var == NULL)) {
         return rc;
     }
@@ -93,8 +97,7 @@ int thaw_cuda_bn_cudnn_backward_train(ThawCudaContext *ctx, float *dx, float *dg
 {
     *done = 0;
     int ok = 0;
-    int rc = describe(ctx, m, c, err);
-    rc = rc ? rc : usable(ctx, eps, &ok, err);
+    int rc = usable(ctx, eps, m, c, &ok, err);
     if (rc || !ok || !dx) {
         return rc;
     }
