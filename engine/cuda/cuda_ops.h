@@ -67,6 +67,20 @@ int thaw_cuda_softmax_rows_forward(ThawCudaContext *ctx, float *out, const float
 int thaw_cuda_softmax_rows_backward(ThawCudaContext *ctx, float *din, const float *dout,
                                     const float *out, int rows, int cols, ThawError *err);
 
+/* engine/ops/embedding.h: out[i, :] = table[ids[i], :] (add: +=), ids on
+ * the device. Backward: dtable[v, :] += the dout rows of v's tokens, in
+ * token order, from groups built on the host (engine/ops/embedding_groups.h)
+ * and uploaded: device pointers below. Deterministic, the CPU op's bits. */
+typedef struct {
+    int n_groups;
+    const int32_t *id, *start, *order;
+} ThawCudaEmbeddingGroups;
+int thaw_cuda_embedding_forward(ThawCudaContext *ctx, float *out, const int32_t *ids,
+                                const float *table, int n, int dim, int add, ThawError *err);
+int thaw_cuda_embedding_backward(ThawCudaContext *ctx, float *dtable, const float *dout,
+                                 const ThawCudaEmbeddingGroups *groups, int dim,
+                                 ThawError *err);
+
 /* engine/ops/elementwise.h: out = act(a + b); da += dout, db += dout. */
 int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
                           const float *b, size_t n, ThawCudaAct act, ThawError *err);

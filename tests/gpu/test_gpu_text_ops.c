@@ -1,6 +1,7 @@
 /* The text ops' CUDA twins (GELU, layer norm, row softmax; issue 5) against
  * the CPU ops on random inputs: max |gpu - cpu| <= 1e-4 x max |cpu|, the
- * backwards both += and in assign mode. Prints "skipped: no GPU" and exits
+ * backwards both += and in assign mode; the embedding gather and its
+ * grouped scatter-add (the CPU's bits: the printed max |diff| is 0). Prints "skipped: no GPU" and exits
  * 77 without a device. */
 #include <math.h>
 #include <stdint.h>
@@ -11,6 +12,8 @@
 #include "engine/cuda/cuda_context.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/ops/attention.h"
+#include "engine/ops/embedding.h"
+#include "engine/ops/embedding_groups.h"
 #include "engine/ops/gelu.h"
 #include "engine/ops/layernorm.h"
 #include "gpu_parity.h"
@@ -134,6 +137,51 @@ static void test_softmax(int rows, int cols)
     }
 }
 
+/* n tokens over a vocabulary of vocab rows (ids repeat: vocab < n), dim
+ * columns: gather, gather-add, and the grouped backward onto a table that
+ * already holds gradients. */
+static void test_embedding(int n, int vocab, int dim)
+{
+    char name[80];
+    const size_t nd = (size_t)n * dim, vd = (size_t)vocab * dim;
+    int32_t *ids = malloc(n * sizeof *ids);
+    for (int i = 0; i < n; i++) {
+        ids[i] = (int32_t)((i * 7919u + (unsigned)(i * i)) % (unsigned)vocab);
+    }
+    float *table = random_host(vd, -1, 1), *dtable = random_host(vd, -1, 1);
+    float *dy = random_host(nd, -1, 1), *out = random_host(nd, -1, 1);
+    float *d_table = to_device(table, vd * 4), *d_dtable = to_device(dtable, vd * 4);
+    float *d_dy = to_device(dy, nd * 4), *d_out = to_device(out, nd * 4);
+    int32_t *d_ids = to_device(ids, n * sizeof *ids);
+    embedding_forward_add(out, ids, table, n, dim);
+    check_rc(thaw_cuda_embedding_forward(ctx, d_out, d_ids, d_table, n, dim, 1,
+                                         &err), "embedding fwd add");
+    snprintf(name, sizeof name, "embedding %d tokens x %d forward (+=)", n, dim);
+    compare(name, d_out, out, nd);
+    embedding_forward(out, ids, table, n, dim);
+    check_rc(thaw_cuda_embedding_forward(ctx, d_out, d_ids, d_table, n, dim, 0, &err),
+             "embedding fwd");
+    snprintf(name, sizeof name, "embedding %d tokens x %d forward", n, dim);
+    compare(name, d_out, out, nd);
+    EmbeddingGroups g = {0, malloc(n * 4), malloc((n + 1) * 4), malloc(n * 4)};
+    check_rc(embedding_groups_build(&g, ids, n), "embedding groups");
+    ThawCudaEmbeddingGroups dg = {g.n_groups, to_device(g.id, n * 4),
+                                  to_device(g.start, (n + 1) * 4), to_device(g.order, n * 4)};
+    embedding_backward(dtable, dy, ids, n, dim);
+    check_rc(thaw_cuda_embedding_backward(ctx, d_dtable, d_dy, &dg, dim, &err), "embedding bwd");
+    snprintf(name, sizeof name, "embedding %d groups x %d backward (+=)", g.n_groups, dim);
+    compare(name, d_dtable, dtable, vd);
+    void *devs[] = {d_table, d_dtable, d_dy, d_out, d_ids, (void *)dg.id, (void *)dg.start,
+                    (void *)dg.order};
+    for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) {
+        thaw_cuda_release(devs[i]);
+    }
+    void *hosts[] = {ids, table, dtable, dy, out, g.id, g.start, g.order};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        free(hosts[i]);
+    }
+}
+
 int main(void)
 {
     gpu_start(0);
@@ -144,5 +192,8 @@ int main(void)
     test_layernorm(9000, 12);
     test_softmax(37, 128);
     test_softmax(16 * 12 * 128, 128);     /* batch 16, 12 heads, 128 tokens */
+    test_embedding(300, 50, 37);
+    test_embedding(16 * 128, 30522, 384); /* MiniLM's word table at batch 16 */
+    test_embedding(16 * 128, 2, 384);     /* token types: two long groups */
     return gpu_finish();
 }
