@@ -67,6 +67,24 @@ int thaw_cuda_softmax_rows_forward(ThawCudaContext *ctx, float *out, const float
 int thaw_cuda_softmax_rows_backward(ThawCudaContext *ctx, float *din, const float *dout,
                                     const float *out, int rows, int cols, ThawError *err);
 
+/* engine/ops/attention.h's phases, key_mask ([B, T] int32) and drop_mask
+ * ([B, H, T, T] dropout scales) on the device or NULL. The context is
+ * written (=); the backward adds to dq, dk, dv (assign mode: writes) and
+ * skips a NULL one. Strided-batched cuBLAS products per batch element
+ * (cuda_attention_gemms.h), row kernels for the softmax and its gradient;
+ * the backward's ds takes [B, H, T, T] floats of the context's scratch. */
+int thaw_cuda_attention_probs_forward(ThawCudaContext *ctx, float *probs, const float *q,
+                                      const float *k, const int32_t *key_mask, int batch,
+                                      int seq, int channels, int heads, ThawError *err);
+int thaw_cuda_attention_context_forward(ThawCudaContext *ctx, float *out,
+                                        const float *probs_used, const float *v, int batch,
+                                        int seq, int channels, int heads, ThawError *err);
+int thaw_cuda_attention_backward(ThawCudaContext *ctx, float *dq, float *dk, float *dv,
+                                 const float *dout, const float *q, const float *k,
+                                 const float *v, const float *probs, const float *probs_used,
+                                 const float *drop_mask, int batch, int seq, int channels,
+                                 int heads, ThawError *err);
+
 /* engine/ops/embedding.h: out[i, :] = table[ids[i], :] (add: +=), ids on
  * the device. Backward: dtable[v, :] += the dout rows of v's tokens, in
  * token order, from groups built on the host (engine/ops/embedding_groups.h)

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/ops/gelu_math.h"
 #include "engine/ops/row_math.h"
@@ -96,6 +97,32 @@ THAW_TEXT_FN void thaw_softmax_backward_row(float *din, const float *dout, const
 {
     thaw_softmax_row_backward(din + (size_t)i * cols, dout + (size_t)i * cols,
                               out + (size_t)i * cols, cols, assign);
+}
+
+/* Score row r of [B, H, T] rows: the masked softmax in place, with batch
+ * element b's key mask (NULL: every key), as attention_probs_forward. */
+THAW_TEXT_FN void thaw_attention_softmax_row(float *probs, const int32_t *key_mask, int seq,
+                                             int heads, long r)
+{
+    long b = r / ((long)heads * seq);
+    thaw_masked_softmax_row(probs + (size_t)r * seq,
+                            key_mask ? key_mask + (size_t)b * seq : NULL, seq);
+}
+
+/* Row r of ds (the gradient of the probabilities v was multiplied by):
+ * times the dropout scale when there is one, then through the softmax's
+ * backward with probs, written in place, as attention_backward. */
+THAW_TEXT_FN void thaw_attention_ds_row(float *ds, const float *probs, const float *drop_mask,
+                                        int seq, long r)
+{
+    float *row = ds + (size_t)r * seq;
+    if (drop_mask) {
+        const float *mk = drop_mask + (size_t)r * seq;
+        for (int j = 0; j < seq; j++) {
+            row[j] *= mk[j];
+        }
+    }
+    thaw_softmax_row_backward(row, row, probs + (size_t)r * seq, seq, 1);
 }
 
 /* Layer norm's parameter gradients: rows cut into at most this many chunks

@@ -50,36 +50,6 @@ void softmax_rows_backward(float *din, const float *dout, const float *out,
     }
 }
 
-/* Softmax of one score row over the keys the mask keeps (the rest get 0). */
-static void masked_softmax_row(float *row, const int32_t *mask, int cols)
-{
-    if (!mask) {
-        thaw_softmax_row_forward(row, row, cols);
-        return;
-    }
-    float mx = -INFINITY;
-    for (int j = 0; j < cols; j++) {
-        if (mask[j] && row[j] > mx) {
-            mx = row[j];
-        }
-    }
-    if (mx == -INFINITY) {   /* only padding: uniform, as BERT's mask gives */
-        for (int j = 0; j < cols; j++) {
-            row[j] = 1.0f / cols;
-        }
-        return;
-    }
-    float sum = 0.0f;
-    for (int j = 0; j < cols; j++) {
-        row[j] = mask[j] ? expf(row[j] - mx) : 0.0f;
-        sum += row[j];
-    }
-    float inv = 1.0f / sum;
-    for (int j = 0; j < cols; j++) {
-        row[j] *= inv;
-    }
-}
-
 void attention_probs_forward(float *probs, const float *q, const float *k,
                              const int32_t *key_mask, int batch, int seq,
                              int channels, int heads)
@@ -97,7 +67,7 @@ void attention_probs_forward(float *probs, const float *q, const float *k,
                     k + b * tc + (size_t)h * d, channels, 0.0f, s, seq);
         const int32_t *m = key_mask ? key_mask + (size_t)b * seq : NULL;
         for (int i = 0; i < seq; i++) {
-            masked_softmax_row(s + (size_t)i * seq, m, seq);
+            thaw_masked_softmax_row(s + (size_t)i * seq, m, seq);
         }
     }
     blas_single_end(saved);

@@ -11,6 +11,7 @@
 #define THAW_OP_ROW_MATH_H
 
 #include <math.h>
+#include <stdint.h>
 
 #ifdef __CUDACC__
 #define THAW_ROW_FN __host__ __device__ static inline
@@ -74,6 +75,38 @@ THAW_ROW_FN void thaw_softmax_row_forward(float *y, const float *x, int cols)
     float inv = 1.0f / sum;
     for (int j = 0; j < cols; j++) {
         y[j] *= inv;
+    }
+}
+
+/* Softmax of one score row in place over the keys mask keeps (mask[j] 1;
+ * the rest get 0; NULL keeps all); a row with no key attends uniformly,
+ * as BERT's additive mask gives. */
+THAW_ROW_FN void thaw_masked_softmax_row(float *row, const int32_t *mask, int cols)
+{
+    if (!mask) {
+        thaw_softmax_row_forward(row, row, cols);
+        return;
+    }
+    float mx = -INFINITY;
+    for (int j = 0; j < cols; j++) {
+        if (mask[j] && row[j] > mx) {
+            mx = row[j];
+        }
+    }
+    if (mx == -INFINITY) {
+        for (int j = 0; j < cols; j++) {
+            row[j] = 1.0f / cols;
+        }
+        return;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        row[j] = mask[j] ? expf(row[j] - mx) : 0.0f;
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < cols; j++) {
+        row[j] *= inv;
     }
 }
 

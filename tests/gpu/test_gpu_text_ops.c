@@ -1,6 +1,7 @@
 /* The text ops' CUDA twins (GELU, layer norm, row softmax; issue 5) against
  * the CPU ops on random inputs: max |gpu - cpu| <= 1e-4 x max |cpu|, the
- * backwards both += and in assign mode; the embedding gather and its
+ * backwards both += and in assign mode; attention's phases (masked
+ * probabilities, context, backward with a dropout mask); the embedding gather and its
  * grouped scatter-add (the CPU's bits: the printed max |diff| is 0). Prints "skipped: no GPU" and exits
  * 77 without a device. */
 #include <math.h>
@@ -137,6 +138,87 @@ static void test_softmax(int rows, int cols)
     }
 }
 
+/* Attention's phases with a key mask (the last sequence all padding) and
+ * a dropout mask: probabilities, context, backward += and assign. */
+static void test_attention(int batch, int seq, int channels, int heads)
+{
+    char name[96];
+    const size_t btc = (size_t)batch * seq * channels, tt = (size_t)batch * heads * seq * seq;
+    float *q = random_host(btc, -2, 2), *k = random_host(btc, -2, 2), *v = random_host(btc, -1, 1);
+    float *dout = random_host(btc, -1, 1), *drop = random_host(tt, 0, 1);
+    float *dq = random_host(btc, -1, 1), *dk = random_host(btc, -1, 1), *dv = random_host(btc, -1, 1);
+    int32_t *mask = malloc((size_t)batch * seq * sizeof *mask);
+    for (int i = 0; i < batch * seq; i++) {
+        int b = i / seq, t = i % seq;
+        mask[i] = b == batch - 1 && batch > 1 ? 0 : t < seq - b;
+    }
+    for (size_t i = 0; i < tt; i++) {
+        drop[i] = drop[i] < 0.1f ? 0.0f : 1.0f / 0.9f;
+    }
+    float *probs = malloc(tt * 4), *used = malloc(tt * 4), *out = malloc(btc * 4);
+    float *ws = malloc(attention_workspace_floats(seq) * 4);
+    attention_probs_forward(probs, q, k, mask, batch, seq, channels, heads);
+    for (size_t i = 0; i < tt; i++) {
+        used[i] = probs[i] * drop[i];
+    }
+    attention_context_forward(out, used, v, batch, seq, channels, heads);
+    float *d_q = to_device(q, btc * 4), *d_k = to_device(k, btc * 4), *d_v = to_device(v, btc * 4);
+    float *d_dout = to_device(dout, btc * 4), *d_drop = to_device(drop, tt * 4);
+    float *d_used = to_device(used, tt * 4), *d_probs = device_nans(tt);
+    float *d_out = device_nans(btc);
+    int32_t *d_mask = to_device(mask, (size_t)batch * seq * sizeof *mask);
+    float *d_dq = to_device(dq, btc * 4), *d_dk = to_device(dk, btc * 4);
+    float *d_dv = to_device(dv, btc * 4);
+    check_rc(thaw_cuda_attention_probs_forward(ctx, d_probs, d_q, d_k, d_mask, batch, seq,
+                                               channels, heads, &err), "attention probs");
+    snprintf(name, sizeof name, "attention %dx%dx%d/%d probs (masked)", batch, seq, channels,
+             heads);
+    compare(name, d_probs, probs, tt);
+    check_rc(thaw_cuda_attention_context_forward(ctx, d_out, d_used, d_v, batch, seq, channels,
+                                                 heads, &err), "attention context");
+    snprintf(name, sizeof name, "attention %dx%dx%d/%d context", batch, seq, channels, heads);
+    compare(name, d_out, out, btc);
+    attention_backward(dq, dk, dv, dout, q, k, v, probs, used, drop, ws, batch, seq, channels,
+                       heads);
+    check_rc(thaw_cuda_attention_backward(ctx, d_dq, d_dk, d_dv, d_dout, d_q, d_k, d_v, d_probs,
+                                          d_used, d_drop, batch, seq, channels, heads, &err),
+             "attention backward");
+    const char *which[] = {"dq", "dk", "dv"};
+    float *devs3[] = {d_dq, d_dk, d_dv}, *refs3[] = {dq, dk, dv};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "attention %dx%dx%d/%d %s (+=)", batch, seq, channels, heads,
+                 which[i]);
+        compare(name, devs3[i], refs3[i], btc);
+    }
+    /* assign: NaN in, the gradient alone out */
+    float *nq = device_nans(btc), *nk = device_nans(btc), *nv = device_nans(btc);
+    memset(dq, 0, btc * 4);
+    memset(dk, 0, btc * 4);
+    memset(dv, 0, btc * 4);
+    attention_backward(dq, dk, dv, dout, q, k, v, probs, used, drop, ws, batch, seq, channels,
+                       heads);
+    thaw_cuda_context_set_din_assign(ctx, 1);
+    check_rc(thaw_cuda_attention_backward(ctx, nq, nk, nv, d_dout, d_q, d_k, d_v, d_probs,
+                                          d_used, d_drop, batch, seq, channels, heads, &err),
+             "attention backward (=)");
+    thaw_cuda_context_set_din_assign(ctx, 0);
+    float *nans3[] = {nq, nk, nv};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "attention %dx%dx%d/%d %s (=, assign)", batch, seq, channels,
+                 heads, which[i]);
+        compare(name, nans3[i], refs3[i], btc);
+    }
+    void *devs[] = {d_q, d_k, d_v, d_dout, d_drop, d_used, d_probs, d_out, d_mask, d_dq, d_dk,
+                    d_dv, nq, nk, nv};
+    for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) {
+        thaw_cuda_release(devs[i]);
+    }
+    void *hosts[] = {q, k, v, dout, drop, dq, dk, dv, mask, probs, used, out, ws};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        free(hosts[i]);
+    }
+}
+
 /* n tokens over a vocabulary of vocab rows (ids repeat: vocab < n), dim
  * columns: gather, gather-add, and the grouped backward onto a table that
  * already holds gradients. */
@@ -192,6 +274,8 @@ int main(void)
     test_layernorm(9000, 12);
     test_softmax(37, 128);
     test_softmax(16 * 12 * 128, 128);     /* batch 16, 12 heads, 128 tokens */
+    test_attention(3, 9, 24, 4);
+    test_attention(16, 128, 384, 12);     /* MiniLM at batch 16, 128 tokens */
     test_embedding(300, 50, 37);
     test_embedding(16 * 128, 30522, 384); /* MiniLM's word table at batch 16 */
     test_embedding(16 * 128, 2, 384);     /* token types: two long groups */
