@@ -36,6 +36,7 @@ field() {   # JSON-LINE KEY
 }
 printf "%-20s %5s %5s %12s %12s %7s\n" model batch prec "thaw img/s" "torch img/s" ratio
 status=0
+declare -A thaw_main torch_main   # arch/batch/prec -> img/s of the main rows
 for arch in $ARCHS; do
     for batch in $BATCHES; do
         for prec in fp32 tf32; do
@@ -53,13 +54,17 @@ for arch in $ARCHS; do
                 ratio=$(awk -v a="$ti" -v b="$pi" 'BEGIN { printf "%.2fx", a / b }')
             fi
             printf "%-20s %5s %5s %12s %12s %7s\n" "$arch" "$batch" "$prec" "$ti" "$pi" "$ratio"
+            thaw_main[$arch/$batch/$prec]=$ti
+            torch_main[$arch/$batch/$prec]=$pi
         done
     done
 done
-# Variants at batch 128. ResNet-50 (default): fusion of batch norm / add
-# with their relu, and in TF32 also 1x1 convolutions through cuDNN (3.5x
-# slower in fp32; convolutions are most of the TF32 gap to PyTorch). Lite0:
-# own depthwise kernels with fusion. Measured before and dropped from the
+# Variants at batch 128, each with its ratio to the main thaw row of the
+# same model and precision and to PyTorch's, and what bench_gpu reports of
+# the options (conv_algos). ResNet-50 (default): fusion of batch norm / add
+# with their relu; in TF32 also 1x1 convolutions timed against cuDNN per
+# shape (convolutions are most of the TF32 gap to PyTorch), and batch norm
+# on cuDNN's kernels. Lite0: own depthwise kernels with fusion. Measured before and dropped from the
 # default (tests/gpu/run.sh must stay near 5 minutes): heuristic (cuDNN's
 # heuristics instead of timed algorithms: no change), no-assign,
 # workspace-mib=2048. Then where the GPU time of a step goes: thaw's per-op
@@ -80,7 +85,17 @@ if [ "$EXTRAS" != 0 ]; then
             flag=""; [ "$prec" = tf32 ] && flag="--tf32"
             t=$(timeout 120 "$BIN" --arch "$1" --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
             echo "$t" >> "$OUT"
-            printf "%-28s %5s %5s %12s\n" "${1/efficientnet_/} $2" 128 "$prec" "$(field "$t" img_s)"
+            vi=$(field "$t" img_s)
+            vs_main="-" vs_torch="-"
+            base=${thaw_main[$1/128/$prec]:-} tb=${torch_main[$1/128/$prec]:-}
+            if [[ "$vi" =~ ^[0-9.]+$ && "$base" =~ ^[0-9.]+$ ]]; then
+                vs_main=$(awk -v a="$vi" -v b="$base" 'BEGIN { printf "%.2fx", a / b }')
+            fi
+            if [[ "$vi" =~ ^[0-9.]+$ && "$tb" =~ ^[0-9.]+$ ]]; then
+                vs_torch=$(awk -v a="$vi" -v b="$tb" 'BEGIN { printf "%.2fx", a / b }')
+            fi
+            printf "%-28s %5s %5s %12s  vs main %6s  vs torch %6s  %s\n" "${1/efficientnet_/} $2" \
+                128 "$prec" "${vi:-error}" "$vs_main" "$vs_torch" "$(field "$t" conv_algos)"
         done
     done
     first_r50=${VARIANTS%% *}

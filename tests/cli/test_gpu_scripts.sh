@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     [ "$1" = --profile ] && echo "per step: stand-in profile ($args)" >"$2"
     shift
 done
-printf '{"impl":"thaw","img_s":123.4,"gpu":"stand-in","args":"%s"}\n' "$args"
+printf '{"impl":"thaw","img_s":123.4,"conv_algos":"stand-in algos","gpu":"stand-in","args":"%s"}\n' "$args"
 EOF
 chmod +x "$W/build/bench/bench_gpu"
 BENCH_GPU_BATCHES=128 BENCH_GPU_ITERS=2 bash "$THAW_SOURCE_DIR/bench/gpu/run.sh" \
@@ -44,8 +44,10 @@ cat "$W/bench.out"
 [ "$rc" -eq 0 ] || fail "bench/gpu/run.sh exit $rc with a working bench_gpu"
 rows=$(grep -cE '^(resnet50|efficientnet_lite0) +128 +(fp32|tf32) +123\.4 +skipped' "$W/bench.out")
 [ "$rows" -eq 4 ] || fail "want 4 main rows (2 models x 2 precisions, torch skipped), got $rows"
-grep -qE '^resnet50 fuse +128 +fp32 +123\.4$' "$W/bench.out" || fail "no 'resnet50 fuse' fp32 row"
-grep -qE '^resnet50 fuse +128 +tf32 +123\.4$' "$W/bench.out" || fail "no 'resnet50 fuse' tf32 row"
+grep -qE '^resnet50 fuse +128 +fp32 +123\.4 +vs main +1\.00x +vs torch +- +stand-in algos$' \
+    "$W/bench.out" || fail "no 'resnet50 fuse' fp32 row with its ratio to the main row and its algos"
+grep -qE '^resnet50 fuse +128 +tf32 +123\.4 +vs main +1\.00x' "$W/bench.out" ||
+    fail "no 'resnet50 fuse' tf32 row"
 grep -qE '^resnet50 timed-1x1,fuse@tf32 +128 +tf32' "$W/bench.out" ||
     fail "no TF32 row for timed-1x1,fuse@tf32"
 grep -qE '^resnet50 timed-1x1,fuse@tf32 +128 +fp32' "$W/bench.out" &&
