@@ -273,7 +273,7 @@ int tui_main(int argc, char **argv)
     if (t.app.checkpoint[0]) {
         printf("checkpoint: %s\n", t.app.checkpoint);
     }
-    if (t.app.exit_code == 1 && t.app.run_error[0]) {
+    if (t.app.exit_code != 0 && t.app.run_error[0]) {
         fprintf(stderr, "thaw: %s\n", t.app.run_error);
     }
     int code = t.app.exit_code;

@@ -91,6 +91,19 @@ static void fold_snapshot(TuiApp *app, const BusSnapshot *snap)
     wb_clamp(&app->wb);
 }
 
+/* The checkpoint of a quit could not be written (a full disk): the run
+ * has ended without one, so leave, but not as a success: exit 1 after q y
+ * (128 + signal after a signal) and the error printed once the screen is
+ * restored, as thaw train does. */
+static void quit_save_failed(TuiApp *app, const char *msg)
+{
+    snprintf(app->run_error, sizeof app->run_error, "checkpoint not written: %s", msg);
+    if (app->exit_code == 0) {
+        app->exit_code = 1;
+    }
+    app->quit = TUI_QUIT_NOW;
+}
+
 static void fold_ack(TuiApp *app, const BusEvent *ev)
 {
     TuiPending p;
@@ -100,12 +113,14 @@ static void fold_ack(TuiApp *app, const BusEvent *ev)
         app->state_cmd = 0;
         app->wb.status_msg[0] = '\0';
     }
+    if (!ev->ok && ev->cmd_kind == BUS_CMD_STOP_SAVE && app->quit == TUI_QUIT_SAVING) {
+        quit_save_failed(app, ev->msg);
+        tui_refresh_pending(app);
+        return;
+    }
     if (!ev->ok) {
         status(app, "%s refused: %s", name, ev->msg);
         wb_log(&app->wb, "%s refused: %s", name, ev->msg);
-        if (ev->cmd_kind == BUS_CMD_STOP_SAVE && app->quit == TUI_QUIT_SAVING) {
-            app->quit = TUI_QUIT_NOW;
-        }
         tui_refresh_pending(app);
         return;
     }
@@ -193,6 +208,9 @@ static void fold_state(TuiApp *app, const BusEvent *ev)
         if (ev->state == BUS_STATE_ERROR) {
             snprintf(app->run_error, sizeof app->run_error, "%s", ev->msg);
         }
+    }
+    if (ev->state == BUS_STATE_RUNNING) {
+        app->run_error[0] = '\0';   /* a retry: the old error is history */
         if (ev->state != BUS_STATE_ERROR) {   /* the ERROR event logged it */
             wb_log(&app->wb, "%s: %s", bus_state_name(ev->state), ev->msg);
         }

@@ -4,7 +4,8 @@
 # error state, the screen stays up and its error line shows the cause (No
 # space left on device) within 80 columns, no temporary file is left, and
 # q then exits 1 without the quit question (nothing is running) and prints
-# the error on the restored terminal. Skipped
+# the error on the restored terminal; q y during a run whose checkpoint
+# cannot be written exits 1 and prints why. Skipped
 # where a tmpfs cannot be mounted (not root).
 . "$(dirname "$0")/tui_lib.sh"
 
@@ -42,4 +43,23 @@ rc=$(tui_wait_exit)
 tui_screen | grep -q 'Tab pane' && tui_fail "the workbench's screen is still up after exit"
 tui_screen | tr -s '\n ' '  ' | grep -q 'left on device' ||
     tui_fail "the error is not printed after the screen is restored"
-tui_pass "error state with its cause at 80x24; q exits 1 and prints it"
+tui_cleanup
+
+# q y while the run is going, and its checkpoint does not fit: the quit is
+# no success (it once exited 0 with nothing saved and nothing said). A long
+# epoch (300 images a class) so the quit comes before the epoch's end.
+sed 's/"subset_per_class": 30,/"subset_per_class": 300,/' "$run" >"$TUI_WORK/long.json"
+rm -rf "$mnt/out"
+tui_start 80 24 LANG=C.UTF-8 LC_ALL=C.UTF-8 -- "$TUI_WORK/long.json" --out "$mnt/out"
+tui_wait_for 'ready' "state ready (long epoch)"
+tui_keys t
+tui_wait_for 'running' "state running (long epoch)"
+tui_keys q
+tui_wait_for '[Qq]uit\?' "the quit question"
+tui_keys y
+rc=$(tui_wait_exit)
+[ "$rc" = 1 ] || tui_fail "exit status $rc after q y with a full disk (want 1)"
+tui_screen | tr -s '\n ' '  ' | grep -q 'left on device' ||
+    tui_fail "the failed checkpoint is not reported after q y"
+[ ! -e "$mnt/out/interrupted.safetensors" ] || tui_fail "a checkpoint appeared on a full disk?"
+tui_pass "error state with its cause at 80x24; q exits 1 and prints it; q y with a full disk exits 1 and says why"
