@@ -37,7 +37,7 @@ static int run_gemm(ThawCudaContext *ctx, const ThawStridedGemm &g, ThawError *e
 
 static int check_shape(const ThawAttnShape &s, ThawError *err)
 {
-    if (s.batch <= 0 || s.seq <= 0 || s.heads <= 0 || s.channels % s.heads ||
+    if (s.batch <= 0 || s.seq <= 0 || s.heads <= 0 || s.channels <= 0 || s.channels % s.heads ||
         (size_t)s.batch * s.heads * s.seq * s.seq >= THAW_CUDA_MAX_FLAT) {
         return thaw_fail(err, THAW_ERR_ARG, "attention: bad shape (batch %d, seq %d, "
                          "channels %d, heads %d)", s.batch, s.seq, s.channels, s.heads);
@@ -53,6 +53,9 @@ int thaw_cuda_attention_probs_forward(ThawCudaContext *ctx, float *probs, const 
 {
     const ThawAttnShape s = {batch, seq, channels, heads};
     int rc = check_shape(s, err);
+    if (rc) {
+        return rc;
+    }
     const float scale = 1.0f / sqrtf((float)(channels / heads));
     for (int b = 0; b < batch && !rc; b++) {
         rc = run_gemm(ctx, thaw_attn_scores(&s, probs, q, k, scale, b), err);
@@ -87,8 +90,11 @@ int thaw_cuda_attention_backward(ThawCudaContext *ctx, float *dq, float *dk, flo
 {
     const ThawAttnShape s = {batch, seq, channels, heads};
     int rc = check_shape(s, err);
+    if (rc) {
+        return rc;
+    }
     const float scale = 1.0f / sqrtf((float)(channels / heads));
-    const float beta = ctx->din_assign ? 0.0f : 1.0f;
+    const float beta = ctx->din_assign ? 0.0f : 1.0f;   /* one flag for dq, dk and dv */
     for (int b = 0; b < batch && !rc && dv; b++) {
         rc = run_gemm(ctx, thaw_attn_dv(&s, dv, probs_used, dout, beta, b), err);
     }

@@ -69,8 +69,9 @@ int thaw_cuda_softmax_rows_backward(ThawCudaContext *ctx, float *din, const floa
 
 /* engine/ops/attention.h's phases, key_mask ([B, T] int32) and drop_mask
  * ([B, H, T, T] dropout scales) on the device or NULL. The context is
- * written (=); the backward adds to dq, dk, dv (assign mode: writes) and
- * skips a NULL one. Strided-batched cuBLAS products per batch element
+ * written (=); the backward adds to dq, dk, dv (assign mode: writes all
+ * three, so a caller must want the same for each, and they must not
+ * alias) and skips a NULL one. Strided-batched cuBLAS products per batch element
  * (cuda_attention_gemms.h), row kernels for the softmax and its gradient;
  * the backward's ds takes [B, H, T, T] floats of the context's scratch. */
 int thaw_cuda_attention_probs_forward(ThawCudaContext *ctx, float *probs, const float *q,

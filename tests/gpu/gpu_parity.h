@@ -91,6 +91,20 @@ static inline void compare(const char *name, const float *d, const float *ref, s
     free(got);
 }
 
+/* Exact comparison of float device values (ops that add in the CPU's
+ * order: the same bits). */
+static inline void compare_bits(const char *name, const float *d, const float *ref, size_t n)
+{
+    float *got = from_device(d, n);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad += memcmp(&got[i], &ref[i], sizeof *got) != 0;
+    }
+    printf("gpu-op %-30s bit mismatches %zu of %zu  %s\n", name, bad, n, bad ? "FAIL" : "PASS");
+    failures += bad != 0;
+    free(got);
+}
+
 /* Exact comparison of int32 device values (argmax indices). */
 static inline void compare_exact_int(const char *name, const int32_t *d, const int32_t *ref, size_t n)
 {

@@ -33,13 +33,15 @@ static inline float *host_copy_floats(const float *src, size_t n)
     return p;
 }
 
-/* max |got - ref| <= rel x max |ref| (1 when ref is all zeros). */
+/* max |got - ref| <= rel x max |ref| (1 when ref is all zeros); a NaN
+ * where ref has a number fails (fmax alone would skip it). */
 static inline void host_assert_close(const char *what, const float *got, const float *ref,
                                      size_t n, double rel)
 {
     double worst = 0.0, scale = 0.0;
     for (size_t i = 0; i < n; i++) {
-        worst = fmax(worst, fabs((double)got[i] - ref[i]));
+        double diff = fabs((double)got[i] - ref[i]);
+        worst = isnan(diff) ? INFINITY : fmax(worst, diff);
         scale = fmax(scale, fabs((double)ref[i]));
     }
     printf("  %-44s max|diff| %.3e  max|ref| %.3e\n", what, worst, scale);

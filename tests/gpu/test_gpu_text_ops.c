@@ -2,7 +2,7 @@
  * the CPU ops on random inputs: max |gpu - cpu| <= 1e-4 x max |cpu|, the
  * backwards both += and in assign mode; attention's phases (masked
  * probabilities, context, backward with a dropout mask); the embedding gather and its
- * grouped scatter-add (the CPU's bits: the printed max |diff| is 0). Prints "skipped: no GPU" and exits
+ * grouped scatter-add (the CPU's bits, compared bit for bit). Prints "skipped: no GPU" and exits
  * 77 without a device. */
 #include <math.h>
 #include <stdint.h>
@@ -219,6 +219,51 @@ static void test_attention(int batch, int seq, int channels, int heads)
     }
 }
 
+/* No key mask, no dropout, and backwards that skip gradients: dv alone,
+ * then dq and dk alone (the others NULL). */
+static void test_attention_nulls(int batch, int seq, int channels, int heads)
+{
+    char name[96];
+    const size_t btc = (size_t)batch * seq * channels, tt = (size_t)batch * heads * seq * seq;
+    float *q = random_host(btc, -2, 2), *k = random_host(btc, -2, 2), *v = random_host(btc, -1, 1);
+    float *dout = random_host(btc, -1, 1), *zero = calloc(btc, 4);
+    float *dq = calloc(btc, 4), *dk = calloc(btc, 4), *dv = calloc(btc, 4);
+    float *probs = malloc(tt * 4), *ws = malloc(attention_workspace_floats(seq) * 4);
+    attention_probs_forward(probs, q, k, NULL, batch, seq, channels, heads);
+    attention_backward(dq, dk, dv, dout, q, k, v, probs, probs, NULL, ws, batch, seq, channels,
+                       heads);
+    float *d_q = to_device(q, btc * 4), *d_k = to_device(k, btc * 4), *d_v = to_device(v, btc * 4);
+    float *d_dout = to_device(dout, btc * 4), *d_probs = device_nans(tt);
+    float *d_dq = to_device(zero, btc * 4), *d_dk = to_device(zero, btc * 4);
+    float *d_dv = to_device(zero, btc * 4);
+    check_rc(thaw_cuda_attention_probs_forward(ctx, d_probs, d_q, d_k, NULL, batch, seq,
+                                               channels, heads, &err), "attention probs, no mask");
+    snprintf(name, sizeof name, "attention %dx%dx%d/%d probs (no mask)", batch, seq, channels,
+             heads);
+    compare(name, d_probs, probs, tt);
+    check_rc(thaw_cuda_attention_backward(ctx, NULL, NULL, d_dv, d_dout, d_q, d_k, d_v, d_probs,
+                                          d_probs, NULL, batch, seq, channels, heads, &err),
+             "attention backward, dv only");
+    check_rc(thaw_cuda_attention_backward(ctx, d_dq, d_dk, NULL, d_dout, d_q, d_k, d_v, d_probs,
+                                          d_probs, NULL, batch, seq, channels, heads, &err),
+             "attention backward, dq and dk only");
+    const char *which[] = {"dq", "dk", "dv"};
+    float *devs3[] = {d_dq, d_dk, d_dv}, *refs3[] = {dq, dk, dv};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "attention %dx%dx%d/%d %s (split, no dropout)", batch, seq,
+                 channels, heads, which[i]);
+        compare(name, devs3[i], refs3[i], btc);
+    }
+    void *devs[] = {d_q, d_k, d_v, d_dout, d_probs, d_dq, d_dk, d_dv};
+    for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) {
+        thaw_cuda_release(devs[i]);
+    }
+    void *hosts[] = {q, k, v, dout, zero, dq, dk, dv, probs, ws};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        free(hosts[i]);
+    }
+}
+
 /* n tokens over a vocabulary of vocab rows (ids repeat: vocab < n), dim
  * columns: gather, gather-add, and the grouped backward onto a table that
  * already holds gradients. */
@@ -227,11 +272,16 @@ static void test_embedding(int n, int vocab, int dim)
     char name[80];
     const size_t nd = (size_t)n * dim, vd = (size_t)vocab * dim;
     int32_t *ids = malloc(n * sizeof *ids);
+    unsigned seed = 17;
     for (int i = 0; i < n; i++) {
-        ids[i] = (int32_t)((i * 7919u + (unsigned)(i * i)) % (unsigned)vocab);
+        seed = seed * 1664525u + 1013904223u;
+        ids[i] = (int32_t)((seed >> 8) % (unsigned)vocab);
     }
     float *table = random_host(vd, -1, 1), *dtable = random_host(vd, -1, 1);
     float *dy = random_host(nd, -1, 1), *out = random_host(nd, -1, 1);
+    for (size_t e = 0; e < nd; e += 3) {
+        dy[e] *= 1e4f;   /* a wide range: another summation order shows */
+    }
     float *d_table = to_device(table, vd * 4), *d_dtable = to_device(dtable, vd * 4);
     float *d_dy = to_device(dy, nd * 4), *d_out = to_device(out, nd * 4);
     int32_t *d_ids = to_device(ids, n * sizeof *ids);
@@ -239,12 +289,12 @@ static void test_embedding(int n, int vocab, int dim)
     check_rc(thaw_cuda_embedding_forward(ctx, d_out, d_ids, d_table, n, dim, 1,
                                          &err), "embedding fwd add");
     snprintf(name, sizeof name, "embedding %d tokens x %d forward (+=)", n, dim);
-    compare(name, d_out, out, nd);
+    compare_bits(name, d_out, out, nd);
     embedding_forward(out, ids, table, n, dim);
     check_rc(thaw_cuda_embedding_forward(ctx, d_out, d_ids, d_table, n, dim, 0, &err),
              "embedding fwd");
     snprintf(name, sizeof name, "embedding %d tokens x %d forward", n, dim);
-    compare(name, d_out, out, nd);
+    compare_bits(name, d_out, out, nd);
     EmbeddingGroups g = {0, malloc(n * 4), malloc((n + 1) * 4), malloc(n * 4)};
     check_rc(embedding_groups_build(&g, ids, n), "embedding groups");
     ThawCudaEmbeddingGroups dg = {g.n_groups, to_device(g.id, n * 4),
@@ -252,7 +302,7 @@ static void test_embedding(int n, int vocab, int dim)
     embedding_backward(dtable, dy, ids, n, dim);
     check_rc(thaw_cuda_embedding_backward(ctx, d_dtable, d_dy, &dg, dim, &err), "embedding bwd");
     snprintf(name, sizeof name, "embedding %d groups x %d backward (+=)", g.n_groups, dim);
-    compare(name, d_dtable, dtable, vd);
+    compare_bits(name, d_dtable, dtable, vd);
     void *devs[] = {d_table, d_dtable, d_dy, d_out, d_ids, (void *)dg.id, (void *)dg.start,
                     (void *)dg.order};
     for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) {
@@ -276,6 +326,7 @@ int main(void)
     test_softmax(16 * 12 * 128, 128);     /* batch 16, 12 heads, 128 tokens */
     test_attention(3, 9, 24, 4);
     test_attention(16, 128, 384, 12);     /* MiniLM at batch 16, 128 tokens */
+    test_attention_nulls(2, 17, 48, 4);
     test_embedding(300, 50, 37);
     test_embedding(16 * 128, 30522, 384); /* MiniLM's word table at batch 16 */
     test_embedding(16 * 128, 2, 384);     /* token types: two long groups */
