@@ -7,17 +7,26 @@
  * Same results up to rounding: cuDNN saves the batch mean and
  * 1 / sqrt(var + eps) as the own kernels do and updates the running
  * variance with the unbiased estimate, as PyTorch. [m, c] rows are
- * described as an NHWC tensor [m, c, 1, 1]. */
+ * described as the NHWC tensor n 1, h m, w 1 (as [m, c, 1, 1] it would read
+ * as NCHW too, where the persistent mode is the atomic, overflow-prone
+ * one). Fewer than 2 rows stay on ours: cuDNN's unbiased running variance
+ * divides by m - 1. */
 #include "engine/cuda/cuda_batchnorm_cudnn.h"
 
 #include "engine/cuda/cuda_ops.h"
 
 static const cudnnBatchNormMode_t kMode = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
 
+/* cuDNN 9 says "not supported" with sub-codes (shape, layout, ...). */
+static int unsupported(cudnnStatus_t st)
+{
+    return CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_NOT_SUPPORTED;
+}
+
 static int describe(ThawCudaContext *ctx, int m, int c, ThawError *err)
 {
     THAW_CUDNN_CHECK(cudnnSetTensor4dDescriptor(ctx->bn_x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT,
-                                                m, c, 1, 1));
+                                                1, c, m, 1));
     THAW_CUDNN_CHECK(cudnnSetTensor4dDescriptor(ctx->bn_param, CUDNN_TENSOR_NCHW,
                                                 CUDNN_DATA_FLOAT, 1, c, 1, 1));
     return 0;
@@ -29,7 +38,7 @@ static int describe(ThawCudaContext *ctx, int m, int c, ThawError *err)
 static int usable(ThawCudaContext *ctx, float eps, int m, int c, int *ok, ThawError *err)
 {
     *ok = 0;
-    if (!ctx->cudnn_batchnorm || (double)eps < CUDNN_BN_MIN_EPSILON) {
+    if (!ctx->cudnn_batchnorm || (double)eps < CUDNN_BN_MIN_EPSILON || m < 2) {
         return 0;
     }
     int rc = describe(ctx, m, c, err);
@@ -37,8 +46,12 @@ static int usable(ThawCudaContext *ctx, float eps, int m, int c, int *ok, ThawEr
         return rc;
     }
     size_t reserve = 0;
-    THAW_CUDNN_CHECK(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(
-        ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, NULL, ctx->bn_x, &reserve));
+    cudnnStatus_t st = cudnnGetBatchNormalizationTrainingExReserveSpaceSize(
+        ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, NULL, ctx->bn_x, &reserve);
+    if (unsupported(st)) {
+        return 0;
+    }
+    THAW_CUDNN_CHECK(st);
     *ok = reserve == 0;
     return 0;
 }
@@ -57,7 +70,7 @@ static int finished(ThawCudaContext *ctx, cudnnStatus_t st, int *done, const cha
 {
     *done = st == CUDNN_STATUS_SUCCESS;
     ctx->cudnn_bn_calls += *done;
-    if (st == CUDNN_STATUS_SUCCESS || st == CUDNN_STATUS_NOT_SUPPORTED) {
+    if (st == CUDNN_STATUS_SUCCESS || unsupported(st)) {
         return 0;
     }
     return thaw_cuda_fail_cudnn(err, st, call, __FILE__, __LINE__);
@@ -75,15 +88,19 @@ int thaw_cuda_bn_cudnn_forward_train(ThawCudaContext *ctx, float *y, float *mean
         return rc;
     }
     size_t bytes = 0;
-    THAW_CUDNN_CHECK(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
+    cudnnStatus_t st = cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
         ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, ctx->bn_x, NULL, ctx->bn_x, ctx->bn_param,
-        NULL, &bytes));
+        NULL, &bytes);
+    if (unsupported(st)) {
+        return 0;
+    }
+    THAW_CUDNN_CHECK(st);
     rc = workspace(ctx, bytes, &ok, err);
     if (rc || !ok) {
         return rc;
     }
     const float one = 1.0f, zero = 0.0f;
-    cudnnStatus_t st = cudnnBatchNormalizationForwardTrainingEx(
+    st = cudnnBatchNormalizationForwardTrainingEx(
         ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, &one, &zero, ctx->bn_x, x, NULL, NULL,
         ctx->bn_x, y, ctx->bn_param, gamma, beta, (double)momentum, running_mean, running_var,
         (double)eps, mean, rstd, NULL, ctx->workspace, bytes, NULL, 0);
@@ -102,9 +119,13 @@ int thaw_cuda_bn_cudnn_backward_train(ThawCudaContext *ctx, float *dx, float *dg
         return rc;
     }
     size_t bytes = 0;
-    THAW_CUDNN_CHECK(cudnnGetBatchNormalizationBackwardExWorkspaceSize(
+    cudnnStatus_t st = cudnnGetBatchNormalizationBackwardExWorkspaceSize(
         ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, ctx->bn_x, NULL, ctx->bn_x, NULL, ctx->bn_x,
-        ctx->bn_param, NULL, &bytes));
+        ctx->bn_param, NULL, &bytes);
+    if (unsupported(st)) {
+        return 0;
+    }
+    THAW_CUDNN_CHECK(st);
     rc = workspace(ctx, bytes, &ok, err);
     if (rc || !ok) {
         return rc;
@@ -114,12 +135,13 @@ int thaw_cuda_bn_cudnn_backward_train(ThawCudaContext *ctx, float *dx, float *dg
     float *sink = NULL;
     if (!dgamma || !dbeta) {
         rc = thaw_cuda_scratch(ctx, 2 * (size_t)c * sizeof(float), (void **)&sink, err);
+        rc = rc ? rc : thaw_cuda_zero(ctx, sink, 2 * (size_t)c * sizeof(float), err);
         if (rc) {
             return rc;
         }
     }
     const float one = 1.0f, zero = 0.0f;
-    cudnnStatus_t st = cudnnBatchNormalizationBackwardEx(
+    st = cudnnBatchNormalizationBackwardEx(
         ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, &one, ctx->din_assign ? &zero : &one, &one,
         &one, ctx->bn_x, x, NULL, NULL, ctx->bn_x, dy, NULL, NULL, ctx->bn_x, dx, ctx->bn_param,
         gamma, NULL, dgamma ? dgamma : sink, dbeta ? dbeta : sink + c, (double)eps, mean, rstd,

@@ -15,7 +15,7 @@
  * shape); in timed mode the plan then picks the path per direction. */
 int thaw_cuda_conv1x1_applies(const ThawCudaContext *ctx, const Conv2dShape *s);
 /* Milliseconds of the GEMM path's forward, backward data and backward
- * filter for s (the fastest of 3 runs after a warm-up each), on buffers
+ * filter for s (per call, the fastest of 3 runs of 5 calls after a warm-up), on buffers
  * allocated for the timing and freed after it, as cuDNN's Find does.
  * Returns 0 with ms[] filled, or an error; *timed = 0 (no error) when the
  * buffers do not fit in device memory. */

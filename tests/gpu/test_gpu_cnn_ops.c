@@ -189,8 +189,21 @@ static void test_conv(void)
                algos.cudnn_ms[1], algos.cudnn_ms[2]);
         check_true("timed-1x1 timed the GEMMs", algos.gemm_ms[0] > 0 && algos.gemm_ms[1] > 0 &&
                    algos.gemm_ms[2] > 0, NULL);
+        int picked = 1;
+        for (int d = 0; d < 3; d++) {
+            picked &= algos.cudnn_ms[d] > 0 &&
+                      algos.gemm[d] == (algos.gemm_ms[d] <= algos.cudnn_ms[d]);
+        }
+        check_true("timed-1x1 took the faster path per direction", picked, NULL);
     }
     static const int mixes[][3] = {{0, 0, 0}, {1, 0, 1}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}};
+    /* one unstrided mix as well */
+    {
+        static const int mix[3] = {0, 1, 0};
+        forced_paths = mix;
+        conv_case("conv 1x1 s1 paths 010", 2, 9, 9, 24, 40, 1, 1, 0, 1, 0, 0);
+        forced_paths = NULL;
+    }
     for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
         char label[64];
         snprintf(label, sizeof label, "conv 1x1 s2 +bias paths %d%d%d", mixes[i][0],
@@ -198,6 +211,12 @@ static void test_conv(void)
         forced_paths = mixes[i];
         conv_case(label, 2, 10, 10, 16, 32, 1, 2, 0, 1, 1, 0);
         forced_paths = NULL;
+        Conv2dShape s2;
+        ThawCudaConvAlgos got;
+        conv2d_shape_init(&s2, 2, 10, 10, 16, 32, 1, 1, 2, 0, 1, 1);
+        check_rc(thaw_cuda_conv2d_plan(ctx, &s2, &got, &err), label);
+        check_true(label, got.gemm[0] == mixes[i][0] && got.gemm[1] == mixes[i][1] &&
+                   got.gemm[2] == mixes[i][2], "the forced paths are the plan's");
     }
     thaw_cuda_context_set_gemm_1x1(ctx, 1);
     thaw_cuda_context_set_benchmark(ctx, 0);
@@ -299,18 +318,24 @@ static void test_batchnorm(void)
     bn_case("bn 1024x64", 4 * 16 * 16, 64, -1, 1);
     bn_case("bn 8x520", 8, 520, -2, 2);
     /* train mode on cuDNN's NHWC kernels (the eval cases stay on ours) */
+    /* (each case: forward, full backward and dx-only backward on cuDNN) */
     thaw_cuda_context_set_cudnn_batchnorm(ctx, 1);
-    bn_case("bn 98x100 offset cudnn", 2 * 7 * 7, 100, 3, 5);
-    bn_case("bn 1024x64 cudnn", 4 * 16 * 16, 64, -1, 1);
-    bn_case("bn 8x520 cudnn", 8, 520, -2, 2);
-    bn_case("bn 6272x256 cudnn", 8 * 28 * 28, 256, -1, 1);
-    thaw_cuda_context_set_cudnn_batchnorm(ctx, 0);
-    {
-        char detail[64];
-        long calls = thaw_cuda_context_cudnn_batchnorm_calls(ctx);
-        snprintf(detail, sizeof detail, "%ld of 12 passes on cuDNN", calls);
-        check_true("cudnn batch norm used", calls >= 8, detail);
+    static const struct { const char *name; int m, c; float lo, hi; } on_cudnn[] = {
+        {"bn 98x100 offset cudnn", 2 * 7 * 7, 100, 3, 5},
+        {"bn 1024x64 cudnn", 4 * 16 * 16, 64, -1, 1},
+        {"bn 8x520 cudnn", 8, 520, -2, 2},
+        {"bn 6272x256 cudnn", 8 * 28 * 28, 256, -1, 1},
+    };
+    for (size_t i = 0; i < sizeof on_cudnn / sizeof on_cudnn[0]; i++) {
+        long before = thaw_cuda_context_cudnn_batchnorm_calls(ctx);
+        bn_case(on_cudnn[i].name, on_cudnn[i].m, on_cudnn[i].c, on_cudnn[i].lo, on_cudnn[i].hi);
+        long took = thaw_cuda_context_cudnn_batchnorm_calls(ctx) - before;
+        char label[64], detail[64];
+        snprintf(label, sizeof label, "%s on cuDNN", on_cudnn[i].name);
+        snprintf(detail, sizeof detail, "%ld of 3 train passes", took);
+        check_true(label, took == 3, detail);
     }
+    thaw_cuda_context_set_cudnn_batchnorm(ctx, 0);
     bn_case("bn 40000x32", 40000, 32, -1, 3);
     /* one channel a thread (30 % 4 != 0); channels over two blocks (1152,
      * 2048: Lite0's and ResNet-50's widest) */
