@@ -56,9 +56,17 @@ static int usable(ThawCudaContext *ctx, float eps, int m, int c, int *ok, ThawEr
     return 0;
 }
 
-/* The workspace for bytes, or *ok = 0 when it is over the limit. */
-static int workspace(ThawCudaContext *ctx, size_t bytes, int *ok, ThawError *err)
+/* After a workspace-size query that returned st and bytes: the workspace
+ * holds bytes, or *ok = 0 when cuDNN does not support the call or bytes is
+ * over the limit. */
+static int take_workspace(ThawCudaContext *ctx, cudnnStatus_t st, size_t bytes, int *ok,
+                          ThawError *err)
 {
+    *ok = 0;
+    if (unsupported(st)) {
+        return 0;
+    }
+    THAW_CUDNN_CHECK(st);
     *ok = bytes <= ctx->workspace_limit;
     return *ok ? thaw_cuda_workspace_reserve(ctx, bytes, err) : 0;
 }
@@ -91,11 +99,7 @@ int thaw_cuda_bn_cudnn_forward_train(ThawCudaContext *ctx, float *y, float *mean
     cudnnStatus_t st = cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
         ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, ctx->bn_x, NULL, ctx->bn_x, ctx->bn_param,
         NULL, &bytes);
-    if (unsupported(st)) {
-        return 0;
-    }
-    THAW_CUDNN_CHECK(st);
-    rc = workspace(ctx, bytes, &ok, err);
+    rc = take_workspace(ctx, st, bytes, &ok, err);
     if (rc || !ok) {
         return rc;
     }
@@ -122,11 +126,7 @@ int thaw_cuda_bn_cudnn_backward_train(ThawCudaContext *ctx, float *dx, float *dg
     cudnnStatus_t st = cudnnGetBatchNormalizationBackwardExWorkspaceSize(
         ctx->cudnn, kMode, CUDNN_BATCHNORM_OPS_BN, ctx->bn_x, NULL, ctx->bn_x, NULL, ctx->bn_x,
         ctx->bn_param, NULL, &bytes);
-    if (unsupported(st)) {
-        return 0;
-    }
-    THAW_CUDNN_CHECK(st);
-    rc = workspace(ctx, bytes, &ok, err);
+    rc = take_workspace(ctx, st, bytes, &ok, err);
     if (rc || !ok) {
         return rc;
     }
