@@ -208,12 +208,12 @@ static void fold_state(TuiApp *app, const BusEvent *ev)
         if (ev->state == BUS_STATE_ERROR) {
             snprintf(app->run_error, sizeof app->run_error, "%s", ev->msg);
         }
-    }
-    if (ev->state == BUS_STATE_RUNNING) {
-        app->run_error[0] = '\0';   /* a retry: the old error is history */
         if (ev->state != BUS_STATE_ERROR) {   /* the ERROR event logged it */
             wb_log(&app->wb, "%s: %s", bus_state_name(ev->state), ev->msg);
         }
+    }
+    if (ev->state == BUS_STATE_RUNNING) {
+        app->run_error[0] = '\0';   /* a retry: the old error is history */
     }
     if (ev->state == BUS_STATE_EXITED) {
         app->engine_exited = 1;

@@ -248,6 +248,42 @@ static void test_start_pause_and_quit_question(void **state)
     bus_command_free(&cmd);
 }
 
+/* A state event's message goes to the log (and, for the end of a run, the
+ * status line); a RUNNING state without a message logs nothing. */
+static void test_state_messages_logged(void **state)
+{
+    Fixture *f = *state;
+    int before = f->app.wb.log_count;
+    BusEvent running = {.kind = BUS_EV_STATE, .state = BUS_STATE_RUNNING, .msg = NULL};
+    tui_fold_event(&f->app, &running);
+    assert_int_equal(f->app.wb.log_count, before);
+    BusEvent done = {.kind = BUS_EV_STATE, .state = BUS_STATE_DONE,
+                     .msg = (char *)"finished 3 epochs: runs/run/epoch-003.safetensors"};
+    tui_fold_event(&f->app, &done);
+    const char *last = wb_log_line(&f->app.wb, f->app.wb.log_count - 1);
+    assert_non_null(strstr(last, "finished 3 epochs: runs/run/epoch-003.safetensors"));
+    assert_non_null(strstr(f->app.wb.status_msg, "finished 3 epochs"));
+}
+
+/* q y and the checkpoint cannot be written: leave, but with exit 1 and
+ * the reason kept for the restored terminal. */
+static void test_quit_save_failure_exits_1(void **state)
+{
+    Fixture *f = *state;
+    fold_state(&f->app, BUS_STATE_RUNNING);
+    key(&f->app, 'q');
+    key(&f->app, 'y');
+    BusCommand cmd = next_cmd(f);
+    assert_int_equal(cmd.kind, BUS_CMD_STOP_SAVE);
+    fold_ack(&f->app, &cmd, 0, "out/interrupted.safetensors: No space left on device");
+    assert_int_equal(f->app.quit, TUI_QUIT_NOW);
+    assert_int_equal(f->app.exit_code, 1);
+    assert_string_equal(f->app.run_error,
+                        "checkpoint not written: out/interrupted.safetensors: No space left "
+                        "on device");
+    bus_command_free(&cmd);
+}
+
 static void test_quit_when_nothing_runs(void **state)
 {
     Fixture *f = *state;
@@ -415,6 +451,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_merged_steps_reach_the_curve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_and_model_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pick_while_running_asks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_messages_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quit_save_failure_exits_1, setup, teardown),
         cmocka_unit_test(test_run_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
