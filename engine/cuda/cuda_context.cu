@@ -176,6 +176,27 @@ void thaw_cuda_release(void *ptr)
     cudaFree(ptr);
 }
 
+int thaw_cuda_block_grow(ThawCudaContext *ctx, DevBlock *b, size_t bytes, ThawError *err)
+{
+    if (bytes <= b->bytes && b->ptr) {
+        return 0;
+    }
+    if (b->ptr) {
+        int rc = thaw_cuda_synchronize(ctx, err);
+        if (rc) {
+            return rc;
+        }
+        thaw_cuda_release(b->ptr);
+        b->ptr = NULL;
+        b->bytes = 0;
+    }
+    int rc = thaw_cuda_alloc(&b->ptr, bytes ? bytes : 16, err);
+    if (rc == 0) {
+        b->bytes = bytes;
+    }
+    return rc;
+}
+
 int thaw_cuda_upload(ThawCudaContext *c, void *dst, const void *src,
                      size_t bytes, ThawError *err)
 {

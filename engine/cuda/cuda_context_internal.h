@@ -32,6 +32,16 @@ struct ThawCudaContext {
  * done. Steady-state training asks for no new memory. */
 int thaw_cuda_scratch(ThawCudaContext *ctx, size_t bytes, void **out,
                       ThawError *err);
+/* A device allocation that only grows (re-plans reuse it). */
+typedef struct {
+    void *ptr;
+    size_t bytes;
+} DevBlock;
+
+/* Grows b to at least bytes, contents not kept (waits for ctx's stream
+ * before freeing the old block: kernels may still read it). */
+int thaw_cuda_block_grow(ThawCudaContext *ctx, DevBlock *b, size_t bytes, ThawError *err);
+
 /* Grows the cuDNN workspace to bytes (callers keep bytes <= the limit). */
 int thaw_cuda_workspace_reserve(ThawCudaContext *ctx, size_t bytes,
                                 ThawError *err);

@@ -12,23 +12,7 @@
 
 int thaw_cuda_graph_grow(ThawCudaGraph *cg, DevBlock *b, size_t bytes, ThawError *err)
 {
-    if (bytes <= b->bytes && b->ptr) {
-        return 0;
-    }
-    if (b->ptr) {
-        int rc = thaw_cuda_synchronize(cg->ctx, err);   /* kernels may still read it */
-        if (rc) {
-            return rc;
-        }
-        thaw_cuda_release(b->ptr);
-        b->ptr = NULL;
-        b->bytes = 0;
-    }
-    int rc = thaw_cuda_alloc(&b->ptr, bytes ? bytes : 16, err);
-    if (rc == 0) {
-        b->bytes = bytes;
-    }
-    return rc;
+    return thaw_cuda_block_grow(cg->ctx, b, bytes, err);
 }
 
 int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Model *m,

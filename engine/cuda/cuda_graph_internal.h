@@ -8,12 +8,6 @@
 #include "engine/cuda/cuda_graph.h"
 #include "engine/cuda/cuda_optim.h"
 
-/* A device allocation that only grows (re-plans reuse it). */
-typedef struct {
-    void *ptr;
-    size_t bytes;
-} DevBlock;
-
 struct ThawCudaGraph {
     ThawCudaContext *ctx;
     ThawCudaArena arena;           /* weights, gradients, BN buffers */

@@ -117,14 +117,7 @@ int thaw_cuda_graph_outputs(ThawCudaGraph *cg, float *loss, const float **logits
 int thaw_cuda_graph_optimizer_step(ThawCudaGraph *cg, const Model *m, const Optimizer *hyper,
                                    ThawError *err)
 {
-    if (hyper) {
-        cg->optim.momentum = hyper->momentum;
-        cg->optim.dampening = hyper->dampening;
-        cg->optim.nesterov = hyper->nesterov;
-        cg->optim.beta1 = hyper->beta1;
-        cg->optim.beta2 = hyper->beta2;
-        cg->optim.eps = hyper->eps;
-    }
+    thaw_cuda_optimizer_set_hyper(&cg->optim, hyper);
     return thaw_cuda_optimizer_step(cg->ctx, &cg->optim, &cg->arena, &m->params, err);
 }
 
@@ -143,49 +136,14 @@ int thaw_cuda_graph_download_grads(ThawCudaGraph *cg, Model *m, ThawError *err)
     return thaw_cuda_arena_download_grads(cg->ctx, &cg->arena, &m->params, err);
 }
 
-static int same_layout(const ThawCudaOptimizer *d, const Optimizer *h, ThawError *err)
-{
-    if (d->kind != h->kind || d->n_weights != h->n_weights || d->n_params != h->n_params) {
-        return thaw_fail(err, THAW_ERR_MISMATCH,
-                         "GPU optimizer (%s, %zu weights, %d entries) and host optimizer "
-                         "(%s, %zu, %d) differ",
-                         optimizer_name(d->kind), d->n_weights, d->n_params,
-                         optimizer_name(h->kind), h->n_weights, h->n_params);
-    }
-    return 0;
-}
-
 int thaw_cuda_graph_download_optimizer(ThawCudaGraph *cg, Optimizer *host, ThawError *err)
 {
-    const ThawCudaOptimizer *d = &cg->optim;
-    const size_t bytes = d->n_weights * sizeof(float);
-    int rc = same_layout(d, host, err);
-    rc = rc ? rc : thaw_cuda_download(cg->ctx, host->exp_avg, d->exp_avg, bytes, err);
-    if (rc == 0 && d->kind == OPT_ADAMW) {
-        rc = thaw_cuda_download(cg->ctx, host->exp_avg_sq, d->exp_avg_sq, bytes, err);
-    }
-    rc = rc ? rc : thaw_cuda_synchronize(cg->ctx, err);
-    if (rc == 0) {
-        memcpy(host->steps, d->steps, (size_t)d->n_params * sizeof(int64_t));
-    }
-    return rc;
+    return thaw_cuda_optimizer_download(cg->ctx, &cg->optim, host, err);
 }
 
 int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host, ThawError *err)
 {
-    ThawCudaOptimizer *d = &cg->optim;
-    const size_t bytes = d->n_weights * sizeof(float);
-    int rc = same_layout(d, host, err);
-    rc = rc ? rc : thaw_cuda_upload(cg->ctx, d->exp_avg, host->exp_avg, bytes, err);
-    if (rc == 0 && d->kind == OPT_ADAMW) {
-        rc = thaw_cuda_upload(cg->ctx, d->exp_avg_sq, host->exp_avg_sq, bytes, err);
-    }
-    /* pageable sources: the copies may still read them after return */
-    rc = rc ? rc : thaw_cuda_synchronize(cg->ctx, err);
-    if (rc == 0) {
-        memcpy(d->steps, host->steps, (size_t)d->n_params * sizeof(int64_t));
-    }
-    return rc;
+    return thaw_cuda_optimizer_upload(cg->ctx, &cg->optim, host, err);
 }
 
 size_t thaw_cuda_graph_device_bytes(const ThawCudaGraph *cg)

@@ -118,3 +118,60 @@ int thaw_cuda_optimizer_step(ThawCudaContext *ctx, ThawCudaOptimizer *o,
     }
     return 0;
 }
+
+void thaw_cuda_optimizer_set_hyper(ThawCudaOptimizer *o, const Optimizer *hyper)
+{
+    if (hyper) {
+        o->momentum = hyper->momentum;
+        o->dampening = hyper->dampening;
+        o->nesterov = hyper->nesterov;
+        o->beta1 = hyper->beta1;
+        o->beta2 = hyper->beta2;
+        o->eps = hyper->eps;
+    }
+}
+
+static int same_layout(const ThawCudaOptimizer *d, const Optimizer *h, ThawError *err)
+{
+    if (d->kind != h->kind || d->n_weights != h->n_weights || d->n_params != h->n_params) {
+        return thaw_fail(err, THAW_ERR_MISMATCH,
+                         "GPU optimizer (%s, %zu weights, %d entries) and host optimizer "
+                         "(%s, %zu, %d) differ",
+                         optimizer_name(d->kind), d->n_weights, d->n_params,
+                         optimizer_name(h->kind), h->n_weights, h->n_params);
+    }
+    return 0;
+}
+
+int thaw_cuda_optimizer_download(ThawCudaContext *ctx, const ThawCudaOptimizer *o,
+                                 Optimizer *host, ThawError *err)
+{
+    const size_t bytes = o->n_weights * sizeof(float);
+    int rc = same_layout(o, host, err);
+    rc = rc ? rc : thaw_cuda_download(ctx, host->exp_avg, o->exp_avg, bytes, err);
+    if (rc == 0 && o->kind == OPT_ADAMW) {
+        rc = thaw_cuda_download(ctx, host->exp_avg_sq, o->exp_avg_sq, bytes, err);
+    }
+    rc = rc ? rc : thaw_cuda_synchronize(ctx, err);
+    if (rc == 0) {
+        memcpy(host->steps, o->steps, (size_t)o->n_params * sizeof(int64_t));
+    }
+    return rc;
+}
+
+int thaw_cuda_optimizer_upload(ThawCudaContext *ctx, ThawCudaOptimizer *o,
+                               const Optimizer *host, ThawError *err)
+{
+    const size_t bytes = o->n_weights * sizeof(float);
+    int rc = same_layout(o, host, err);
+    rc = rc ? rc : thaw_cuda_upload(ctx, o->exp_avg, host->exp_avg, bytes, err);
+    if (rc == 0 && o->kind == OPT_ADAMW) {
+        rc = thaw_cuda_upload(ctx, o->exp_avg_sq, host->exp_avg_sq, bytes, err);
+    }
+    /* pageable sources: the copies may still read them after return */
+    rc = rc ? rc : thaw_cuda_synchronize(ctx, err);
+    if (rc == 0) {
+        memcpy(o->steps, host->steps, (size_t)o->n_params * sizeof(int64_t));
+    }
+    return rc;
+}

@@ -41,6 +41,17 @@ int thaw_cuda_optimizer_step(ThawCudaContext *ctx, ThawCudaOptimizer *o,
                              ThawCudaArena *a, const ParamTable *t,
                              ThawError *err);
 
+/* Takes hyper's SGD momentum, dampening, nesterov and AdamW betas and eps
+ * (the host Optimizer the run edits); NULL keeps the current ones. */
+void thaw_cuda_optimizer_set_hyper(ThawCudaOptimizer *o, const Optimizer *hyper);
+
+/* Moments and step counts to / from a host Optimizer of the same kind and
+ * layout (checkpoints, resume); both wait for the copies. */
+int thaw_cuda_optimizer_download(ThawCudaContext *ctx, const ThawCudaOptimizer *o,
+                                 Optimizer *host, ThawError *err);
+int thaw_cuda_optimizer_upload(ThawCudaContext *ctx, ThawCudaOptimizer *o,
+                               const Optimizer *host, ThawError *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -106,6 +106,12 @@ int bert_weights_file(const char *folder, char *path, size_t cap, ThawError *err
  * mode). Call again to change any of them; weights are kept. */
 int bert_plan(BertModel *m, int batch, int seq, int training, ThawError *err);
 
+/* Checks ids, types and mask of the planned batch and copies them (with
+ * the positions) into m->ints, which forward and backward read; the GPU
+ * executor uploads them from there. Errors name the offending position. */
+int bert_set_inputs(BertModel *m, const int32_t *ids, const int32_t *types,
+                    const int32_t *mask, ThawError *err);
+
 /* Forward of the planned batch. Errors (ids, types or mask out of range)
  * name the offending position; nothing is computed then. */
 int bert_forward(BertModel *m, const int32_t *ids, const int32_t *types,

@@ -82,10 +82,7 @@ static int any_trainable(const BertModel *m, int first, int count)
     return 0;
 }
 
-/* Lowest block backward must reach: 0 embeddings, l+1 layer l,
- * num_layers+1 nothing below the head. A block counts when any of its
- * modules trains (modules can freeze one by one). */
-static int lowest_trainable_block(const BertModel *m)
+int bert_lowest_trainable_block(const BertModel *m)
 {
     if (any_trainable(m, 0, BE_COUNT)) {
         return 0;
@@ -264,7 +261,7 @@ int bert_backward(BertModel *m, const int32_t *labels, float smoothing,
         return rc;
     }
     const int layers = m->cfg.num_layers;
-    int lowest = lowest_trainable_block(m);
+    int lowest = bert_lowest_trainable_block(m);
     head_backward(m, labels, smoothing, lowest <= layers);
     for (int l = layers - 1; l >= 0 && l + 1 >= lowest; l--) {
         layer_backward(m, l, l + 1 > lowest);

@@ -18,10 +18,12 @@
 #include "engine/ops/layernorm.h"
 #include "engine/ops/linear.h"
 
-/* Copies ids, positions, types and mask into m->ints, checking ranges. */
-static int stage_inputs(BertModel *m, const int32_t *ids, const int32_t *types,
-                        const int32_t *mask, ThawError *err)
+int bert_set_inputs(BertModel *m, const int32_t *ids, const int32_t *types,
+                    const int32_t *mask, ThawError *err)
 {
+    if (!m->arena) {
+        return thaw_fail(err, THAW_ERR_ARG, "bert: inputs before bert_plan");
+    }
     const int bt = m->batch * m->seq;
     int32_t *id = m->ints, *pos = id + bt, *tt = pos + bt, *km = tt + bt;
     for (int i = 0; i < bt; i++) {
@@ -165,10 +167,7 @@ static void pooler_forward(BertModel *m)
 int bert_forward(BertModel *m, const int32_t *ids, const int32_t *types,
                  const int32_t *mask, ThawError *err)
 {
-    if (!m->arena) {
-        return thaw_fail(err, THAW_ERR_ARG, "bert: forward before bert_plan");
-    }
-    int rc = stage_inputs(m, ids, types, mask, err);
+    int rc = bert_set_inputs(m, ids, types, mask, err);
     if (rc) {
         return rc;
     }

@@ -62,6 +62,11 @@ struct BertBackScratch {
     float *att_ws;
 };
 
+/* Lowest block backward must reach: 0 embeddings, l+1 layer l,
+ * num_layers+1 nothing below the head. A block counts when any of its
+ * modules trains (modules can freeze one by one). */
+int bert_lowest_trainable_block(const BertModel *m);
+
 /* Trainable parameter's gradient, NULL when its group is frozen. */
 float *bert_grad(const BertModel *m, int index);
 const float *bert_w(const BertModel *m, int index);
