@@ -170,15 +170,6 @@ int cmd_train(int argc, char **argv)
         run_config_free(&cfg);
         return 2;
     }
-    if (text_run_config(&cfg)) {
-        if (device_arg && device.cuda) {
-            print_error_line("--device cuda: text runs (minilm, bert) train on the CPU only; "
-                             "use --device cpu");
-            run_config_free(&cfg);
-            return 2;
-        }
-        device.cuda = 0;
-    }
     char out_buf[1024];
     if (!out) {
         const char *base = strrchr(run_path, '/');

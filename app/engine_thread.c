@@ -40,7 +40,7 @@ struct EngineThreadCtx {
     RunEnd end;
     uint64_t stop_id;          /* STOP_SAVE to ack once the job has returned */
 
-    ThawDevice device;         /* image runs; text runs use the CPU */
+    ThawDevice device;         /* where the run trains (cpu or cuda:N) */
 
     /* the next job (REBUILD) */
     RunConfig next_cfg;
@@ -246,12 +246,7 @@ static Next run_job(EngineThreadCtx *ctx, int *failed)
         .on_boundary = on_boundary,
         .user = ctx,
     };
-    if (!text_run_config(&ctx->cfg)) {
-        opt.device = ctx->device;
-    } else if (ctx->device.cuda) {
-        bus_post_log(ctx->bus, "text runs (minilm, bert) train on the CPU; the GPU is for "
-                               "image runs");
-    }
+    opt.device = ctx->device;
     TrainResult res;
     memset(&res, 0, sizeof res);
     ThawError err = {0};

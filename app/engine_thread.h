@@ -60,9 +60,8 @@ typedef struct {
 } EngineThread;
 
 /* Copies cfg (its JSON text included) and out_dir, and starts the thread,
- * which posts STATE loading at once. Image runs train on device (NULL: the
- * CPU); text runs always train on the CPU (a log line says so when device
- * is a GPU). bus must outlive the thread (join it
+ * which posts STATE loading at once. Image and text runs train on device
+ * (NULL: the CPU). bus must outlive the thread (join it
  * before bus_close). Fails only on thread or memory errors (err filled). */
 int engine_thread_start(EngineThread *et, Bus *bus, const RunConfig *cfg,
                         const ThawDevice *device, const char *out_dir, ThawError *err);

@@ -8,7 +8,11 @@
 # (bench_gpu flags without --, joined by commas, values after =: e.g.
 # "fuse heuristic,workspace-mib=2048"; @tf32 or @fp32 at the end runs one
 # precision only; BENCH_GPU_LITE0_VARIANTS the same for EfficientNet-Lite0), BENCH_GPU_EXTRAS=0 skips them and the
-# profiles (a short slot on a GPU machine).
+# profiles (a short slot on a GPU machine). Then text: all-MiniLM-L6-v2's
+# shape (random init: the GPU machine has no weights cache) fine-tuned at
+# batch 32 x 128 tokens, fp32 and TF32, bench_bert --device cuda beside
+# bench/text/bench_bert_torch.py (the same encoder in torch.nn, eager,
+# AdamW in both steps), tokens/s; BENCH_GPU_TEXT=0 skips it.
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
 # (default python3) needs a CUDA build of torch + torchvision for the torch
@@ -59,6 +63,33 @@ for arch in $ARCHS; do
         done
     done
 done
+# Text fine-tuning on the GPU: tokens/s of a whole step (forward, loss,
+# backward, AdamW) at batch 32 x 128, dropout on.
+if [ "${BENCH_GPU_TEXT:-1}" != 0 ]; then
+    TBIN=$BUILD/bench/bench_bert
+    for prec in fp32 tf32; do
+        tf=0; [ "$prec" = tf32 ] && tf=1
+        targs=(--random 1 --device cuda --tf32 "$tf" --batch 32 --seq 128 --warmup 2
+               --iters "$ITERS" --dir "$BUILD/no-weights")
+        if [ -x "$TBIN" ]; then
+            t=$(timeout 120 "$TBIN" "${targs[@]}" 2>&1 | tail -1)
+        else
+            t="bench_bert missing in $BUILD/bench"
+        fi
+        echo "$t" >> "$OUT"
+        p=$(timeout 120 "$PY" "$ROOT/bench/text/bench_bert_torch.py" "${targs[@]}" 2>&1 | tail -1)
+        echo "$p" >> "$OUT"
+        ti=$(field "$t" tokens_s); pi=$(field "$p" tokens_s)
+        [ -z "$ti" ] && { ti="error"; status=1; echo "   thaw: $t"; }
+        [ -z "$pi" ] && pi=$( [ -n "$(field "$p" skipped)" ] && echo skipped || echo error)
+        ratio="-"
+        if [[ "$ti" =~ ^[0-9.]+$ && "$pi" =~ ^[0-9.]+$ ]]; then
+            ratio=$(awk -v a="$ti" -v b="$pi" 'BEGIN { printf "%.2fx", a / b }')
+        fi
+        printf "%-20s %5s %5s %12s %12s %7s  (tokens/s)\n" "minilm-l6 x128" 32 "$prec" "$ti" \
+            "$pi" "$ratio"
+    done
+fi
 # Variants at batch 128, each with its ratio to the main thaw row of the
 # same model and precision and to PyTorch's, and what bench_gpu reports of
 # the options (conv_algos). ResNet-50 (default): fusion of batch norm / add

@@ -1,16 +1,23 @@
-/* MiniLM (BERT-family) fine-tuning throughput of thaw on the CPU: one
- * training step is zero-grad, forward, cross-entropy and backward through
- * every layer (all groups trainable) with a classifier on mean pooling.
- * bench/text/run_bert.sh runs it next to bench_bert_torch.py.
+/* MiniLM (BERT-family) fine-tuning throughput of thaw: one training step
+ * is zero-grad, forward, cross-entropy and backward through every layer
+ * (all groups trainable) with a classifier on mean pooling; on the GPU
+ * (--device cuda) also the AdamW step, with the device synchronised at the
+ * end of each step. bench/text/run_bert.sh (CPU) and bench/gpu/run.sh
+ * (GPU) run it next to bench_bert_torch.py.
  *
  * usage: bench_bert [--dir WEIGHTS_DIR] [--batch N] [--seq T] [--iters N]
  *                   [--warmup N] [--threads N] [--dropout 0|1]
+ *                   [--device cpu|cuda] [--tf32 0|1] [--random 0|1]
  * WEIGHTS_DIR holds config.json and model.safetensors (default
- * $THAW_CACHE/weights/all-minilm-l6-v2). Ids are random (seed 1) in
- * 1000..29999 with [CLS] first and no padding; labels random in 0..1.
+ * $THAW_CACHE/weights/all-minilm-l6-v2); --random 1 initialises the
+ * weights instead (transformers' init), with all-MiniLM-L6-v2's shape when
+ * WEIGHTS_DIR has no config.json (a GPU machine without the cache). Ids are
+ * random (seed 1) in 1000..29999 with [CLS] first and no padding; labels
+ * random in 0..1.
  *
- * prints one JSON line: {"impl":"thaw","batch":..,"seq":..,"threads":..,
- *  "dropout":..,"step_ms":[..],"step_ms_min":..,"tokens_s":<B*T/min step>} */
+ * prints one JSON line: {"impl":"thaw","device":..,"batch":..,"seq":..,
+ *  "threads":..,"dropout":..,"step_ms":[..],"step_ms_min":..,
+ *  "tokens_s":<B*T/min step>} */
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +26,10 @@
 #include <time.h>
 
 #include "engine/models/bert.h"
+#include "engine/optim/optimizer.h"
+#ifdef THAW_HAVE_CUDA
+#include "engine/cuda/cuda_bert.h"
+#endif
 
 void openblas_set_num_threads(int num_threads);
 
@@ -28,6 +39,84 @@ static double now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
+
+/* all-MiniLM-L6-v2's config.json, for --random 1 without the cache */
+static const BertConfig MINILM_L6 = {
+    .vocab_size = 30522, .hidden_size = 384, .num_layers = 6, .num_heads = 12,
+    .intermediate_size = 1536, .max_position = 512, .type_vocab_size = 2,
+    .layer_norm_eps = 1e-12f, .hidden_dropout = 0.1f, .attention_dropout = 0.1f,
+};
+
+/* The GPU side: the BERT executor and AdamW with the text recipe's lr. */
+typedef struct {
+#ifdef THAW_HAVE_CUDA
+    ThawCudaContext *ctx;
+    ThawCudaBert *bert;
+#endif
+    Optimizer hyper;
+    int open;
+} GpuBench;
+
+#ifdef THAW_HAVE_CUDA
+static int gpu_open(GpuBench *g, BertModel *m, int tf32, ThawError *err)
+{
+    for (int i = 0; i < m->params.n_groups; i++) {
+        m->params.groups[i].lr = 2e-5f;
+        m->params.groups[i].weight_decay = 0.01f;
+    }
+    int rc = optimizer_init(&g->hyper, OPT_ADAMW, &m->params, err);
+    rc = rc ? rc : thaw_cuda_context_create(&g->ctx, 0, tf32, 0, err);
+    rc = rc ? rc : thaw_cuda_bert_create(&g->bert, g->ctx, m, OPT_ADAMW, err);
+    rc = rc ? rc : thaw_cuda_bert_plan(g->bert, m, err);
+    g->open = rc == 0;
+    return rc;
+}
+
+static int gpu_step(GpuBench *g, BertModel *m, const int32_t *ids, const int32_t *labels,
+                    float *loss, ThawError *err)
+{
+    int rc = thaw_cuda_bert_set_batch(g->bert, m, ids, NULL, NULL, labels, err);
+    rc = rc ? rc : thaw_cuda_bert_forward(g->bert, m, err);
+    rc = rc ? rc : thaw_cuda_bert_loss(g->bert, m, 0.0f, err);
+    rc = rc ? rc : thaw_cuda_bert_outputs(g->bert, loss, NULL, err);
+    rc = rc ? rc : thaw_cuda_bert_backward(g->bert, m, 0.0f, err);
+    rc = rc ? rc : thaw_cuda_bert_optimizer_step(g->bert, m, &g->hyper, err);
+    return rc ? rc : thaw_cuda_synchronize(g->ctx, err);
+}
+
+static void gpu_close(GpuBench *g)
+{
+    if (g->open) {
+        thaw_cuda_bert_destroy(g->bert);
+        thaw_cuda_context_destroy(g->ctx);
+        optimizer_free(&g->hyper);
+    }
+}
+#else
+static int gpu_open(GpuBench *g, BertModel *m, int tf32, ThawError *err)
+{
+    (void)g;
+    (void)m;
+    (void)tf32;
+    return thaw_fail(err, THAW_ERR_CUDA, "this build has no CUDA backend");
+}
+
+static int gpu_step(GpuBench *g, BertModel *m, const int32_t *ids, const int32_t *labels,
+                    float *loss, ThawError *err)
+{
+    (void)g;
+    (void)m;
+    (void)ids;
+    (void)labels;
+    (void)loss;
+    return thaw_fail(err, THAW_ERR_CUDA, "this build has no CUDA backend");
+}
+
+static void gpu_close(GpuBench *g)
+{
+    (void)g;
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -40,6 +129,7 @@ int main(int argc, char **argv)
                  getenv("HOME") ? getenv("HOME") : ".");
     }
     int batch = 16, seq = 128, iters = 3, warmup = 1, threads = 2, dropout = 1;
+    int cuda = 0, tf32 = 0, random_init = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dir")) snprintf(dir, sizeof dir, "%s", argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
@@ -48,6 +138,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--dropout")) dropout = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--device")) cuda = !strcmp(argv[i + 1], "cuda");
+        else if (!strcmp(argv[i], "--tf32")) tf32 = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--random")) random_init = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_bert: unknown option %s\n", argv[i]);
             return 2;
@@ -66,9 +159,18 @@ int main(int argc, char **argv)
     BertConfig cfg;
     BertModel m;
     ThawError err = {0};
-    if (bert_config_load(&cfg, config, &err) ||
-        bert_create(&m, &cfg, BERT_HEAD_MEAN, 2, 1, &err) ||
-        bert_load_safetensors(&m, weights, &err)) {
+    FILE *probe = random_init ? fopen(config, "r") : NULL;
+    if (probe) {
+        fclose(probe);
+    }
+    if (random_init && !probe) {
+        cfg = MINILM_L6;
+    } else if (bert_config_load(&cfg, config, &err)) {
+        fprintf(stderr, "bench_bert: %s\n", err.msg);
+        return 1;
+    }
+    if (bert_create(&m, &cfg, BERT_HEAD_MEAN, 2, 1, &err) ||
+        (!random_init && bert_load_safetensors(&m, weights, &err))) {
         fprintf(stderr, "bench_bert: %s\n", err.msg);
         return 1;
     }
@@ -93,15 +195,23 @@ int main(int argc, char **argv)
     double *ms = calloc((size_t)iters, sizeof(double));
     double best = 1e30;
     float loss = 0.0f;
+    GpuBench gpu = {0};
+    if (cuda && gpu_open(&gpu, &m, tf32, &err)) {
+        fprintf(stderr, "bench_bert: %s\n", err.msg);
+        return 1;
+    }
     for (int it = 0; it < warmup + iters; it++) {
         double t0 = now_ms();
-        params_zero_grad(&m.params);
-        if (bert_forward(&m, ids, NULL, NULL, &err)) {
-            fprintf(stderr, "bench_bert: %s\n", err.msg);
-            return 1;
+        int rc;
+        if (cuda) {
+            rc = gpu_step(&gpu, &m, ids, labels, &loss, &err);
+        } else {
+            params_zero_grad(&m.params);
+            rc = bert_forward(&m, ids, NULL, NULL, &err);
+            loss = rc ? 0.0f : bert_loss(&m, labels, 0.0f);
+            rc = rc ? rc : bert_backward(&m, labels, 0.0f, &err);
         }
-        loss = bert_loss(&m, labels, 0.0f);
-        if (bert_backward(&m, labels, 0.0f, &err)) {
+        if (rc) {
             fprintf(stderr, "bench_bert: %s\n", err.msg);
             return 1;
         }
@@ -111,14 +221,16 @@ int main(int argc, char **argv)
             best = dt < best ? dt : best;
         }
     }
-    printf("{\"impl\":\"thaw\",\"batch\":%d,\"seq\":%d,\"threads\":%d,"
-           "\"dropout\":%d,\"loss\":%.5f,\"step_ms\":[", batch, seq, threads,
-           dropout, loss);
+    printf("{\"impl\":\"thaw\",\"device\":\"%s\",\"batch\":%d,\"seq\":%d,"
+           "\"threads\":%d,\"dropout\":%d,\"loss\":%.5f,\"step_ms\":[",
+           cuda ? (tf32 ? "cuda tf32" : "cuda fp32") : "cpu", batch, seq, threads, dropout,
+           loss);
     for (int i = 0; i < iters; i++) {
         printf("%s%.1f", i ? "," : "", ms[i]);
     }
     printf("],\"step_ms_min\":%.1f,\"tokens_s\":%.1f}\n", best,
            (double)bt / (best / 1e3));
+    gpu_close(&gpu);
     free(ms);
     free(ids);
     free(labels);

@@ -7,6 +7,12 @@ same model.safetensors strictly (position_ids aside), train mode.
 
 usage: bench_bert_torch.py [--dir DIR] [--batch N] [--seq T] [--iters N]
                            [--warmup N] [--threads N] [--dropout 0|1]
+                           [--device cpu|cuda] [--tf32 0|1] [--random 0|1]
+On cuda (eager, the same model) the step also runs torch.optim.AdamW (lr
+2e-5, weight decay 0.01, PyTorch's default foreach implementation) and
+synchronises, like bench_bert --device cuda; --tf32 1 sets
+torch.backends.cuda.matmul.allow_tf32. --random 1: PyTorch's default init
+instead of the file, all-MiniLM-L6-v2's shape when DIR has no config.json.
 prints one JSON line like bench_bert."""
 import argparse
 import json
@@ -90,7 +96,7 @@ class Embeddings(nn.Module):
         self.dropout = nn.Dropout(p)
 
     def forward(self, ids):
-        pos = torch.arange(ids.shape[1])
+        pos = torch.arange(ids.shape[1], device=ids.device)
         x = (self.word_embeddings(ids) + self.position_embeddings(pos)[None]
              + self.token_type_embeddings(torch.zeros_like(ids)))
         return self.dropout(self.LayerNorm(x))
@@ -126,6 +132,12 @@ class BertClassifier(nn.Module):
         return self.classifier((x * m).sum(1) / m.sum(1).clamp(min=1e-9))
 
 
+MINILM_L6 = {"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6,
+             "num_attention_heads": 12, "intermediate_size": 1536,
+             "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+             "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
+
+
 def main():
     ap = argparse.ArgumentParser()
     cache = os.environ.get("THAW_CACHE") or os.path.expanduser("~/.cache/thaw")
@@ -136,32 +148,53 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dropout", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tf32", type=int, default=0)
+    ap.add_argument("--random", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    with open(os.path.join(a.dir, "config.json")) as f:
-        cfg = json.load(f)
+    cuda = a.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        print(json.dumps({"impl": "torch", "skipped": "torch without CUDA"}))
+        return
+    torch.backends.cuda.matmul.allow_tf32 = bool(a.tf32)
+    config = os.path.join(a.dir, "config.json")
+    if a.random and not os.path.exists(config):
+        cfg = MINILM_L6
+    else:
+        with open(config) as f:
+            cfg = json.load(f)
     model = BertClassifier(cfg, 2, a.dropout)
-    sd = read_safetensors(os.path.join(a.dir, "model.safetensors"))
-    sd["classifier.weight"] = model.classifier.weight.detach()
-    sd["classifier.bias"] = model.classifier.bias.detach()
-    model.load_state_dict(sd, strict=True)
+    if not a.random:
+        sd = read_safetensors(os.path.join(a.dir, "model.safetensors"))
+        sd["classifier.weight"] = model.classifier.weight.detach()
+        sd["classifier.bias"] = model.classifier.bias.detach()
+        model.load_state_dict(sd, strict=True)
     model.train()
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(1000, 30000, (a.batch, a.seq), generator=g)
     ids[:, 0] = 101
     mask = torch.ones_like(ids)
     labels = torch.arange(a.batch) % 2
+    opt = None
+    if cuda:
+        model, ids, mask, labels = model.cuda(), ids.cuda(), mask.cuda(), labels.cuda()
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
     times = []
     for it in range(a.warmup + a.iters):
         t0 = time.perf_counter()
         model.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(ids, mask), labels)
         loss.backward()
+        if opt:
+            opt.step()
+            torch.cuda.synchronize()
         dt = (time.perf_counter() - t0) * 1e3
         if it >= a.warmup:
             times.append(dt)
     best = min(times)
-    print(json.dumps({"impl": "torch", "torch": torch.__version__, "batch": a.batch,
+    print(json.dumps({"impl": "torch", "torch": torch.__version__, "device": a.device
+                      + (" tf32" if a.tf32 else " fp32") * cuda, "batch": a.batch,
                       "seq": a.seq, "threads": a.threads, "dropout": a.dropout,
                       "loss": round(loss.item(), 5),
                       "step_ms": [round(t, 1) for t in times],

@@ -138,7 +138,11 @@ static int text_save(TrainCtl *ctl, char *path_out, size_t cap, ThawError *err)
 static int text_tensor(TrainCtl *ctl, const char *name, const float **data, size_t *numel,
                        ThawError *err)
 {
-    const TextJob *j = ctl->job;
+    TextJob *j = ctl->job;
+    /* a GPU run's live weights and moments are on the device */
+    if (text_gpu_sync_host(j) != 0) {
+        return thaw_fail(err, THAW_ERR_CUDA, "%s", j->core.err->msg);
+    }
     return ctl_param_tensor(&j->model.params, &j->core.optim, name, data, numel, err);
 }
 
@@ -175,6 +179,8 @@ static int text_snapshot(TrainCtl *ctl, TrainSnapshot *snap, ThawError *err)
     if (rc != 0) {
         return rc;
     }
+    const char *gpu = text_gpu_name(j);
+    snprintf(snap->device, sizeof snap->device, "%s", gpu ? gpu : "");
     int n = -1;
     last[0] = '\0';
     for (int i = 0; i < t->count; i++) {

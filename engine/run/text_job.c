@@ -32,7 +32,8 @@ static int load_batch(TextJob *j, const TextTokens *tok, const int64_t *items, i
 {
     int32_t pad = thaw_wordpiece_special_ids(j->wp).pad;
     int seq = text_tokens_fill_batch(tok, items, count, pad, j->ids, j->mask, j->labels);
-    return bert_plan(&j->model, count, seq, training, j->core.err);
+    int rc = bert_plan(&j->model, count, seq, training, j->core.err);
+    return rc ? rc : text_gpu_plan(j);   /* the device mirrors every plan */
 }
 
 static int validate(TextJob *j, double *loss, double *acc)
@@ -48,12 +49,17 @@ static int validate(TextJob *j, double *loss, double *acc)
         for (int b = 0; b < count; b++) {
             items[b] = first + b;
         }
+        const float *logits = NULL;
         int rc = load_batch(j, &j->val_tok, items, count, 0);
-        rc = rc ? rc : bert_forward(&j->model, j->ids, NULL, j->mask, j->core.err);
+        if (rc == 0 && j->gpu) {
+            rc = text_gpu_eval(j, &logits);
+        } else if (rc == 0) {
+            rc = bert_forward(&j->model, j->ids, NULL, j->mask, j->core.err);
+            logits = bert_logits(&j->model);
+        }
         if (rc != 0) {
             return rc;
         }
-        const float *logits = bert_logits(&j->model);
         for (int b = 0; b < count; b++) {
             const float *z = logits + (size_t)b * k;
             int p = job_core_argmax(z, k), y = j->labels[b];
@@ -105,24 +111,34 @@ static int train_step(TextJob *j, const int64_t *items, int count, TrainResult *
     BertModel *m = &j->model;
     float ls = (float)j->core.cfg->label_smoothing;
     job_core_set_lrs(&j->core, &j->model.params);
+    const float *logits = NULL;
     int rc = load_batch(j, &j->train_tok, items, count, 1);
-    rc = rc ? rc : bert_forward(m, j->ids, NULL, j->mask, j->core.err);
+    if (rc == 0 && j->gpu) {
+        rc = text_gpu_forward_loss(j, ls, loss, &logits);
+    } else if (rc == 0) {
+        rc = bert_forward(m, j->ids, NULL, j->mask, j->core.err);
+        *loss = rc ? 0.0f : bert_loss(m, j->labels, ls);
+        logits = bert_logits(m);
+    }
     if (rc != 0) {
         return rc;
     }
-    *loss = bert_loss(m, j->labels, ls);
     if (!isfinite(*loss)) {
         return thaw_fail(j->core.err, THAW_ERR_ARG, "step %" PRId64 " (epoch %d): loss is %s; "
                          "stopped, the last good checkpoint is %s", j->core.global_step + 1,
                          j->core.epoch + 1, isnan(*loss) ? "nan" : "inf",
                          res->checkpoint[0] ? res->checkpoint : "(none yet)");
     }
-    const float *logits = bert_logits(m);
     for (int b = 0; b < count; b++) {
         const float *z = logits + (size_t)b * j->classes;
         j->core.correct += job_core_argmax(z, j->classes) == j->labels[b];
     }
-    if (job_core_trainable_weights(&j->model.params) > 0) {
+    if (job_core_trainable_weights(&j->model.params) > 0 && j->gpu) {
+        rc = text_gpu_backward_step(j, ls);
+        if (rc != 0) {
+            return rc;
+        }
+    } else if (job_core_trainable_weights(&j->model.params) > 0) {
         params_zero_grad(&m->params);
         rc = bert_backward(m, j->labels, ls, j->core.err);
         if (rc != 0) {
@@ -264,18 +280,16 @@ int text_train_run(const RunConfig *cfg, const TrainOptions *opt, TrainResult *r
     }
     int rc = text_job_open_data(&j);
     rc = rc ? rc : text_job_setup_model(&j);
-    if (rc == 0 && cfg->tf32) {
-        job_core_log(&j.core, "precision tf32 applies on the GPU; text runs train on the CPU "
-                              "in fp32");
-    }
     if (rc == 0 && opt->resume) {
         rc = text_load_checkpoint(&j, opt->resume);
         rc = rc ? rc : text_journal_reapply(&j);
     }
+    rc = rc ? rc : text_gpu_open(&j);   /* after a resume: it uploads that state */
     rc = rc ? rc : run_epochs(&j, res);
     if (rc == 0 && !res->interrupted) {
         emit_done(&j, res);
     }
+    text_gpu_close(&j);
     text_job_free(&j);
     journal_free(&j.core.journal);
     return rc;

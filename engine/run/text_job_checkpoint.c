@@ -31,6 +31,9 @@ static char *classes_json(const TextJob *j)
 int text_save_checkpoint(TextJob *j, const char *path)
 {
     const JobCore *c = &j->core;
+    if (text_gpu_sync_host(j) != 0) {   /* a GPU run's weights live on the device */
+        return j->core.err->code;
+    }
     char *classes = classes_json(j);
     if (!classes) {
         return thaw_fail(c->err, THAW_ERR_NOMEM, "out of memory saving %s", path);

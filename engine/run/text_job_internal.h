@@ -26,6 +26,7 @@ typedef struct {
     int32_t *ids, *mask, *labels;
     int64_t *order;            /* this epoch's shuffled train items */
     int64_t *confusion;
+    struct TextGpu *gpu;       /* set while training on a CUDA device */
 } TextJob;
 
 /* Dataset, split and token ids (text_job_setup.c). */
@@ -42,5 +43,19 @@ int text_load_checkpoint(TextJob *j, const char *path);
 /* Live control (text_control.c): train_text_ctl_ops, and the journal of a
  * resumed checkpoint re-applied to the freshly built job. */
 int text_journal_reapply(TextJob *j);
+
+/* The GPU path (text_job_gpu.c). open: nothing for a CPU run (a TF32
+ * note); on cuda the executor with the job's current weights and moments
+ * (after a resume). plan: mirrors the batch's bert_plan. The step and eval
+ * calls read the staged batch (ids, mask, labels). sync_host: the device's
+ * weights and moments into the host tables (no-op on the CPU). */
+int text_gpu_open(TextJob *j);
+void text_gpu_close(TextJob *j);
+const char *text_gpu_name(const TextJob *j);
+int text_gpu_plan(TextJob *j);
+int text_gpu_forward_loss(TextJob *j, float smoothing, float *loss, const float **logits);
+int text_gpu_backward_step(TextJob *j, float smoothing);
+int text_gpu_eval(TextJob *j, const float **logits);
+int text_gpu_sync_host(TextJob *j);
 
 #endif

@@ -8,22 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job_gpu_device.h"
 #include "train_job_internal.h"
-
-/* precision tf32 only changes GPU math: say so when the run is on the CPU. */
-static void job_note_cpu_precision(Job *j)
-{
-    if (j->core.cfg->tf32) {
-        job_core_log(&j->core, "precision tf32 applies on the GPU; this run trains on the CPU "
-                               "in fp32");
-    }
-}
 
 #ifdef THAW_HAVE_CUDA
 
 #include <stdlib.h>
 
-#include "engine/cuda/cuda_device.h"
 #include "engine/cuda/cuda_graph.h"
 
 struct JobGpu {
@@ -34,43 +25,24 @@ struct JobGpu {
 
 int job_gpu_open(Job *j)
 {
-    const ThawDevice *d = &j->core.opt->device;
-    if (!d->cuda) {
-        job_note_cpu_precision(j);
+    if (!j->core.opt->device.cuda) {
+        job_gpu_note_cpu_precision(&j->core);
         return 0;
-    }
-    int rc = thaw_device_check(d, j->core.err);
-    if (rc) {
-        return rc;
     }
     struct JobGpu *g = calloc(1, sizeof *g);
     if (!g) {
         return thaw_fail(j->core.err, THAW_ERR_NOMEM, "out of memory");
     }
     j->gpu = g;
-    ThawCudaDeviceInfo info;
-    rc = thaw_cuda_device_info(d->index, &info, j->core.err);
-    rc = rc ? rc : thaw_cuda_context_create(&g->ctx, d->index, j->core.cfg->tf32, 0,
-                                                     j->core.err);
+    int rc = job_gpu_device_open(&j->core, &g->ctx, g->name, sizeof g->name);
     rc = rc ? rc : thaw_cuda_graph_create(&g->graph, g->ctx, &j->model, j->core.optim.kind,
                                           j->core.err);
     /* a resumed run's moments and step counts */
     rc = rc ? rc : thaw_cuda_graph_upload_optimizer(g->graph, &j->core.optim, j->core.err);
     if (rc) {
         job_gpu_close(j);
-        return rc;
     }
-    const char *model = strncmp(info.name, "NVIDIA ", 7) == 0 ? info.name + 7 : info.name;
-    snprintf(g->name, sizeof g->name, "cuda:%d %s", d->index, model);
-    /* cuDNN times each convolution shape's algorithms once (PyTorch's
-     * cudnn.benchmark): the first step is slower, every later one faster. */
-    thaw_cuda_context_set_benchmark(g->ctx, 1);
-    job_core_log(&j->core, "device: cuda:%d (%s, sm_%d%d, %.1f GiB), %s", d->index,
-                 info.name, info.cc_major, info.cc_minor,
-                 (double)info.total_bytes / (double)(1u << 30),
-                 j->core.cfg->tf32 ? "TF32 (convolutions and matrix products on tensor cores)"
-                                   : "fp32 (TF32 off)");
-    return 0;
+    return rc;
 }
 
 void job_gpu_close(Job *j)
@@ -139,7 +111,7 @@ int job_gpu_sync_host(Job *j)
 
 int job_gpu_open(Job *j)
 {
-    job_note_cpu_precision(j);
+    job_gpu_note_cpu_precision(&j->core);
     return thaw_device_check(&j->core.opt->device, j->core.err);
 }
 

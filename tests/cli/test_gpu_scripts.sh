@@ -6,7 +6,8 @@
 #    without CUDA: the torch column says "skipped"): the table rows, the
 #    variant syntax (commas, name=value, @tf32), the profiles with the first
 #    variant of each model, exit 0; a bench_gpu that prints no JSON makes
-#    the thaw column "error" and the exit status 1.
+#    the thaw column "error" and the exit status 1; the text rows with a
+#    stand-in bench_bert and the torch side's own script (skipped here).
 #  - tests/gpu/run.sh: bash -n; in a CUDA build, the prebuilt path over this
 #    build directory (THAW_GPU_PREBUILT) runs every GPU test, which skip
 #    here, reports each as "SKIPPED (no GPU)" and ends "RESULT: FAIL"; with
@@ -37,6 +38,12 @@ done
 printf '{"impl":"thaw","img_s":123.4,"conv_algos":"stand-in algos","gpu":"stand-in","args":"%s"}\n' "$args"
 EOF
 chmod +x "$W/build/bench/bench_gpu"
+# and a stand-in bench_bert (the text rows)
+cat >"$W/build/bench/bench_bert" <<'EOF'
+#!/usr/bin/env bash
+printf '{"impl":"thaw","device":"stand-in","tokens_s":555.5,"args":"%s"}\n' "$*"
+EOF
+chmod +x "$W/build/bench/bench_bert"
 BENCH_GPU_BATCHES=128 BENCH_GPU_ITERS=2 bash "$THAW_SOURCE_DIR/bench/gpu/run.sh" \
     "$W/build" "$THAW_PYTHON" >"$W/bench.out" 2>&1
 rc=$?
@@ -63,6 +70,10 @@ grep -q 'stand-in profile (--arch resnet50 --batch 128 --iters 5 --profile .* --
 grep -q 'stand-in profile (--arch efficientnet_lite0 .* --own-depthwise --fuse)' "$W/bench.out" ||
     fail "Lite0's profile did not run with its first variant"
 grep -q 'torch: torch without CUDA' "$W/bench.out" || fail "no line saying why torch was skipped"
+text_rows=$(grep -cE '^minilm-l6 x128 +32 +(fp32|tf32) +555\.5 +skipped +- +\(tokens/s\)' "$W/bench.out")
+[ "$text_rows" -eq 2 ] || fail "want 2 text rows (fp32, tf32; torch skipped), got $text_rows"
+grep -q '"args":"--random 1 --device cuda --tf32 1 --batch 32 --seq 128 --warmup 2 --iters 2' "$J" ||
+    fail "the TF32 text row's flags did not reach bench_bert"
 # custom variants: name=value becomes two arguments
 BENCH_GPU_ARCHS=resnet50 BENCH_GPU_BATCHES=64 BENCH_GPU_VARIANTS="workspace-mib=2048@fp32" \
     BENCH_GPU_LITE0_VARIANTS="" BENCH_GPU_ITERS=2 \

@@ -8,7 +8,9 @@
 #    backend the same run trains and logs "device: cuda:0 (...)" and the
 #    feature cache's off line; elsewhere it exits 2 with one line giving
 #    the driver's (or the build's) reason. --device cuda:99 is one line too.
-#  - a text run (minilm) asked for cuda is refused with one line.
+#  - a text run (a tiny random-init BERT on a CSV) trains with --device cpu
+#    and, where a GPU is, with --device cuda (device line, checkpoints);
+#    without one, cuda is one line.
 #  - precision tf32 on the CPU trains like fp32 and says so; bf16 is one line.
 #  - the workbench's --device: a bad value, and cuda without a GPU, are one
 #    line and exit 2 before the screen starts.
@@ -97,12 +99,20 @@ else
     [ -d "$W/cuda" ] && fail "--device cuda (no GPU): an output folder was made"
 fi
 
-# the embedded MiniLM run: its file loads without the weights (never trains here)
-"$B" train "$THAW_SOURCE_DIR/assets/runs/minilm_fortunes.json" --device cuda:0 \
-    --out "$W/text" > /dev/null 2> "$W/text.err"
+# text runs take the device too: a tiny BERT (config.json and vocab.txt,
+# random init) on a CSV, 3 epochs; on the CPU here, on cuda where a GPU is
+"$THAW_PYTHON" "$THAW_SOURCE_DIR/tests/support/make_tiny_text_run.py" "$W/tiny" ||
+    fail "make_tiny_text_run.py failed"
+"$B" train "$W/tiny/run.json" --device cpu --out "$W/text-cpu" > "$W/text-cpu.out" 2>&1 ||
+    fail "text run --device cpu exited $? ($(tail -2 "$W/text-cpu.out"))"
+grep -Eq '^epoch 3/3  train loss' "$W/text-cpu.out" || fail "text run --device cpu: no epoch line"
+grep -q 'device: cuda' "$W/text-cpu.out" && fail "text run --device cpu: a cuda device line"
+"$B" train "$W/tiny/run.json" --device cuda:0 --out "$W/text" > "$W/text.out" 2> "$W/text.err"
 rc=$?
 if [ "$has_gpu" -eq 1 ]; then
-    one_line_exit2 "text run --device cuda" "$rc" "$W/text.err" "text runs .* CPU only"
+    [ "$rc" -eq 0 ] || fail "text run --device cuda exited $rc ($(cat "$W/text.err"))"
+    grep -q '^device: cuda:0 (' "$W/text.out" || fail "text run --device cuda: no device line"
+    [ -f "$W/text/epoch-003.safetensors" ] || fail "text run --device cuda: no checkpoint"
 else
     one_line_exit2 "text run --device cuda (no GPU)" "$rc" "$W/text.err" \
         "no usable CUDA device|no CUDA backend"

@@ -37,7 +37,7 @@ else
 fi
 echo "   nvcc: $(nvcc --version 2>/dev/null | tail -1)"
 
-TESTS="test_gpu_check test_gpu_ops test_gpu_cnn_ops test_gpu_text_ops test_gpu_models"
+TESTS="test_gpu_check test_gpu_ops test_gpu_cnn_ops test_gpu_text_ops test_gpu_bert test_gpu_models"
 if [ -n "${THAW_GPU_PREBUILT:-}" ]; then
     BUILD=$(cd "$THAW_GPU_PREBUILT" && pwd)
     LOG=$BUILD/gpu-run.log
@@ -232,6 +232,41 @@ JSON
     else
         echo "   skipped: no tmux on this machine"
     fi
+fi
+
+# A text run on the GPU: a tiny random-init BERT (config.json + vocab.txt)
+# on a CSV of 48 texts, 3 epochs (tests/support/make_tiny_text_run.py); the
+# CPU run beside it (same seed, same dropout masks: the losses should agree
+# to about 4 digits), and a resume from epoch 2.
+echo "== thaw train --device cuda, text (tiny BERT, 3 epochs; the CPU run beside it; a resume)"
+T=$BUILD/gpu-text
+rm -rf "$T"; mkdir -p "$T"
+if "$PY" "$ROOT/tests/support/make_tiny_text_run.py" "$T" >"$T/make.err" 2>&1; then
+    if timeout 120 "$BUILD/thaw" train "$T/run.json" --device cuda --out "$T/out" \
+            >"$T/train.out" 2>&1 && grep -q '^device: cuda:0' "$T/train.out" &&
+            [ -f "$T/out/epoch-003.safetensors" ]; then
+        grep -E "^(device|epoch)" "$T/train.out" | sed 's/^/   gpu: /'
+        echo "   text train: PASS"
+    else
+        train_ok=0
+        sed 's/^/   /' "$T/train.out" | tail -12
+        echo "   text train: FAIL"
+    fi
+    timeout 120 "$BUILD/thaw" train "$T/run.json" --device cpu --out "$T/out-cpu" \
+        >"$T/train-cpu.out" 2>&1 && grep -E "^epoch" "$T/train-cpu.out" | sed 's/^/   cpu: /'
+    if timeout 120 "$BUILD/thaw" train "$T/run.json" --device cuda \
+            --resume "$T/out/epoch-002.safetensors" --out "$T/out-resume" >"$T/resume.out" 2>&1 &&
+            [ -f "$T/out-resume/epoch-003.safetensors" ]; then
+        grep -E "^epoch 3/" "$T/resume.out" | sed 's/^/   resumed: /'
+        echo "   text resume: PASS"
+    else
+        train_ok=0
+        sed 's/^/   /' "$T/resume.out" | tail -8
+        echo "   text resume: FAIL"
+    fi
+else
+    train_ok=0
+    echo "   text train: FAIL (make_tiny_text_run.py: $(tail -1 "$T/make.err"))"
 fi
 
 fi
