@@ -200,6 +200,9 @@ int thaw_cuda_block_grow(ThawCudaContext *ctx, DevBlock *b, size_t bytes, ThawEr
 int thaw_cuda_upload(ThawCudaContext *c, void *dst, const void *src,
                      size_t bytes, ThawError *err)
 {
+    if (bytes == 0) {   /* an empty table's NULL arena */
+        return 0;
+    }
     THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
     return 0;
 }
@@ -207,12 +210,18 @@ int thaw_cuda_upload(ThawCudaContext *c, void *dst, const void *src,
 int thaw_cuda_download(ThawCudaContext *c, void *dst, const void *src,
                        size_t bytes, ThawError *err)
 {
+    if (bytes == 0) {   /* an empty table's NULL arena */
+        return 0;
+    }
     THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
     return 0;
 }
 
 int thaw_cuda_zero(ThawCudaContext *c, void *dst, size_t bytes, ThawError *err)
 {
+    if (bytes == 0) {
+        return 0;
+    }
     THAW_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, c->stream));
     return 0;
 }

@@ -1,0 +1,791 @@
+/* The GPU BERT executor's own code (engine/cuda/cuda_bert.cu and
+ * cuda_bert_passes.cu: the plan mirror, the host-to-device pointer map,
+ * which buffers are zeroed, which op gets which arguments, the dropout
+ * draws, the frozen-block cut-off, the embedding groups) runs here on the
+ * CPU: every device call it makes (the CUDA ops, the parameter arena, the
+ * optimizer, copies) is replaced by a stand-in that calls the CPU op with
+ * the same meaning ("device" memory is host memory). The stand-ins are the
+ * CPU model's own ops, so the executor must give bert_forward /
+ * bert_backward / optimizer_step's exact bits: a swapped argument, a
+ * missing zeroing, a wrong offset or a dropout drawn out of order fails.
+ * What this cannot check is the CUDA kernels themselves (host_text_ops,
+ * host_attention, host_embedding and test_gpu_bert do). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include <cmocka.h>
+
+#include "engine/ops/attention.h"
+#include "engine/ops/cross_entropy.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/embedding.h"
+#include "engine/ops/gelu.h"
+#include "engine/ops/layernorm.h"
+#include "engine/ops/linear.h"
+}
+
+#include "engine/cuda/cuda_bert_heads.h"
+#include "engine/cuda/cuda_bert_internal.h"
+#include "engine/cuda/cuda_ops.h"
+
+/* ---- CUDA runtime calls the executor makes itself ---- */
+
+static cudaError_t host_memcpy_async(void *dst, const void *src, size_t bytes,
+                                     cudaMemcpyKind kind, cudaStream_t s)
+{
+    (void)kind;
+    (void)s;
+    memmove(dst, src, bytes);
+    return cudaSuccess;
+}
+
+static cudaError_t host_memcpy_2d_async(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                        size_t width, size_t height, cudaMemcpyKind kind,
+                                        cudaStream_t s)
+{
+    (void)kind;
+    (void)s;
+    for (size_t r = 0; r < height; r++) {
+        memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
+    }
+    return cudaSuccess;
+}
+
+static cudaError_t host_stream_sync(cudaStream_t s)
+{
+    (void)s;
+    return cudaSuccess;
+}
+
+#define cudaMemcpyAsync host_memcpy_async
+#define cudaMemcpy2DAsync host_memcpy_2d_async
+#define cudaStreamSynchronize host_stream_sync
+#include "engine/cuda/cuda_bert.cu"
+#include "engine/cuda/cuda_bert_passes.cu"
+#undef cudaMemcpyAsync
+#undef cudaMemcpy2DAsync
+#undef cudaStreamSynchronize
+
+/* ---- the backend's memory, copies and arena on the host ---- */
+
+static int din_assign_calls;   /* set_din_assign(ctx, 1) would break += */
+
+/* (C++ linkage, as cuda_context_internal.h declares it.) Growing fills the new block with NaN: a read before a write shows. */
+int thaw_cuda_block_grow(ThawCudaContext *ctx, DevBlock *b, size_t bytes, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    if (bytes <= b->bytes && b->ptr) {
+        return 0;
+    }
+    free(b->ptr);
+    b->ptr = malloc(bytes ? bytes : 16);
+    memset(b->ptr, 0xff, bytes ? bytes : 16);
+    b->bytes = bytes;
+    return 0;
+}
+
+
+extern "C" {
+
+int thaw_cuda_synchronize(ThawCudaContext *ctx, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    return 0;
+}
+
+void thaw_cuda_context_set_din_assign(ThawCudaContext *ctx, int assign)
+{
+    (void)ctx;
+    din_assign_calls += assign != 0;
+}
+
+int thaw_cuda_alloc(void **ptr, size_t bytes, ThawError *err)
+{
+    (void)err;
+    *ptr = calloc(1, bytes ? bytes : 1);
+    return 0;
+}
+
+void thaw_cuda_release(void *ptr)
+{
+    free(ptr);
+}
+
+int thaw_cuda_upload(ThawCudaContext *c, void *dst, const void *src, size_t bytes, ThawError *err)
+{
+    (void)c;
+    (void)err;
+    if (bytes) {
+        memcpy(dst, src, bytes);
+    }
+    return 0;
+}
+
+int thaw_cuda_download(ThawCudaContext *c, void *dst, const void *src, size_t bytes,
+                       ThawError *err)
+{
+    return thaw_cuda_upload(c, dst, src, bytes, err);
+}
+
+int thaw_cuda_zero(ThawCudaContext *c, void *dst, size_t bytes, ThawError *err)
+{
+    (void)c;
+    (void)err;
+    if (bytes) {
+        memset(dst, 0, bytes);
+    }
+    return 0;
+}
+
+int thaw_cuda_staging_init(ThawCudaStaging *s, size_t bytes, ThawError *err)
+{
+    (void)err;
+    s->host = calloc(1, bytes ? bytes : 1);
+    s->bytes = bytes;
+    return 0;
+}
+
+void thaw_cuda_staging_free(ThawCudaStaging *s)
+{
+    free(s->host);
+    memset(s, 0, sizeof *s);
+}
+
+int thaw_cuda_arena_init(ThawCudaContext *ctx, ThawCudaArena *a, const ParamTable *t,
+                         ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    memset(a, 0, sizeof *a);
+    a->n_weights = t->n_weights;
+    a->n_buffers = t->n_buffers;
+    a->weights = (float *)calloc(t->n_weights + 1, sizeof(float));
+    a->grads = (float *)malloc((t->n_weights + 1) * sizeof(float));
+    memset(a->grads, 0xff, (t->n_weights + 1) * sizeof(float));   /* NaN until zeroed */
+    a->buffers = (float *)calloc(t->n_buffers + 1, sizeof(float));
+    return 0;
+}
+
+void thaw_cuda_arena_free(ThawCudaArena *a)
+{
+    free(a->weights);
+    free(a->grads);
+    free(a->buffers);
+    memset(a, 0, sizeof *a);
+}
+
+int thaw_cuda_arena_upload(ThawCudaContext *ctx, ThawCudaArena *a, const ParamTable *t,
+                           ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    memcpy(a->weights, t->weights, t->n_weights * sizeof(float));
+    return 0;
+}
+
+int thaw_cuda_arena_download(ThawCudaContext *ctx, const ThawCudaArena *a, ParamTable *t,
+                             ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    memcpy(t->weights, a->weights, t->n_weights * sizeof(float));
+    return 0;
+}
+
+int thaw_cuda_arena_download_grads(ThawCudaContext *ctx, const ThawCudaArena *a, ParamTable *t,
+                                   ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    memcpy(t->grads, a->grads, t->n_weights * sizeof(float));
+    return 0;
+}
+
+int thaw_cuda_arena_zero_grad(ThawCudaContext *ctx, ThawCudaArena *a, const ParamTable *t,
+                              ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    for (int i = 0; i < t->count; i++) {
+        if (params_trainable(t, i)) {
+            memset(a->grads + t->items[i].offset, 0, t->items[i].numel * sizeof(float));
+        }
+    }
+    return 0;
+}
+
+float *thaw_cuda_arena_data(const ThawCudaArena *a, const ParamTable *t, int index)
+{
+    return a->weights + t->items[index].offset;
+}
+
+float *thaw_cuda_arena_grad(const ThawCudaArena *a, const ParamTable *t, int index)
+{
+    return a->grads + t->items[index].offset;
+}
+
+/* The optimizer: the CPU optimizer_step over the arena. */
+int thaw_cuda_optimizer_init(ThawCudaContext *ctx, ThawCudaOptimizer *o, OptimizerKind kind,
+                             const ParamTable *t, ThawError *err)
+{
+    (void)ctx;
+    Optimizer h;
+    int rc = optimizer_init(&h, kind, t, err);
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->momentum = h.momentum;
+    o->dampening = h.dampening;
+    o->nesterov = h.nesterov;
+    o->beta1 = h.beta1;
+    o->beta2 = h.beta2;
+    o->eps = h.eps;
+    o->exp_avg = h.exp_avg;
+    o->exp_avg_sq = h.exp_avg_sq;
+    o->steps = h.steps;
+    o->n_weights = h.n_weights;
+    o->n_params = h.n_params;
+    return rc;
+}
+
+void thaw_cuda_optimizer_free(ThawCudaOptimizer *o)
+{
+    Optimizer h = {};
+    h.exp_avg = o->exp_avg;
+    h.exp_avg_sq = o->exp_avg_sq;
+    h.steps = o->steps;
+    optimizer_free(&h);
+}
+
+void thaw_cuda_optimizer_set_hyper(ThawCudaOptimizer *o, const Optimizer *hyper)
+{
+    if (hyper) {
+        o->momentum = hyper->momentum;
+        o->dampening = hyper->dampening;
+        o->nesterov = hyper->nesterov;
+        o->beta1 = hyper->beta1;
+        o->beta2 = hyper->beta2;
+        o->eps = hyper->eps;
+    }
+}
+
+int thaw_cuda_optimizer_step(ThawCudaContext *ctx, ThawCudaOptimizer *o, ThawCudaArena *a,
+                             const ParamTable *t, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    ParamTable view = *t;
+    view.weights = a->weights;
+    view.grads = a->grads;
+    Optimizer h = {};
+    h.kind = o->kind;
+    h.momentum = o->momentum;
+    h.dampening = o->dampening;
+    h.nesterov = o->nesterov;
+    h.beta1 = o->beta1;
+    h.beta2 = o->beta2;
+    h.eps = o->eps;
+    h.exp_avg = o->exp_avg;
+    h.exp_avg_sq = o->exp_avg_sq;
+    h.steps = o->steps;
+    h.n_weights = o->n_weights;
+    h.n_params = o->n_params;
+    optimizer_step(&h, &view);
+    return 0;
+}
+
+int thaw_cuda_optimizer_download(ThawCudaContext *ctx, const ThawCudaOptimizer *o,
+                                 Optimizer *host, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    memcpy(host->exp_avg, o->exp_avg, o->n_weights * sizeof(float));
+    if (o->exp_avg_sq) {
+        memcpy(host->exp_avg_sq, o->exp_avg_sq, o->n_weights * sizeof(float));
+    }
+    memcpy(host->steps, o->steps, (size_t)o->n_params * sizeof(int64_t));
+    return 0;
+}
+
+int thaw_cuda_optimizer_upload(ThawCudaContext *ctx, ThawCudaOptimizer *o,
+                               const Optimizer *host, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    memcpy(o->exp_avg, host->exp_avg, o->n_weights * sizeof(float));
+    if (o->exp_avg_sq) {
+        memcpy(o->exp_avg_sq, host->exp_avg_sq, o->n_weights * sizeof(float));
+    }
+    memcpy(o->steps, host->steps, (size_t)o->n_params * sizeof(int64_t));
+    return 0;
+}
+
+/* ---- the CUDA ops as their CPU twins (cuda_ops.h's contract: backward
+ * adds, a NULL gradient is skipped) ---- */
+
+int thaw_cuda_linear_forward(ThawCudaContext *ctx, float *out, const float *in,
+                             const float *weight, const float *bias, int n, int in_features,
+                             int out_features, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    linear_forward(out, in, weight, bias, n, in_features, out_features);
+    return 0;
+}
+
+int thaw_cuda_linear_backward(ThawCudaContext *ctx, float *din, float *dweight, float *dbias,
+                              const float *dout, const float *in, const float *weight, int n,
+                              int in_features, int out_features, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    linear_backward(din, dweight, dbias, dout, in, weight, n, in_features, out_features);
+    return 0;
+}
+
+int thaw_cuda_gelu_forward(ThawCudaContext *ctx, float *out, const float *in, size_t n,
+                           ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    gelu_forward(out, in, n);
+    return 0;
+}
+
+int thaw_cuda_gelu_backward(ThawCudaContext *ctx, float *din, const float *dout, const float *in,
+                            size_t n, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    gelu_backward(din, dout, in, n);
+    return 0;
+}
+
+int thaw_cuda_layernorm_forward(ThawCudaContext *ctx, float *out, float *mean, float *rstd,
+                                const float *in, const float *gamma, const float *beta,
+                                int rows, int c, float eps, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    layernorm_forward(out, mean, rstd, in, gamma, beta, rows, c, eps);
+    return 0;
+}
+
+int thaw_cuda_layernorm_backward(ThawCudaContext *ctx, float *din, float *dgamma, float *dbeta,
+                                 const float *dout, const float *in, const float *mean,
+                                 const float *rstd, const float *gamma, int rows, int c,
+                                 ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    layernorm_backward(din, dgamma, dbeta, dout, in, mean, rstd, gamma, rows, c);
+    return 0;
+}
+
+int thaw_cuda_attention_probs_forward(ThawCudaContext *ctx, float *probs, const float *q,
+                                      const float *k, const int32_t *key_mask, int batch,
+                                      int seq, int channels, int heads, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    attention_probs_forward(probs, q, k, key_mask, batch, seq, channels, heads);
+    return 0;
+}
+
+int thaw_cuda_attention_context_forward(ThawCudaContext *ctx, float *out,
+                                        const float *probs_used, const float *v, int batch,
+                                        int seq, int channels, int heads, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    attention_context_forward(out, probs_used, v, batch, seq, channels, heads);
+    return 0;
+}
+
+int thaw_cuda_attention_backward(ThawCudaContext *ctx, float *dq, float *dk, float *dv,
+                                 const float *dout, const float *q, const float *k,
+                                 const float *v, const float *probs, const float *probs_used,
+                                 const float *drop_mask, int batch, int seq, int channels,
+                                 int heads, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    float *ws = (float *)malloc(attention_workspace_floats(seq) * sizeof(float));
+    attention_backward(dq, dk, dv, dout, q, k, v, probs, probs_used, drop_mask, ws, batch, seq,
+                       channels, heads);
+    free(ws);
+    return 0;
+}
+
+int thaw_cuda_embedding_forward(ThawCudaContext *ctx, float *out, const int32_t *ids,
+                                const float *table, int n, int dim, int add, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    if (add) {
+        embedding_forward_add(out, ids, table, n, dim);
+    } else {
+        embedding_forward(out, ids, table, n, dim);
+    }
+    return 0;
+}
+
+/* The groups' order is the CPU op's per-id order: tokens ascending. */
+int thaw_cuda_embedding_backward(ThawCudaContext *ctx, float *dtable, const float *dout,
+                                 const ThawCudaEmbeddingGroups *g, int dim, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    for (int k = 0; k < g->n_groups; k++) {
+        float *row = dtable + (size_t)g->id[k] * dim;
+        for (int i = g->start[k]; i < g->start[k + 1]; i++) {
+            const float *d = dout + (size_t)g->order[i] * dim;
+            for (int j = 0; j < dim; j++) {
+                row[j] += d[j];
+            }
+        }
+    }
+    return 0;
+}
+
+int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a, const float *b,
+                          size_t n, ThawCudaAct act, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    assert_int_equal(act, THAW_CUDA_ACT_NONE);
+    add_forward(out, a, b, n);
+    return 0;
+}
+
+int thaw_cuda_cross_entropy_forward(ThawCudaContext *ctx, float *loss, float *probs,
+                                    float *row_loss, const float *logits, const int32_t *labels,
+                                    int n, int classes, float smoothing, ThawError *err)
+{
+    (void)ctx;
+    (void)row_loss;
+    (void)err;
+    *loss = cross_entropy_forward(probs, logits, labels, n, classes, smoothing);
+    return 0;
+}
+
+int thaw_cuda_cross_entropy_backward(ThawCudaContext *ctx, float *dlogits, const float *probs,
+                                     const int32_t *labels, int n, int classes, float smoothing,
+                                     float dloss, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    cross_entropy_backward(dlogits, probs, labels, n, classes, smoothing, dloss);
+    return 0;
+}
+
+int thaw_cuda_dropout_forward(ThawCudaContext *ctx, float *out, float *mask, const float *in,
+                              float p, size_t n, uint64_t *rng_state, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    dropout_forward(out, mask, in, p, n, rng_state);
+    return 0;
+}
+
+int thaw_cuda_dropout_backward(ThawCudaContext *ctx, float *din, const float *dout,
+                               const float *mask, size_t n, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    dropout_backward(din, dout, mask, n);
+    return 0;
+}
+
+/* cuda_bert_heads.h: bert_forward.c / bert_backward.c's inline loops. */
+int thaw_cuda_masked_mean_forward(ThawCudaContext *ctx, float *out, const float *h,
+                                  const int32_t *km, int batch, int seq, int c, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    for (int b = 0; b < batch; b++) {
+        float *o = out + (size_t)b * c;
+        memset(o, 0, (size_t)c * sizeof(float));
+        int count = 0;
+        for (int t = 0; t < seq; t++) {
+            if (km[b * seq + t]) {
+                count++;
+                for (int j = 0; j < c; j++) {
+                    o[j] += h[((size_t)b * seq + t) * c + j];
+                }
+            }
+        }
+        float inv = count > 0 ? 1.0f / (float)count : 0.0f;
+        for (int j = 0; j < c; j++) {
+            o[j] *= inv;
+        }
+    }
+    return 0;
+}
+
+int thaw_cuda_masked_mean_backward(ThawCudaContext *ctx, float *dh, const float *dfeat,
+                                   const int32_t *km, int batch, int seq, int c, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    for (int b = 0; b < batch; b++) {
+        int count = 0;
+        for (int t = 0; t < seq; t++) {
+            count += km[b * seq + t];
+        }
+        for (int t = 0; t < seq; t++) {
+            for (int j = 0; j < c; j++) {
+                dh[((size_t)b * seq + t) * c + j] =
+                    km[b * seq + t] ? dfeat[(size_t)b * c + j] * (1.0f / (float)count) : 0.0f;
+            }
+        }
+    }
+    return 0;
+}
+
+int thaw_cuda_tanh_inplace(ThawCudaContext *ctx, float *x, size_t n, ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = tanhf(x[i]);
+    }
+    return 0;
+}
+
+int thaw_cuda_tanh_backward_inplace(ThawCudaContext *ctx, float *d, const float *y, size_t n,
+                                    ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        d[i] *= 1.0f - y[i] * y[i];
+    }
+    return 0;
+}
+
+int thaw_cuda_scale_inplace(ThawCudaContext *ctx, float *x, const float *mask, size_t n,
+                            ThawError *err)
+{
+    (void)ctx;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        x[i] *= mask[i];
+    }
+    return 0;
+}
+
+} /* extern "C" */
+
+/* ---- the test ---- */
+
+#define BATCH 3
+#define MAX_SEQ 7
+#define CLASSES 3
+
+static const BertConfig small_config = {
+    .vocab_size = 60, .hidden_size = 16, .num_layers = 2, .num_heads = 4,
+    .intermediate_size = 32, .max_position = 16, .type_vocab_size = 2,
+    .layer_norm_eps = 1e-12f, .hidden_dropout = 0.1f, .attention_dropout = 0.1f,
+};
+
+static ThawCudaContext fake_ctx;
+
+static void make_batch(int seq, int32_t *ids, int32_t *types, int32_t *mask, int32_t *labels,
+                       int round)
+{
+    for (int b = 0; b < BATCH; b++) {
+        int len = b == BATCH - 1 ? 2 : seq - b % 2;
+        for (int t = 0; t < seq; t++) {
+            int keep = t < len;
+            ids[b * seq + t] = keep ? 1 + (7 * b + 3 * t + 11 * round) % 59 : 0;
+            types[b * seq + t] = t >= len / 2;
+            mask[b * seq + t] = keep;
+        }
+        labels[b] = (b + round) % CLASSES;
+    }
+}
+
+static void assert_same_bits(const char *what, const float *got, const float *ref, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad += memcmp(&got[i], &ref[i], sizeof(float)) != 0;
+    }
+    printf("  %-40s %zu of %zu values differ\n", what, bad, n);
+    assert_int_equal(bad, 0);
+}
+
+static void set_groups(BertModel *m, int mode)
+{
+    ParamTable *t = &m->params;
+    for (int g = 0; g < t->n_groups; g++) {
+        const char *name = t->groups[g].name;
+        int head = strcmp(name, "classifier") == 0;
+        int low = strcmp(name, "embeddings") == 0 || strcmp(name, "encoder.layer.0") == 0;
+        params_set_group_frozen(t, g, mode == 1 ? low : mode == 2 ? !head : 0);
+        t->groups[g].lr = head ? 1e-2f : 3e-3f;
+        t->groups[g].weight_decay = 0.01f;
+    }
+    if (mode == 0) {   /* a frozen module inside a trainable block, and one table */
+        assert_true(params_set_module_frozen(t, "encoder.layer.1.attention.self.key", 1) > 0);
+        assert_true(params_set_module_frozen(t, "embeddings.position_embeddings", 1) > 0);
+    }
+}
+
+/* mode 0: all trainable but two modules; 1: embeddings and layer 0 frozen;
+ * 2: only the classifier. Three steps at sequence lengths 7, 5, 6, then
+ * an eval-mode forward. */
+static void run_case(BertHead head, int mode, OptimizerKind kind)
+{
+    printf("%s head, mode %d, %s\n", head == BERT_HEAD_CLS ? "cls" : "mean", mode,
+           optimizer_name(kind));
+    ThawError err = {};
+    BertModel cpu, gm;
+    assert_int_equal(bert_create(&cpu, &small_config, head, CLASSES, 42, &err), 0);
+    assert_int_equal(bert_create(&gm, &small_config, head, CLASSES, 42, &err), 0);
+    set_groups(&cpu, mode);
+    set_groups(&gm, mode);
+    Optimizer opt;
+    assert_int_equal(optimizer_init(&opt, kind, &cpu.params, &err), 0);
+    opt.momentum = 0.9f;
+    ThawCudaBert *cb = NULL;
+    assert_int_equal(thaw_cuda_bert_create(&cb, &fake_ctx, &gm, kind, &err), 0);
+    static const int seqs[3] = {7, 5, 6};
+    for (int s = 0; s < 3; s++) {
+        int seq = seqs[s];
+        int32_t ids[BATCH * MAX_SEQ], types[BATCH * MAX_SEQ], mask[BATCH * MAX_SEQ];
+        int32_t labels[BATCH];
+        make_batch(seq, ids, types, mask, labels, s);
+        assert_int_equal(bert_plan(&cpu, BATCH, seq, 1, &err), 0);
+        assert_int_equal(bert_forward(&cpu, ids, types, mask, &err), 0);
+        float cpu_loss = bert_loss(&cpu, labels, 0.1f);
+        params_zero_grad(&cpu.params);
+        assert_int_equal(bert_backward(&cpu, labels, 0.1f, &err), 0);
+
+        assert_int_equal(bert_plan(&gm, BATCH, seq, 1, &err), 0);
+        assert_int_equal(thaw_cuda_bert_plan(cb, &gm, &err), 0);
+        assert_int_equal(thaw_cuda_bert_set_batch(cb, &gm, ids, types, mask, labels, &err), 0);
+        assert_int_equal(thaw_cuda_bert_forward(cb, &gm, &err), 0);
+        assert_int_equal(thaw_cuda_bert_loss(cb, &gm, 0.1f, &err), 0);
+        float gpu_loss;
+        const float *logits;
+        assert_int_equal(thaw_cuda_bert_outputs(cb, &gpu_loss, &logits, &err), 0);
+        assert_int_equal(thaw_cuda_bert_backward(cb, &gm, 0.1f, &err), 0);
+        assert_true(gm.rng == cpu.rng);   /* the same dropout draws */
+
+        char what[160];
+        snprintf(what, sizeof what, "step %d loss", s + 1);
+        assert_same_bits(what, &gpu_loss, &cpu_loss, 1);
+        snprintf(what, sizeof what, "step %d logits", s + 1);
+        assert_same_bits(what, logits, bert_logits(&cpu), (size_t)BATCH * CLASSES);
+        assert_int_equal(thaw_cuda_bert_download_acts(cb, &gm, &err), 0);
+        for (int l = 0; l <= small_config.num_layers; l++) {
+            snprintf(what, sizeof what, "step %d hidden %d", s + 1, l);
+            assert_same_bits(what, bert_hidden(&gm, l), bert_hidden(&cpu, l),
+                             (size_t)BATCH * seq * small_config.hidden_size);
+        }
+        snprintf(what, sizeof what, "step %d pooler", s + 1);
+        assert_same_bits(what, bert_pooler_output(&gm), bert_pooler_output(&cpu),
+                         (size_t)BATCH * small_config.hidden_size);
+        assert_int_equal(thaw_cuda_bert_download_grads(cb, &gm, &err), 0);
+        size_t trainable = 0;
+        for (int i = 0; i < cpu.params.count; i++) {
+            if (params_trainable(&cpu.params, i)) {
+                trainable += cpu.params.items[i].numel;
+                snprintf(what, sizeof what, "step %d grad %s", s + 1, cpu.params.items[i].name);
+                size_t n = cpu.params.items[i].numel, bad = 0;
+                const float *g = params_grad(&gm.params, i), *r = params_grad(&cpu.params, i);
+                for (size_t k = 0; k < n; k++) {
+                    bad += memcmp(&g[k], &r[k], sizeof(float)) != 0;
+                }
+                if (bad) {
+                    printf("  %s: %zu of %zu differ\n", what, bad, n);
+                }
+                assert_int_equal(bad, 0);
+            }
+        }
+        printf("  step %d: %zu trainable gradient values the same bits\n", s + 1, trainable);
+        optimizer_step(&opt, &cpu.params);
+        assert_int_equal(thaw_cuda_bert_optimizer_step(cb, &gm, &opt, &err), 0);
+    }
+    assert_int_equal(thaw_cuda_bert_download(cb, &gm, &err), 0);
+    assert_same_bits("weights after 3 steps", gm.params.weights, cpu.params.weights,
+                     cpu.params.n_weights);
+    Optimizer back;
+    assert_int_equal(optimizer_init(&back, kind, &gm.params, &err), 0);
+    assert_int_equal(thaw_cuda_bert_download_optimizer(cb, &back, &err), 0);
+    assert_same_bits("first moments", back.exp_avg, opt.exp_avg, opt.n_weights);
+    assert_memory_equal(back.steps, opt.steps, (size_t)opt.n_params * sizeof(int64_t));
+
+    /* eval mode (no dropout), no labels: the logits of validation */
+    int32_t ids[BATCH * 4], types[BATCH * 4], mask[BATCH * 4], labels[BATCH];
+    make_batch(4, ids, types, mask, labels, 9);
+    assert_int_equal(bert_plan(&cpu, BATCH, 4, 0, &err), 0);
+    assert_int_equal(bert_forward(&cpu, ids, types, mask, &err), 0);
+    assert_int_equal(bert_plan(&gm, BATCH, 4, 0, &err), 0);
+    assert_int_equal(thaw_cuda_bert_plan(cb, &gm, &err), 0);
+    assert_int_equal(thaw_cuda_bert_set_batch(cb, &gm, ids, types, mask, NULL, &err), 0);
+    assert_int_equal(thaw_cuda_bert_forward(cb, &gm, &err), 0);
+    assert_int_equal(thaw_cuda_bert_fetch_logits(cb, &gm, &err), 0);
+    const float *logits;
+    assert_int_equal(thaw_cuda_bert_outputs(cb, NULL, &logits, &err), 0);
+    assert_same_bits("eval logits", logits, bert_logits(&cpu), (size_t)BATCH * CLASSES);
+    /* a stale plan and a loss without labels are errors, not crashes */
+    assert_int_equal(bert_plan(&gm, BATCH, 5, 0, &err), 0);
+    assert_int_not_equal(thaw_cuda_bert_forward(cb, &gm, &err), 0);
+    printf("  stale plan: %s\n", err.msg);
+    assert_int_equal(thaw_cuda_bert_plan(cb, &gm, &err), 0);
+    assert_int_not_equal(thaw_cuda_bert_loss(cb, &gm, 0.0f, &err), 0);
+    assert_int_equal(din_assign_calls, 0);
+
+    optimizer_free(&back);
+    optimizer_free(&opt);
+    thaw_cuda_bert_destroy(cb);
+    bert_free(&cpu);
+    bert_free(&gm);
+}
+
+static void mean_head_fine_tune(void **state)
+{
+    (void)state;
+    run_case(BERT_HEAD_MEAN, 0, OPT_ADAMW);
+}
+
+static void cls_head_low_blocks_frozen(void **state)
+{
+    (void)state;
+    run_case(BERT_HEAD_CLS, 1, OPT_ADAMW);
+}
+
+static void cls_head_fine_tune_sgd(void **state)
+{
+    (void)state;
+    run_case(BERT_HEAD_CLS, 0, OPT_SGD);
+}
+
+static void feature_extraction(void **state)
+{
+    (void)state;
+    run_case(BERT_HEAD_MEAN, 2, OPT_ADAMW);
+    run_case(BERT_HEAD_CLS, 2, OPT_ADAMW);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mean_head_fine_tune),
+        cmocka_unit_test(cls_head_low_blocks_frozen),
+        cmocka_unit_test(cls_head_fine_tune_sgd),
+        cmocka_unit_test(feature_extraction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
