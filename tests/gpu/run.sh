@@ -264,6 +264,28 @@ if "$PY" "$ROOT/tests/support/make_tiny_text_run.py" "$T" >"$T/make.err" 2>&1; t
         sed 's/^/   /' "$T/resume.out" | tail -8
         echo "   text resume: FAIL"
     fi
+    # the workbench on the text run: the status bar names the GPU, t trains
+    if command -v tmux >/dev/null; then
+        sock=thaw-gpu-text-$$
+        tmux -L "$sock" new-session -d -x 80 -y 24 \
+            "env LANG=C.UTF-8 LC_ALL=C.UTF-8 $BUILD/thaw $T/run.json --device cuda --out $T/out-tui 2>$T/tui.err; sleep 30"
+        for _ in $(seq 60); do tmux -L "$sock" capture-pane -p 2>/dev/null | grep -q 'cuda:0' && break; sleep 0.5; done
+        tmux -L "$sock" send-keys t
+        for _ in $(seq 120); do [ -f "$T/out-tui/epoch-003.safetensors" ] && break; sleep 0.5; done
+        sleep 1
+        tmux -L "$sock" capture-pane -p >"$T/tui-text-screen.txt" 2>/dev/null
+        sed 's/^/   | /' "$T/tui-text-screen.txt"
+        tmux -L "$sock" send-keys q
+        sleep 1
+        tmux -L "$sock" kill-server 2>/dev/null
+        if grep -q 'cuda:0' "$T/tui-text-screen.txt" && [ -f "$T/out-tui/epoch-003.safetensors" ]; then
+            echo "   text workbench: PASS"
+        else
+            train_ok=0
+            sed 's/^/   stderr: /' "$T/tui.err" | tail -5
+            echo "   text workbench: FAIL (no cuda:0 on the screen or no epoch-3 checkpoint)"
+        fi
+    fi
 else
     train_ok=0
     echo "   text train: FAIL (make_tiny_text_run.py: $(tail -1 "$T/make.err"))"
@@ -280,7 +302,8 @@ fi
 
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ] && [ -w "$OUT" ]; then
     for f in "$LOG" "$TESTS_LOG" "$BUILD/engine-thread.log" "$BUILD/bench-gpu.jsonl" \
-            "$BUILD"/profile-*.txt "${W:-/nonexistent}/tui-screen.txt"; do
+            "$BUILD"/profile-*.txt "${W:-/nonexistent}/tui-screen.txt" \
+            "${T:-/nonexistent}/tui-text-screen.txt"; do
         [ -f "$f" ] && cp "$f" "$OUT/" 2>/dev/null
     done
 fi
