@@ -8,8 +8,7 @@
 
 #include "job_core.h"
 
-/* precision tf32 only changes GPU math: say so when the run is on the CPU
- * (what says which runs: "this run" or "text runs"). */
+/* precision tf32 only changes GPU math: say so when the run is on the CPU. */
 void job_gpu_note_cpu_precision(JobCore *c);
 
 #ifdef THAW_HAVE_CUDA
