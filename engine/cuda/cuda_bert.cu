@@ -48,8 +48,8 @@ void thaw_cuda_bert_destroy(ThawCudaBert *cb)
 
 int cuda_bert_check_plan(const ThawCudaBert *cb, const BertModel *m, ThawError *err)
 {
-    if (!m->arena || m->arena != cb->host_base || m->batch != cb->batch ||
-        m->seq != cb->seq) {
+    if (!m->arena || m->arena != cb->host_base || m->arena_floats != cb->arena_floats ||
+        m->batch != cb->batch || m->seq != cb->seq || m->training != cb->training) {
         return thaw_fail(err, THAW_ERR_ARG,
                          "GPU BERT executor: the model was planned again (batch %d x %d); "
                          "call thaw_cuda_bert_plan first", m->batch, m->seq);
@@ -127,9 +127,11 @@ int thaw_cuda_bert_plan(ThawCudaBert *cb, const BertModel *m, ThawError *err)
     }
     carve_grads(cb, m);
     cb->host_base = m->arena;
+    cb->arena_floats = m->arena_floats;
     cb->batch = m->batch;
     cb->seq = m->seq;
-    cb->has_labels = 0;
+    cb->training = m->training;
+    cb->has_inputs = cb->has_labels = 0;
     return 0;
 }
 
@@ -137,27 +139,29 @@ int thaw_cuda_bert_set_batch(ThawCudaBert *cb, BertModel *m, const int32_t *ids,
                              const int32_t *types, const int32_t *mask,
                              const int32_t *labels, ThawError *err)
 {
+    cb->has_inputs = cb->has_labels = 0;   /* a rejected batch leaves none behind */
     int rc = cuda_bert_check_plan(cb, m, err);
     rc = rc ? rc : bert_set_inputs(m, ids, types, mask, err);
     if (rc) {
         return rc;
+    }
+    for (int b = 0; labels && b < m->batch; b++) {
+        if (labels[b] < 0 || labels[b] >= m->num_classes) {
+            return thaw_fail(err, THAW_ERR_ARG, "bert: label %d of batch item %d outside "
+                             "0..%d", labels[b], b, m->num_classes - 1);
+        }
     }
     const size_t bt = (size_t)m->batch * m->seq;
     int32_t *dev = (int32_t *)cb->ints.ptr;
     /* pageable sources: the call returns once they are staged (CUDA's
      * rule for host-to-device copies), so the host may reuse them */
     rc = thaw_cuda_upload(cb->ctx, dev, m->ints, 4 * bt * sizeof(int32_t), err);
-    cb->has_labels = labels != NULL;
     if (rc == 0 && labels) {
-        for (int b = 0; b < m->batch; b++) {
-            if (labels[b] < 0 || labels[b] >= m->num_classes) {
-                return thaw_fail(err, THAW_ERR_ARG, "bert: label %d of batch item %d outside "
-                                 "0..%d", labels[b], b, m->num_classes - 1);
-            }
-        }
         rc = thaw_cuda_upload(cb->ctx, dev + 4 * bt, labels,
                               (size_t)m->batch * sizeof(int32_t), err);
     }
+    cb->has_inputs = rc == 0;
+    cb->has_labels = rc == 0 && labels != NULL;
     return rc;
 }
 
@@ -261,7 +265,8 @@ int thaw_cuda_bert_download_acts(ThawCudaBert *cb, BertModel *m, ThawError *err)
 
 size_t thaw_cuda_bert_device_bytes(const ThawCudaBert *cb)
 {
-    size_t n = 2 * cb->arena.n_weights * sizeof(float);
+    size_t n = (2 * cb->arena.n_weights + cb->arena.n_buffers) * sizeof(float);
+    n += cb->out_stage.bytes;   /* pinned host memory, but the executor's */
     n += cb->optim.n_weights * sizeof(float) * (cb->optim.kind == OPT_ADAMW ? 2 : 1);
     const DevBlock *blocks[] = {&cb->acts, &cb->grads, &cb->ints, &cb->groups, &cb->loss};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {

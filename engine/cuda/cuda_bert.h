@@ -55,13 +55,16 @@ int thaw_cuda_bert_loss(ThawCudaBert *cb, const BertModel *m, float smoothing,
                         ThawError *err);
 /* Queues the logits only (validation). */
 int thaw_cuda_bert_fetch_logits(ThawCudaBert *cb, const BertModel *m, ThawError *err);
-/* Waits; *loss and *logits ([batch, classes], valid until the next loss or
- * fetch) hold what was queued; either may be NULL. */
+/* Waits; *loss and *logits ([batch, classes], valid until the next loss,
+ * fetch or plan) hold what was queued; either may be NULL. */
 int thaw_cuda_bert_outputs(ThawCudaBert *cb, float *loss, const float **logits,
                            ThawError *err);
 /* Zeroes the trainable gradients and runs backward from the last loss
  * (same smoothing): frozen parameters get none, and backward stops below
- * the lowest trainable block, as bert_backward does. */
+ * the lowest trainable block, as bert_backward does. The embedding
+ * gradients' token groups come from m->ints, which set_batch filled: do
+ * not stage other inputs into m (bert_set_inputs, bert_forward) between
+ * set_batch and backward. */
 int thaw_cuda_bert_backward(ThawCudaBert *cb, BertModel *m, float smoothing, ThawError *err);
 /* The optimizer step with m->params' group lr, weight decay and freezing;
  * betas, eps, momentum from hyper (NULL: keep). */

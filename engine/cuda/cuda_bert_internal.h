@@ -35,9 +35,12 @@ struct ThawCudaBert {
     size_t host_groups_cap;
     ThawCudaStaging out_stage;    /* loss, then logits [B, K] */
     CudaBertGrads g;
-    const float *host_base;       /* m->arena of the mapped plan */
-    int batch, seq;
-    int has_labels;
+    /* the mapped plan: a re-plan may reuse the arena's address */
+    const float *host_base;       /* m->arena */
+    size_t arena_floats;
+    int batch, seq, training;
+    int has_inputs;               /* set_batch uploaded this plan's inputs */
+    int has_labels;               /* and labels */
 };
 
 /* A host activation pointer of the mapped plan -> its device twin. */

@@ -162,6 +162,9 @@ static int head_forward(ThawCudaBert *cb, BertModel *m, ThawError *err)
 int thaw_cuda_bert_forward(ThawCudaBert *cb, BertModel *m, ThawError *err)
 {
     TRY(cuda_bert_check_plan(cb, m, err));
+    if (!cb->has_inputs) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU BERT executor: forward before set_batch");
+    }
     TRY(embeddings_forward(cb, m, err));
     for (int l = 0; l < m->cfg.num_layers; l++) {
         TRY(layer_forward(cb, m, l, err));

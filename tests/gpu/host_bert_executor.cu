@@ -739,11 +739,26 @@ static void run_case(BertHead head, int mode, OptimizerKind kind)
     const float *logits;
     assert_int_equal(thaw_cuda_bert_outputs(cb, NULL, &logits, &err), 0);
     assert_same_bits("eval logits", logits, bert_logits(&cpu), (size_t)BATCH * CLASSES);
-    /* a stale plan and a loss without labels are errors, not crashes */
+    /* a stale plan (also one that only changes train/eval mode), a
+     * forward before its inputs, a loss without labels and a bad label
+     * are errors, not crashes; a rejected batch leaves no labels behind */
     assert_int_equal(bert_plan(&gm, BATCH, 5, 0, &err), 0);
     assert_int_not_equal(thaw_cuda_bert_forward(cb, &gm, &err), 0);
     printf("  stale plan: %s\n", err.msg);
     assert_int_equal(thaw_cuda_bert_plan(cb, &gm, &err), 0);
+    assert_int_equal(bert_plan(&gm, BATCH, 5, 1, &err), 0);
+    assert_int_not_equal(thaw_cuda_bert_forward(cb, &gm, &err), 0);
+    assert_int_equal(thaw_cuda_bert_plan(cb, &gm, &err), 0);
+    assert_int_not_equal(thaw_cuda_bert_forward(cb, &gm, &err), 0);
+    printf("  no inputs: %s\n", err.msg);
+    int32_t ids5[BATCH * 5], types5[BATCH * 5], mask5[BATCH * 5], bad[BATCH] = {0, CLASSES, 1};
+    make_batch(5, ids5, types5, mask5, labels, 3);
+    assert_int_equal(thaw_cuda_bert_set_batch(cb, &gm, ids5, types5, mask5, labels, &err), 0);
+    assert_int_not_equal(thaw_cuda_bert_set_batch(cb, &gm, ids5, types5, mask5, bad, &err), 0);
+    printf("  bad label: %s\n", err.msg);
+    assert_int_not_equal(thaw_cuda_bert_loss(cb, &gm, 0.0f, &err), 0);
+    assert_int_equal(thaw_cuda_bert_set_batch(cb, &gm, ids5, types5, mask5, NULL, &err), 0);
+    assert_int_equal(thaw_cuda_bert_forward(cb, &gm, &err), 0);
     assert_int_not_equal(thaw_cuda_bert_loss(cb, &gm, 0.0f, &err), 0);
     assert_int_equal(din_assign_calls, 0);
 

@@ -11,7 +11,12 @@
  *      weight; frozen weights bit for bit unchanged.
  *   4. Feature extraction (only the classifier trains): 3 steps.
  * Tolerance (issue 5, full models): max |gpu - cpu| <= 1e-3 x max |cpu|
- * per tensor. One "gpu-op" line per check for tests/gpu/run.sh's summary.
+ * per tensor, where max |cpu| is at least 1e-3 x the largest over all the
+ * model's compared tensors: a key bias's gradient is zero in exact
+ * arithmetic (softmax ignores a constant per row), so both devices give
+ * rounding noise (1e-12 against 0.2 elsewhere) that differs in every
+ * digit, and AdamW turns that noise into moves of about 1e-4 x lr. One
+ * "gpu-op" line per check for tests/gpu/run.sh's summary.
  * Without a GPU: "skipped: no GPU", exit 77. */
 #include <math.h>
 #include <stdio.h>
@@ -35,16 +40,31 @@ static const BertConfig small_config = {
     .layer_norm_eps = 1e-12f, .hidden_dropout = 0.1f, .attention_dropout = 0.1f,
 };
 
-/* Worst max|got - ref| / max|ref| of n values; NaN counts as infinite. */
-static double rel_diff(const float *got, const float *ref, size_t n)
+static double max_abs(const float *x, size_t n)
 {
-    double worst = 0.0, scale = 0.0;
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        m = fabs(x[i]) > m ? fabs(x[i]) : m;
+    }
+    return m;
+}
+
+/* Worst max|got - ref| / max(max|ref|, floor) of n values; NaN counts as
+ * infinite. */
+static double rel_diff_floor(const float *got, const float *ref, size_t n, double floor)
+{
+    double worst = 0.0, scale = max_abs(ref, n);
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)got[i] - ref[i]);
         worst = isnan(d) ? INFINITY : (d > worst ? d : worst);
-        scale = fabs(ref[i]) > scale ? fabs(ref[i]) : scale;
     }
+    scale = scale > floor ? scale : floor;
     return scale > 0.0 ? worst / scale : worst;
+}
+
+static double rel_diff(const float *got, const float *ref, size_t n)
+{
+    return rel_diff_floor(got, ref, n, 0.0);
 }
 
 static void compare_host(const char *name, const float *got, const float *ref, size_t n)
@@ -61,6 +81,13 @@ static void compare_params(const char *name, const BertModel *gpu, const BertMod
                            int grads)
 {
     const ParamTable *t = &cpu->params;
+    double model_max = 0.0;
+    for (int i = 0; i < t->count; i++) {
+        if (!grads || params_trainable(t, i)) {
+            double m = max_abs(grads ? params_grad(t, i) : params_data(t, i), t->items[i].numel);
+            model_max = m > model_max ? m : model_max;
+        }
+    }
     double worst = 0.0;
     const char *worst_name = "";
     int bad = 0;
@@ -70,7 +97,7 @@ static void compare_params(const char *name, const BertModel *gpu, const BertMod
         }
         const float *g = grads ? params_grad(&gpu->params, i) : params_data(&gpu->params, i);
         const float *r = grads ? params_grad(t, i) : params_data(t, i);
-        double rel = rel_diff(g, r, t->items[i].numel);
+        double rel = rel_diff_floor(g, r, t->items[i].numel, 1e-3 * model_max);
         if (rel > MODEL_TOL) {
             printf("  over tolerance: %s rel %.3e\n", t->items[i].name, rel);
             bad++;
@@ -121,15 +148,19 @@ static void forward_backward(BertHead head, const char *tag)
     check_rc(thaw_cuda_bert_create(&cb, ctx, &gm, OPT_ADAMW, &err), "executor");
     plan_both(&cpu, &gm, cb, MAX_SEQ, 1);
     int32_t ids[BATCH * MAX_SEQ], mask[BATCH * MAX_SEQ], labels[BATCH];
+    int32_t types[BATCH * MAX_SEQ];
     make_batch(MAX_SEQ, ids, mask, labels, 0);
+    for (int i = 0; i < BATCH * MAX_SEQ; i++) {
+        types[i] = i % MAX_SEQ >= 3;   /* a second segment: two type groups */
+    }
 
-    check_rc(bert_forward(&cpu, ids, NULL, mask, &err), "cpu forward");
+    check_rc(bert_forward(&cpu, ids, types, mask, &err), "cpu forward");
     float cpu_loss = bert_loss(&cpu, labels, 0.1f);
     params_zero_grad(&cpu.params);
     check_rc(bert_backward(&cpu, labels, 0.1f, &err), "cpu backward");
 
     float gpu_loss;
-    check_rc(thaw_cuda_bert_set_batch(cb, &gm, ids, NULL, mask, labels, &err), "set batch");
+    check_rc(thaw_cuda_bert_set_batch(cb, &gm, ids, types, mask, labels, &err), "set batch");
     check_rc(thaw_cuda_bert_forward(cb, &gm, &err), "forward");
     check_rc(thaw_cuda_bert_loss(cb, &gm, 0.1f, &err), "loss");
     check_rc(thaw_cuda_bert_outputs(cb, &gpu_loss, NULL, &err), "outputs");
