@@ -114,6 +114,41 @@ grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$T
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
 
 train_ok=1
+# workbench_check NAME RUN OUT CHECKPOINT SCREEN ERR [ENV]: the workbench
+# itself on cuda at 80x24 in tmux. The status bar must name the GPU, `t`
+# must train until OUT/CHECKPOINT.safetensors appears; the screen is saved
+# to SCREEN and printed so a person can look at it. A failure clears
+# train_ok.
+workbench_check() {
+    local name=$1 run=$2 out=$3 ckpt=$4 screen=$5 errf=$6 env=${7:-}
+    if ! command -v tmux >/dev/null; then
+        echo "   skipped: no tmux on this machine"
+        return
+    fi
+    local sock=thaw-gpu-$name-$$
+    tmux -L "$sock" new-session -d -x 80 -y 24 \
+        "env LANG=C.UTF-8 LC_ALL=C.UTF-8 $env $BUILD/thaw $run --device cuda --out $out 2>$errf; sleep 30"
+    for _ in $(seq 60); do
+        tmux -L "$sock" capture-pane -p 2>/dev/null | grep -q 'cuda:0' && break
+        sleep 0.5
+    done
+    tmux -L "$sock" send-keys t
+    for _ in $(seq 120); do [ -f "$out/$ckpt.safetensors" ] && break; sleep 0.5; done
+    sleep 1
+    tmux -L "$sock" capture-pane -p >"$screen" 2>/dev/null
+    sed 's/^/   | /' "$screen"
+    tmux -L "$sock" send-keys q
+    sleep 1
+    tmux -L "$sock" kill-server 2>/dev/null
+    if grep -q 'cuda:0' "$screen" && [ -f "$out/$ckpt.safetensors" ]; then
+        echo "   $name workbench: PASS"
+    else
+        train_ok=0
+        sed 's/^/   stderr: /' "$errf" | tail -5
+        echo "   $name workbench: FAIL (no cuda:0 on the screen or no $ckpt checkpoint)"
+    fi
+}
+train_ok=1
 if [ "${GPU_RUN_TRAIN:-1}" != 0 ]; then
 # The workbench's engine thread on the GPU: the bus session of
 # tests/unit/test_engine_thread.c (start, pause, freeze a layer and a group,
@@ -204,34 +239,9 @@ JSON
             >"$W/train-cpu.out" 2>&1; then
         grep -E "^epoch" "$W/train-cpu.out" | sed 's/^/   cpu: /'
     fi
-    # The workbench itself on cuda at 80x24 in tmux: the status bar must
-    # name the GPU, `t` must train (a checkpoint appears); the screen is
-    # printed so a person can look at it.
     echo "== the workbench on cuda (tmux, 80x24): open, t to train, the screen, q"
-    if command -v tmux >/dev/null; then
-        sock=thaw-gpu-$$
-        tmux -L "$sock" new-session -d -x 80 -y 24 \
-            "env LANG=C.UTF-8 LC_ALL=C.UTF-8 THAW_CACHE=$W/cache $BUILD/thaw $W/run.json --device cuda --out $W/out-tui 2>$W/tui.err; sleep 30"
-        pane() { tmux -L "$sock" capture-pane -p 2>/dev/null; }
-        for _ in $(seq 60); do pane | grep -q 'cuda:0' && break; sleep 0.5; done
-        tmux -L "$sock" send-keys t
-        for _ in $(seq 120); do [ -f "$W/out-tui/epoch-002.safetensors" ] && break; sleep 0.5; done
-        sleep 1
-        pane >"$W/tui-screen.txt"
-        sed 's/^/   | /' "$W/tui-screen.txt"
-        tmux -L "$sock" send-keys q
-        sleep 1
-        tmux -L "$sock" kill-server 2>/dev/null
-        if grep -q 'cuda:0' "$W/tui-screen.txt" && [ -f "$W/out-tui/epoch-002.safetensors" ]; then
-            echo "   workbench: PASS"
-        else
-            train_ok=0
-            sed 's/^/   stderr: /' "$W/tui.err" | tail -5
-            echo "   workbench: FAIL (no cuda:0 on the screen or no epoch-2 checkpoint)"
-        fi
-    else
-        echo "   skipped: no tmux on this machine"
-    fi
+    workbench_check image "$W/run.json" "$W/out-tui" epoch-002 "$W/tui-screen.txt" "$W/tui.err" \
+        "THAW_CACHE=$W/cache"
 fi
 
 # A text run on the GPU: a tiny random-init BERT (config.json + vocab.txt)
@@ -264,28 +274,8 @@ if "$PY" "$ROOT/tests/support/make_tiny_text_run.py" "$T" >"$T/make.err" 2>&1; t
         sed 's/^/   /' "$T/resume.out" | tail -8
         echo "   text resume: FAIL"
     fi
-    # the workbench on the text run: the status bar names the GPU, t trains
-    if command -v tmux >/dev/null; then
-        sock=thaw-gpu-text-$$
-        tmux -L "$sock" new-session -d -x 80 -y 24 \
-            "env LANG=C.UTF-8 LC_ALL=C.UTF-8 $BUILD/thaw $T/run.json --device cuda --out $T/out-tui 2>$T/tui.err; sleep 30"
-        for _ in $(seq 60); do tmux -L "$sock" capture-pane -p 2>/dev/null | grep -q 'cuda:0' && break; sleep 0.5; done
-        tmux -L "$sock" send-keys t
-        for _ in $(seq 120); do [ -f "$T/out-tui/epoch-003.safetensors" ] && break; sleep 0.5; done
-        sleep 1
-        tmux -L "$sock" capture-pane -p >"$T/tui-text-screen.txt" 2>/dev/null
-        sed 's/^/   | /' "$T/tui-text-screen.txt"
-        tmux -L "$sock" send-keys q
-        sleep 1
-        tmux -L "$sock" kill-server 2>/dev/null
-        if grep -q 'cuda:0' "$T/tui-text-screen.txt" && [ -f "$T/out-tui/epoch-003.safetensors" ]; then
-            echo "   text workbench: PASS"
-        else
-            train_ok=0
-            sed 's/^/   stderr: /' "$T/tui.err" | tail -5
-            echo "   text workbench: FAIL (no cuda:0 on the screen or no epoch-3 checkpoint)"
-        fi
-    fi
+    workbench_check text "$T/run.json" "$T/out-tui" epoch-003 "$T/tui-text-screen.txt" \
+        "$T/tui.err"
 else
     train_ok=0
     echo "   text train: FAIL (make_tiny_text_run.py: $(tail -1 "$T/make.err"))"
