@@ -10,11 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int thaw_cuda_graph_grow(ThawCudaGraph *cg, DevBlock *b, size_t bytes, ThawError *err)
-{
-    return thaw_cuda_block_grow(cg->ctx, b, bytes, err);
-}
-
 int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Model *m,
                            OptimizerKind kind, ThawError *err)
 {
@@ -179,13 +174,13 @@ int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err)
     }
     const Value *in = &g->values[g->input];
     const size_t classes = g->values[g->output].numel / (size_t)m->batch;
-    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->acts, (g->arena_floats + 16) * sizeof(float), err);
-    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->small, (small_floats(g) + 16) * sizeof(float), err);
-    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->argmax, (argmax_n + scratch_n + 1) * sizeof(int32_t), err);
-    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->input_nchw, in->numel * sizeof(float), err);
-    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->labels, (size_t)m->batch * sizeof(int32_t), err);
-    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->probs, (size_t)m->batch * classes * sizeof(float), err);
-    rc = rc ? rc : thaw_cuda_graph_grow(cg, &cg->row_loss, ((size_t)m->batch + 1) * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->acts, (g->arena_floats + 16) * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->small, (small_floats(g) + 16) * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->argmax, (argmax_n + scratch_n + 1) * sizeof(int32_t), err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->input_nchw, in->numel * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->labels, (size_t)m->batch * sizeof(int32_t), err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->probs, (size_t)m->batch * classes * sizeof(float), err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->row_loss, ((size_t)m->batch + 1) * sizeof(float), err);
     /* pinned staging: images + labels in, loss + logits out */
     size_t in_bytes = in->numel * sizeof(float) + (size_t)m->batch * sizeof(int32_t);
     size_t out_bytes = (1 + (size_t)m->batch * classes) * sizeof(float);

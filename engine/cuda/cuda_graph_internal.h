@@ -44,7 +44,4 @@ struct ThawCudaGraph {
     int fwd_pending, bwd_pending;
 };
 
-/* Grows b to at least bytes (waits for the stream before freeing). */
-int thaw_cuda_graph_grow(ThawCudaGraph *cg, DevBlock *b, size_t bytes, ThawError *err);
-
 #endif
