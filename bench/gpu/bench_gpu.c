@@ -5,21 +5,23 @@
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
  *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
- *                  [--heuristic] [--cudnn-1x1] [--timed-1x1] [--cudnn-bn]
- *                  [--own-depthwise] [--fuse]
+ *                  [--heuristic] [--cudnn-1x1] [--gemm-1x1] [--cudnn-bn]
+ *                  [--cudnn-depthwise] [--no-fuse]
  *                  [--no-assign] [--workspace-mib N] [--profile FILE]
  * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
  * timing); default: benchmark mode (timed on first use, as PyTorch's
- * cudnn.benchmark and `thaw train --device cuda`). --cudnn-1x1: 1x1
- * convolutions through cuDNN instead of cuBLAS matrix products;
- * --timed-1x1: each 1x1 shape times both on first use and each direction
- * takes the faster (THAW_CUDA_1X1_TIMED; the JSON line says how many of
- * the shapes' forward / backward data / backward filter passes chose GEMMs).
+ * cudnn.benchmark and `thaw train --device cuda`). 1x1 convolutions: by
+ * default each shape times cuBLAS matrix products against cuDNN on first
+ * use and each direction takes the faster (THAW_CUDA_1X1_TIMED; the JSON
+ * line says how many of the shapes' forward / backward data / backward
+ * filter passes chose GEMMs); --cudnn-1x1: all through cuDNN; --gemm-1x1:
+ * all as GEMMs, untimed.
  * --cudnn-bn: train-mode batch norm on cuDNN's NHWC kernels (not with a
  * fused activation; the JSON line counts the passes cuDNN took).
- * --own-depthwise: depthwise convolutions on thaw's kernels, not cuDNN's.
- * --fuse: batch norm / add + relu(6) forward in one pass
- * (thaw_cuda_graph_set_fuse).
+ * --cudnn-depthwise: depthwise convolutions through cuDNN instead of
+ * thaw's own kernels (the default). --no-fuse: batch norm / add and their
+ * relu(6) as separate passes (fusion, the default, does them in one:
+ * thaw_cuda_graph_set_fuse).
  * --no-assign: zero-then-add for activation gradients instead of the
  * executor's default assign mode (thaw_cuda_graph_set_assign).
  * --workspace-mib N: cuDNN's workspace limit (default 256; PyTorch lets
@@ -138,8 +140,8 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
     int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
-        cudnn_1x1 = 0, timed_1x1 = 0, cudnn_bn = 0, assign = 1, workspace_mib = 0, own_depthwise = 0,
-        fuse = 0;
+        cudnn_1x1 = 0, timed_1x1 = 1, cudnn_bn = 0, assign = 1, workspace_mib = 0, own_depthwise = 1,
+        fuse = 1;
     const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -149,15 +151,15 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--heuristic") == 0) {
             heuristic = 1;
         } else if (strcmp(a, "--cudnn-1x1") == 0) {
-            cudnn_1x1 = 1;
+            cudnn_1x1 = 1, timed_1x1 = 0;
         } else if (strcmp(a, "--cudnn-bn") == 0) {
             cudnn_bn = 1;
-        } else if (strcmp(a, "--timed-1x1") == 0) {
-            timed_1x1 = 1;
-        } else if (strcmp(a, "--fuse") == 0) {
-            fuse = 1;
-        } else if (strcmp(a, "--own-depthwise") == 0) {
-            own_depthwise = 1;
+        } else if (strcmp(a, "--gemm-1x1") == 0) {
+            timed_1x1 = 0;
+        } else if (strcmp(a, "--no-fuse") == 0) {
+            fuse = 0;
+        } else if (strcmp(a, "--cudnn-depthwise") == 0) {
+            own_depthwise = 0;
         } else if (strcmp(a, "--no-assign") == 0) {
             assign = 0;
         } else if (v && strcmp(a, "--profile") == 0) {
@@ -179,7 +181,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
-                            "[--cudnn-1x1] [--timed-1x1] [--cudnn-bn] [--own-depthwise] [--fuse] [--no-assign] [--workspace-mib N] "
+                            "[--cudnn-1x1] [--gemm-1x1] [--cudnn-bn] [--cudnn-depthwise] [--no-fuse] [--no-assign] [--workspace-mib N] "
                             "[--profile FILE]\n");
             return 2;
         }
@@ -294,9 +296,9 @@ int main(int argc, char **argv)
            "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s%s%s%s\",\"gpu\":\"%s\"}\n",
            arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
-           timed_1x1 ? one_by_one : cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm",
-           own_depthwise ? ", own depthwise" : "",
-           assign ? "" : ", zero-then-add", fuse ? ", fused" : "", bn_note,
+           timed_1x1 && !heuristic ? one_by_one : cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm",
+           own_depthwise ? "" : ", cudnn depthwise",
+           assign ? "" : ", zero-then-add", fuse ? "" : ", unfused", bn_note,
            info.name);
     free(ms);
     optimizer_free(&hyper);

@@ -12,7 +12,8 @@
 # shape (random init: the GPU machine has no weights cache) fine-tuned at
 # batch 32 x 128 tokens, fp32 and TF32, bench_bert --device cuda beside
 # bench/text/bench_bert_torch.py (the same encoder in torch.nn, eager,
-# AdamW in both steps), tokens/s; BENCH_GPU_TEXT=0 skips it.
+# AdamW in both steps), tokens/s, and its per-op profile in TF32;
+# BENCH_GPU_TEXT=0 skips it.
 #   bash bench/gpu/run.sh BUILD_DIR [PYTHON]
 # BUILD_DIR must hold bench/bench_gpu (a THAW_CUDA=ON build); PYTHON
 # (default python3) needs a CUDA build of torch + torchvision for the torch
@@ -28,8 +29,8 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-fuse timed-1x1,fuse@tf32 cudnn-bn@tf32}
-LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-own-depthwise,fuse}
+VARIANTS=${BENCH_GPU_VARIANTS:-no-fuse@tf32 gemm-1x1@tf32}
+LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-cudnn-depthwise@tf32}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -89,19 +90,29 @@ if [ "${BENCH_GPU_TEXT:-1}" != 0 ]; then
         printf "%-20s %5s %5s %12s %12s %7s  (tokens/s)\n" "minilm-l6 x128" 32 "$prec" "$ti" \
             "$pi" "$ratio"
     done
+    # where the text step's GPU time goes (TF32; BENCH_GPU_TEXT_PROFILE=0
+    # skips it, default: on with the variant rows)
+    if [ "${BENCH_GPU_TEXT_PROFILE:-$EXTRAS}" != 0 ] && [ -x "$TBIN" ]; then
+        tprof=$BUILD/profile-minilm-l6-32x128-tf32.txt
+        timeout 120 "$TBIN" --random 1 --device cuda --tf32 1 --batch 32 --seq 128 --warmup 2 \
+            --iters 3 --dir "$BUILD/no-weights" --profile "$tprof" >/dev/null 2>&1
+        echo "profile minilm-l6 batch 32 x 128 tf32:"
+        sed 's/^/  /' "$tprof" 2>/dev/null || echo "  (no profile)"
+    fi
 fi
 # Variants at batch 128, each with its ratio to the main thaw row of the
 # same model and precision and to PyTorch's, and what bench_gpu reports of
-# the options (conv_algos). ResNet-50 (default): fusion of batch norm / add
-# with their relu; in TF32 also 1x1 convolutions timed against cuDNN per
-# shape (convolutions are most of the TF32 gap to PyTorch), and batch norm
-# on cuDNN's kernels. Lite0: own depthwise kernels with fusion. Measured before and dropped from the
-# default (tests/gpu/run.sh must stay near 5 minutes): heuristic (cuDNN's
-# heuristics instead of timed algorithms: no change), no-assign,
-# workspace-mib=2048. Then where the GPU time of a step goes: thaw's per-op
-# profile in TF32 with the first variant of each model (per-op times
-# comparable with bench/README.md's) and, with BENCH_GPU_TORCH_PROFILE=1,
-# PyTorch's per kernel class.
+# the options (conv_algos). ResNet-50 (default), TF32: without fusion of
+# batch norm / add with their relu (what the default gains), 1x1
+# convolutions all as GEMMs instead of timed against cuDNN per shape. Lite0: depthwise convolutions
+# through cuDNN instead of thaw's kernels. Measured before and dropped
+# from the default (tests/gpu/run.sh must stay near 5 minutes): heuristic
+# (cuDNN's heuristics instead of timed algorithms: no change), no-assign,
+# workspace-mib=2048, cudnn-bn (batch norm on cuDNN's kernels: slower than
+# fusion and off, it misses model parity). Then where the GPU time of a
+# step goes: thaw's per-op profile in TF32 in the default configuration
+# (per-op times comparable with bench/README.md's) and, with
+# BENCH_GPU_TORCH_PROFILE=1, PyTorch's per kernel class.
 if [ "$EXTRAS" != 0 ]; then
     rows=()
     for v in $VARIANTS; do rows+=("resnet50 $v"); done
@@ -129,16 +140,13 @@ if [ "$EXTRAS" != 0 ]; then
                 128 "$prec" "${vi:-error}" "$vs_main" "$vs_torch" "$(field "$t" conv_algos)"
         done
     done
-    first_r50=${VARIANTS%% *}
-    first_lite0=${LITE0_VARIANTS%% *}
-    for what in "resnet50 tf32 ${first_r50:-none}" "efficientnet_lite0 tf32 ${first_lite0:-none}"; do
+    for what in "resnet50 tf32" "efficientnet_lite0 tf32"; do
         set -- $what
         flag=""; [ "$2" = tf32 ] && flag="--tf32"
-        vflags=""; [ "$3" != none ] && vflags="--${3//,/ --}"
         prof=$BUILD/profile-$1-128-$2.txt
-        timeout 120 "$BIN" --arch "$1" --batch 128 --iters 5 --profile "$prof" $flag ${vflags//=/ } \
+        timeout 120 "$BIN" --arch "$1" --batch 128 --iters 5 --profile "$prof" $flag \
             >/dev/null 2>&1
-        echo "profile $1 batch 128 $2 ($3):"
+        echo "profile $1 batch 128 $2 (default options):"
         sed 's/^/  /' "$prof" 2>/dev/null || echo "  (no profile)"
         tprof=$BUILD/profile-torch-$1-128-$2.txt
         if [ "${BENCH_GPU_TORCH_PROFILE:-0}" = 1 ] &&

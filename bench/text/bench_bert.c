@@ -8,12 +8,16 @@
  * usage: bench_bert [--dir WEIGHTS_DIR] [--batch N] [--seq T] [--iters N]
  *                   [--warmup N] [--threads N] [--dropout 0|1]
  *                   [--device cpu|cuda] [--tf32 0|1] [--random 0|1]
+ *                   [--profile FILE]
  * WEIGHTS_DIR holds config.json and model.safetensors (default
  * $THAW_CACHE/weights/all-minilm-l6-v2); --random 1 initialises the
  * weights instead (transformers' init), with all-MiniLM-L6-v2's shape when
  * WEIGHTS_DIR has no config.json (a GPU machine without the cache). Ids are
  * random (seed 1) in 1000..29999 with [CLS] first and no padding; labels
- * random in 0..1.
+ * random in 0..1. --profile FILE (cuda): after the timed steps, 3 more
+ * with a CUDA event around every op call; FILE gets the GPU time per op
+ * function and step (thaw_cuda_bert_profile_take) and what is left of the
+ * step (loss, optimizer, launch gaps, host work).
  *
  * prints one JSON line: {"impl":"thaw","device":..,"batch":..,"seq":..,
  *  "threads":..,"dropout":..,"step_ms":[..],"step_ms_min":..,
@@ -84,6 +88,47 @@ static int gpu_step(GpuBench *g, BertModel *m, const int32_t *ids, const int32_t
     return rc ? rc : thaw_cuda_synchronize(g->ctx, err);
 }
 
+static int cmp_op_time(const void *a, const void *b)
+{
+    double x = ((const ThawCudaBertOpTime *)a)->ms, y = ((const ThawCudaBertOpTime *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+/* 3 profiled steps; per step: each op function's GPU time, calls, share. */
+static int gpu_profile(GpuBench *g, BertModel *m, const int32_t *ids, const int32_t *labels,
+                       const char *path, double step_ms, ThawError *err)
+{
+    enum { STEPS = 3, ROWS = 48 };
+    ThawCudaBertOpTime t[ROWS];
+    int n = 0;
+    float loss;
+    int rc = thaw_cuda_bert_set_profile(g->bert, 1, err);
+    for (int i = 0; i < STEPS && !rc; i++) {
+        rc = gpu_step(g, m, ids, labels, &loss, err);
+    }
+    rc = rc ? rc : thaw_cuda_bert_profile_take(g->bert, t, ROWS, &n, err);
+    rc = rc ? rc : thaw_cuda_bert_set_profile(g->bert, 0, err);
+    if (rc) {
+        return rc;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        return thaw_fail(err, THAW_ERR_IO, "%s: cannot write the profile", path);
+    }
+    qsort(t, (size_t)n, sizeof t[0], cmp_op_time);
+    double ops = 0;
+    for (int i = 0; i < n; i++) {
+        ops += t[i].ms / STEPS;
+    }
+    fprintf(f, "per step: ops %.2f ms of a %.2f ms step (rest: loss, optimizer, launch gaps, "
+               "host)\n%-36s %6s %9s %6s\n", ops, step_ms, "op function", "calls", "ms", "share");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%-36s %6d %9.3f %5.1f%%\n", t[i].name, t[i].calls / STEPS, t[i].ms / STEPS,
+                100.0 * t[i].ms / STEPS / step_ms);
+    }
+    return fclose(f) == 0 ? 0 : thaw_fail(err, THAW_ERR_IO, "%s: write failed", path);
+}
+
 static void gpu_close(GpuBench *g)
 {
     if (g->open) {
@@ -112,6 +157,18 @@ static int gpu_step(GpuBench *g, BertModel *m, const int32_t *ids, const int32_t
     return thaw_fail(err, THAW_ERR_CUDA, "this build has no CUDA backend");
 }
 
+static int gpu_profile(GpuBench *g, BertModel *m, const int32_t *ids, const int32_t *labels,
+                       const char *path, double step_ms, ThawError *err)
+{
+    (void)g;
+    (void)m;
+    (void)ids;
+    (void)labels;
+    (void)path;
+    (void)step_ms;
+    return thaw_fail(err, THAW_ERR_CUDA, "this build has no CUDA backend");
+}
+
 static void gpu_close(GpuBench *g)
 {
     (void)g;
@@ -130,6 +187,7 @@ int main(int argc, char **argv)
     }
     int batch = 16, seq = 128, iters = 3, warmup = 1, threads = 2, dropout = 1;
     int cuda = 0, tf32 = 0, random_init = 0;
+    const char *profile = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dir")) snprintf(dir, sizeof dir, "%s", argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
@@ -141,6 +199,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--device")) cuda = !strcmp(argv[i + 1], "cuda");
         else if (!strcmp(argv[i], "--tf32")) tf32 = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--random")) random_init = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--profile")) profile = argv[i + 1];
         else {
             fprintf(stderr, "bench_bert: unknown option %s\n", argv[i]);
             return 2;
@@ -230,6 +289,12 @@ int main(int argc, char **argv)
     }
     printf("],\"step_ms_min\":%.1f,\"tokens_s\":%.1f}\n", best,
            (double)bt / (best / 1e3));
+    if (profile && !cuda) {
+        fprintf(stderr, "bench_bert: --profile is for --device cuda\n");
+    } else if (profile && gpu_profile(&gpu, &m, ids, labels, profile, best, &err)) {
+        fprintf(stderr, "bench_bert: %s\n", err.msg);
+        return 1;
+    }
     gpu_close(&gpu);
     free(ms);
     free(ids);

@@ -1,28 +1,41 @@
 /* Multi-head self-attention on the GPU (cuda_ops.h), the CPU op's phases:
  * cuBLAS strided-batched products over the heads of each batch element
  * (cuda_attention_gemms.h describes them; tests/gpu/host_attention.cu
- * checks those descriptions on the CPU) and row kernels for the masked
- * softmax and the scores' gradient (cuda_text_body.h). */
+ * checks those descriptions on the CPU) and warp-per-row kernels for the
+ * masked softmax and the scores' gradient (cuda_warp_rows.h). */
 #include "engine/cuda/cuda_attention_gemms.h"
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
-#include "engine/cuda/cuda_text_body.h"
+#include "engine/cuda/cuda_warp_rows.h"
 
 #include <math.h>
 
+/* Score row r of [B, H, T] rows: the masked softmax in place, with batch
+ * element b's key mask (NULL: every key), as attention_probs_forward. */
 __global__ static void softmax_rows(float *probs, const int32_t *key_mask, int seq, int heads,
                                     unsigned rows)
 {
-    GRID_STRIDE(r, rows) {
-        thaw_attention_softmax_row(probs, key_mask, seq, heads, r);
+    WARP_ROWS(r, lane, rows) {
+        float *row = probs + (size_t)r * seq;
+        const int32_t *mk = key_mask ? key_mask + (size_t)(r / ((unsigned)heads * seq)) * seq
+                                     : NULL;
+        const float mx = thaw_warp_max_f(thaw_sm_lane_max(row, mk, seq, lane));
+        const float sum = thaw_warp_sum_f(thaw_sm_lane_exp(row, row, mk, seq, mx, lane));
+        thaw_sm_lane_scale(row, seq, mx, sum, lane);
     }
 }
 
+/* Row r of ds (the gradient of the probabilities v was multiplied by):
+ * times the dropout scale when there is one, then through the softmax's
+ * backward with probs, written in place, as attention_backward. */
 __global__ static void ds_rows(float *ds, const float *probs, const float *drop_mask, int seq,
                                unsigned rows)
 {
-    GRID_STRIDE(r, rows) {
-        thaw_attention_ds_row(ds, probs, drop_mask, seq, r);
+    WARP_ROWS(r, lane, rows) {
+        const size_t o = (size_t)r * seq;
+        const float *mk = drop_mask ? drop_mask + o : NULL;
+        const float dot = thaw_warp_sum_f(thaw_sm_lane_dot(ds + o, probs + o, mk, seq, lane));
+        thaw_sm_lane_din(ds + o, ds + o, probs + o, mk, seq, dot, 1, lane);
     }
 }
 
@@ -52,21 +65,20 @@ int thaw_cuda_attention_probs_forward(ThawCudaContext *ctx, float *probs, const 
                                       int seq, int channels, int heads, ThawError *err)
 {
     const ThawAttnShape s = {batch, seq, channels, heads};
+    const int launches = thaw_attn_launches(&s);
     int rc = check_shape(s, err);
     if (rc) {
         return rc;
     }
     const float scale = 1.0f / sqrtf((float)(channels / heads));
-    for (int b = 0; b < batch && !rc; b++) {
-        rc = run_gemm(ctx, thaw_attn_scores(&s, probs, q, k, scale, b), err);
+    for (int i = 0; i < launches && !rc; i++) {
+        rc = run_gemm(ctx, thaw_attn_scores(&s, probs, q, k, scale, i), err);
     }
     if (rc) {
         return rc;
     }
     const unsigned rows = (unsigned)((size_t)batch * heads * seq);
-    softmax_rows<<<thaw_cuda_blocks(rows), THAW_CUDA_THREADS, 0, ctx->stream>>>(
-        probs, key_mask, seq, heads, rows);
-    THAW_CUDA_CHECK_LAUNCH("softmax_rows");
+    LAUNCH_ROWS(softmax_rows, rows, probs, key_mask, seq, heads, rows);
     return 0;
 }
 
@@ -75,9 +87,10 @@ int thaw_cuda_attention_context_forward(ThawCudaContext *ctx, float *out,
                                         int seq, int channels, int heads, ThawError *err)
 {
     const ThawAttnShape s = {batch, seq, channels, heads};
+    const int launches = thaw_attn_launches(&s);
     int rc = check_shape(s, err);
-    for (int b = 0; b < batch && !rc; b++) {
-        rc = run_gemm(ctx, thaw_attn_context(&s, out, probs_used, v, b), err);
+    for (int i = 0; i < launches && !rc; i++) {
+        rc = run_gemm(ctx, thaw_attn_context(&s, out, probs_used, v, i), err);
     }
     return rc;
 }
@@ -89,14 +102,15 @@ int thaw_cuda_attention_backward(ThawCudaContext *ctx, float *dq, float *dk, flo
                                  int heads, ThawError *err)
 {
     const ThawAttnShape s = {batch, seq, channels, heads};
+    const int launches = thaw_attn_launches(&s);
     int rc = check_shape(s, err);
     if (rc) {
         return rc;
     }
     const float scale = 1.0f / sqrtf((float)(channels / heads));
     const float beta = ctx->din_assign ? 0.0f : 1.0f;   /* one flag for dq, dk and dv */
-    for (int b = 0; b < batch && !rc && dv; b++) {
-        rc = run_gemm(ctx, thaw_attn_dv(&s, dv, probs_used, dout, beta, b), err);
+    for (int i = 0; i < launches && !rc && dv; i++) {
+        rc = run_gemm(ctx, thaw_attn_dv(&s, dv, probs_used, dout, beta, i), err);
     }
     if (rc || (!dq && !dk)) {
         return rc;
@@ -104,20 +118,18 @@ int thaw_cuda_attention_backward(ThawCudaContext *ctx, float *dq, float *dk, flo
     const size_t rows = (size_t)batch * heads * seq;
     float *ds = NULL;
     rc = thaw_cuda_scratch(ctx, rows * seq * sizeof(float), (void **)&ds, err);
-    for (int b = 0; b < batch && !rc; b++) {
-        rc = run_gemm(ctx, thaw_attn_ds(&s, ds, dout, v, b), err);
+    for (int i = 0; i < launches && !rc; i++) {
+        rc = run_gemm(ctx, thaw_attn_ds(&s, ds, dout, v, i), err);
     }
     if (rc) {
         return rc;
     }
-    ds_rows<<<thaw_cuda_blocks(rows), THAW_CUDA_THREADS, 0, ctx->stream>>>(
-        ds, probs, drop_mask, seq, (unsigned)rows);
-    THAW_CUDA_CHECK_LAUNCH("ds_rows");
-    for (int b = 0; b < batch && !rc && dq; b++) {
-        rc = run_gemm(ctx, thaw_attn_dq(&s, dq, ds, k, scale, beta, b), err);
+    LAUNCH_ROWS(ds_rows, rows, ds, probs, drop_mask, seq, (unsigned)rows);
+    for (int i = 0; i < launches && !rc && dq; i++) {
+        rc = run_gemm(ctx, thaw_attn_dq(&s, dq, ds, k, scale, beta, i), err);
     }
-    for (int b = 0; b < batch && !rc && dk; b++) {
-        rc = run_gemm(ctx, thaw_attn_dk(&s, dk, ds, q, scale, beta, b), err);
+    for (int i = 0; i < launches && !rc && dk; i++) {
+        rc = run_gemm(ctx, thaw_attn_dk(&s, dk, ds, q, scale, beta, i), err);
     }
     return rc;
 }

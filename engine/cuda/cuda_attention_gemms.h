@@ -1,9 +1,13 @@
 /* The matrix products of multi-head attention (engine/ops/attention.h) as
- * cuBLAS strided-batched GEMM descriptions, one per batch element, batched
- * over the heads. cuda_attention.cu hands them to cublasSgemmStridedBatched;
+ * cuBLAS strided-batched GEMM descriptions. A product covers batch x
+ * heads slices; each description is one launch over the longer of the two
+ * (thaw_attn_launches of them, one per element of the shorter), so that
+ * BERT-sized batches (32 sequences, 12 heads) take 12 launches, not 32.
+ * cuda_attention.cu hands them to cublasSgemmStridedBatched;
  * tests/gpu/host_attention.cu runs the same descriptions through a plain
  * column-major GEMM on the CPU against the CPU op, so every transpose,
- * leading dimension and stride here is checked on any machine.
+ * leading dimension and stride here is checked on any machine, both ways
+ * of batching.
  *
  * Row-major [T, D] head slices with row stride C are column-major D x T
  * matrices with ld C (X^T); row-major T x T scores with ld T are their
@@ -27,22 +31,56 @@ typedef struct {
     const float *a, *b;
     float *c;
     int lda, ldb, ldc;
-    long long stride_a, stride_b, stride_c;   /* between heads */
-    int count;                   /* heads */
+    long long stride_a, stride_b, stride_c;   /* between slices */
+    int count;                   /* slices */
 } ThawStridedGemm;
 
 typedef struct {
     int batch, seq, channels, heads;
 } ThawAttnShape;
 
-static inline size_t thaw_attn_tc(const ThawAttnShape *s, int b)
+/* Batched over the batch elements (one launch per head) when there are
+ * more of them than heads; else over the heads (one launch per element). */
+static inline int thaw_attn_by_head(const ThawAttnShape *s)
 {
-    return (size_t)b * s->seq * s->channels;   /* batch element b of [B, T, C] */
+    return s->batch > s->heads;
 }
 
-static inline size_t thaw_attn_tt(const ThawAttnShape *s, int b)
+/* How many launches a product takes; i in [0, that) below. */
+static inline int thaw_attn_launches(const ThawAttnShape *s)
 {
-    return (size_t)b * s->heads * s->seq * s->seq;   /* of [B, H, T, T] */
+    return thaw_attn_by_head(s) ? s->heads : s->batch;
+}
+
+/* Launch i's first [T, D] slice of a [B, T, C] tensor, the stride between
+ * its slices, and their count. */
+static inline size_t thaw_attn_tc(const ThawAttnShape *s, int i)
+{
+    return thaw_attn_by_head(s) ? (size_t)i * (s->channels / s->heads)
+                                : (size_t)i * s->seq * s->channels;
+}
+
+static inline long long thaw_attn_tc_stride(const ThawAttnShape *s)
+{
+    return thaw_attn_by_head(s) ? (long long)s->seq * s->channels : s->channels / s->heads;
+}
+
+static inline int thaw_attn_count(const ThawAttnShape *s)
+{
+    return thaw_attn_by_head(s) ? s->batch : s->heads;
+}
+
+/* The same for a [B, H, T, T] tensor's T x T slices. */
+static inline size_t thaw_attn_tt(const ThawAttnShape *s, int i)
+{
+    return thaw_attn_by_head(s) ? (size_t)i * s->seq * s->seq
+                                : (size_t)i * s->heads * s->seq * s->seq;
+}
+
+static inline long long thaw_attn_tt_stride(const ThawAttnShape *s)
+{
+    return thaw_attn_by_head(s) ? (long long)s->heads * s->seq * s->seq
+                                : (long long)s->seq * s->seq;
 }
 
 static inline ThawStridedGemm thaw_attn_gemm(int ta, int tb, int m, int n, int k, float alpha,
@@ -56,66 +94,72 @@ static inline ThawStridedGemm thaw_attn_gemm(int ta, int tb, int m, int n, int k
     return g;
 }
 
-/* probs[b] = scale q k^T, before the masked softmax. */
+/* probs = scale q k^T, before the masked softmax. */
 static inline ThawStridedGemm thaw_attn_scores(const ThawAttnShape *s, float *probs,
                                                const float *q, const float *k, float scale,
-                                               int b)
+                                               int i)
 {
     const int t = s->seq, c = s->channels, d = c / s->heads;
-    return thaw_attn_gemm(1, 0, t, t, d, scale, k + thaw_attn_tc(s, b), c, d,
-                          q + thaw_attn_tc(s, b), c, d, 0.0f, probs + thaw_attn_tt(s, b), t,
-                          (long long)t * t, s->heads);
+    const long long tcs = thaw_attn_tc_stride(s), tts = thaw_attn_tt_stride(s);
+    return thaw_attn_gemm(1, 0, t, t, d, scale, k + thaw_attn_tc(s, i), c, tcs,
+                          q + thaw_attn_tc(s, i), c, tcs, 0.0f, probs + thaw_attn_tt(s, i), t, tts,
+                          thaw_attn_count(s));
 }
 
-/* out[b] = probs_used v (written, as the CPU op). */
+/* out = probs_used v (written, as the CPU op). */
 static inline ThawStridedGemm thaw_attn_context(const ThawAttnShape *s, float *out,
-                                                const float *probs_used, const float *v, int b)
+                                                const float *probs_used, const float *v, int i)
 {
     const int t = s->seq, c = s->channels, d = c / s->heads;
-    return thaw_attn_gemm(0, 0, d, t, t, 1.0f, v + thaw_attn_tc(s, b), c, d,
-                          probs_used + thaw_attn_tt(s, b), t, (long long)t * t, 0.0f,
-                          out + thaw_attn_tc(s, b), c, d, s->heads);
+    const long long tcs = thaw_attn_tc_stride(s), tts = thaw_attn_tt_stride(s);
+    return thaw_attn_gemm(0, 0, d, t, t, 1.0f, v + thaw_attn_tc(s, i), c, tcs,
+                          probs_used + thaw_attn_tt(s, i), t, tts, 0.0f,
+                          out + thaw_attn_tc(s, i), c, tcs, thaw_attn_count(s));
 }
 
-/* dv[b] = beta dv + probs_used^T dout. */
+/* dv = beta dv + probs_used^T dout. */
 static inline ThawStridedGemm thaw_attn_dv(const ThawAttnShape *s, float *dv,
                                            const float *probs_used, const float *dout,
-                                           float beta, int b)
+                                           float beta, int i)
 {
     const int t = s->seq, c = s->channels, d = c / s->heads;
-    return thaw_attn_gemm(0, 1, d, t, t, 1.0f, dout + thaw_attn_tc(s, b), c, d,
-                          probs_used + thaw_attn_tt(s, b), t, (long long)t * t, beta,
-                          dv + thaw_attn_tc(s, b), c, d, s->heads);
+    const long long tcs = thaw_attn_tc_stride(s), tts = thaw_attn_tt_stride(s);
+    return thaw_attn_gemm(0, 1, d, t, t, 1.0f, dout + thaw_attn_tc(s, i), c, tcs,
+                          probs_used + thaw_attn_tt(s, i), t, tts, beta,
+                          dv + thaw_attn_tc(s, i), c, tcs, thaw_attn_count(s));
 }
 
-/* ds[b] = dout v^T (the gradient of probs_used). */
+/* ds = dout v^T (the gradient of probs_used). */
 static inline ThawStridedGemm thaw_attn_ds(const ThawAttnShape *s, float *ds,
-                                           const float *dout, const float *v, int b)
+                                           const float *dout, const float *v, int i)
 {
     const int t = s->seq, c = s->channels, d = c / s->heads;
-    return thaw_attn_gemm(1, 0, t, t, d, 1.0f, v + thaw_attn_tc(s, b), c, d,
-                          dout + thaw_attn_tc(s, b), c, d, 0.0f, ds + thaw_attn_tt(s, b), t,
-                          (long long)t * t, s->heads);
+    const long long tcs = thaw_attn_tc_stride(s), tts = thaw_attn_tt_stride(s);
+    return thaw_attn_gemm(1, 0, t, t, d, 1.0f, v + thaw_attn_tc(s, i), c, tcs,
+                          dout + thaw_attn_tc(s, i), c, tcs, 0.0f, ds + thaw_attn_tt(s, i), t, tts,
+                          thaw_attn_count(s));
 }
 
-/* dq[b] = beta dq + scale ds k (ds: the scores' gradient by now). */
+/* dq = beta dq + scale ds k (ds: the scores' gradient by now). */
 static inline ThawStridedGemm thaw_attn_dq(const ThawAttnShape *s, float *dq, const float *ds,
-                                           const float *k, float scale, float beta, int b)
+                                           const float *k, float scale, float beta, int i)
 {
     const int t = s->seq, c = s->channels, d = c / s->heads;
-    return thaw_attn_gemm(0, 0, d, t, t, scale, k + thaw_attn_tc(s, b), c, d,
-                          ds + thaw_attn_tt(s, b), t, (long long)t * t, beta,
-                          dq + thaw_attn_tc(s, b), c, d, s->heads);
+    const long long tcs = thaw_attn_tc_stride(s), tts = thaw_attn_tt_stride(s);
+    return thaw_attn_gemm(0, 0, d, t, t, scale, k + thaw_attn_tc(s, i), c, tcs,
+                          ds + thaw_attn_tt(s, i), t, tts, beta,
+                          dq + thaw_attn_tc(s, i), c, tcs, thaw_attn_count(s));
 }
 
-/* dk[b] = beta dk + scale ds^T q. */
+/* dk = beta dk + scale ds^T q. */
 static inline ThawStridedGemm thaw_attn_dk(const ThawAttnShape *s, float *dk, const float *ds,
-                                           const float *q, float scale, float beta, int b)
+                                           const float *q, float scale, float beta, int i)
 {
     const int t = s->seq, c = s->channels, d = c / s->heads;
-    return thaw_attn_gemm(0, 1, d, t, t, scale, q + thaw_attn_tc(s, b), c, d,
-                          ds + thaw_attn_tt(s, b), t, (long long)t * t, beta,
-                          dk + thaw_attn_tc(s, b), c, d, s->heads);
+    const long long tcs = thaw_attn_tc_stride(s), tts = thaw_attn_tt_stride(s);
+    return thaw_attn_gemm(0, 1, d, t, t, scale, q + thaw_attn_tc(s, i), c, tcs,
+                          ds + thaw_attn_tt(s, i), t, tts, beta,
+                          dk + thaw_attn_tc(s, i), c, tcs, thaw_attn_count(s));
 }
 
 #endif

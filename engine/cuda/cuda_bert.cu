@@ -35,6 +35,7 @@ void thaw_cuda_bert_destroy(ThawCudaBert *cb)
         return;
     }
     cudaStreamSynchronize(cb->ctx->stream);
+    cuda_bert_prof_free(cb);
     thaw_cuda_arena_free(&cb->arena);
     thaw_cuda_optimizer_free(&cb->optim);
     DevBlock *blocks[] = {&cb->acts, &cb->grads, &cb->ints, &cb->groups, &cb->loss};

@@ -85,6 +85,19 @@ int thaw_cuda_bert_download_acts(ThawCudaBert *cb, BertModel *m, ThawError *err)
 /* Device bytes held now (parameters, optimizer, activations, scratch). */
 size_t thaw_cuda_bert_device_bytes(const ThawCudaBert *cb);
 
+/* Per-op GPU time (benchmarks; cuda_bert_profile.cu): with profiling on,
+ * the passes record a CUDA event around every op call; profile_take waits,
+ * adds the times up per callee since the last take into out (at most cap
+ * rows, *n of them) and starts over. Off frees the events. */
+typedef struct {
+    char name[48];      /* the callee, e.g. "thaw_cuda_linear_backward" */
+    double ms;
+    int calls;
+} ThawCudaBertOpTime;
+int thaw_cuda_bert_set_profile(ThawCudaBert *cb, int on, ThawError *err);
+int thaw_cuda_bert_profile_take(ThawCudaBert *cb, ThawCudaBertOpTime *out, int cap, int *n,
+                                ThawError *err);
+
 #ifdef __cplusplus
 }
 #endif

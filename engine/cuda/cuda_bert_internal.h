@@ -22,8 +22,11 @@ typedef struct {
     float *d_logits;                           /* [B,K] */
 } CudaBertGrads;
 
+typedef struct CudaBertProfile CudaBertProfile;   /* cuda_bert_profile.cu */
+
 struct ThawCudaBert {
     ThawCudaContext *ctx;
+    CudaBertProfile *prof;        /* NULL unless profiling */
     ThawCudaArena arena;          /* weights and gradients */
     ThawCudaOptimizer optim;
     DevBlock acts;                /* m->arena's layout */
@@ -48,6 +51,13 @@ static inline float *cuda_bert_dev(const ThawCudaBert *cb, const BertModel *m, c
 {
     return p ? (float *)cb->acts.ptr + (p - m->arena) : NULL;
 }
+
+/* Profiling marks around one op call of the passes (call: its text; only
+ * thaw_cuda_* and the zero / copy helpers are timed): begin returns the
+ * mark for end, -1 when not timed. */
+int cuda_bert_prof_begin(const ThawCudaBert *cb, const char *call);
+void cuda_bert_prof_end(const ThawCudaBert *cb, int mark);
+void cuda_bert_prof_free(ThawCudaBert *cb);
 
 /* Fails unless cb mirrors m's current plan. */
 int cuda_bert_check_plan(const ThawCudaBert *cb, const BertModel *m, ThawError *err);

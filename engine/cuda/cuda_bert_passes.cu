@@ -11,9 +11,12 @@ extern "C" {
 #include "engine/ops/embedding_groups.h"
 }
 
+/* Every call of the passes; with profiling on, op calls are timed. */
 #define TRY(call)                                                              \
     do {                                                                       \
+        int mark_ = cb->prof ? cuda_bert_prof_begin(cb, #call) : -1;           \
         int rc_ = (call);                                                      \
+        cuda_bert_prof_end(cb, mark_);                                         \
         if (rc_) {                                                             \
             return rc_;                                                        \
         }                                                                      \

@@ -147,3 +147,33 @@ int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2,
     THAW_CUDA_CHECK_LAUNCH("chunks_total");
     return 0;
 }
+
+__global__ static void add_sums(float *dst, const double *sums, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        dst[i] += (float)sums[i];
+    }
+}
+
+int thaw_cuda_add_column_sums(ThawCudaContext *ctx, float *dst, const float *a, int m, int c,
+                              ThawError *err)
+{
+    if (c <= 0) {
+        return 0;
+    }
+    size_t part = thaw_cuda_channel_sums_scratch(m, c);
+    void *tmp = NULL;
+    int rc = thaw_cuda_scratch(ctx, part + (size_t)c * sizeof(double), &tmp, err);
+    if (rc) {
+        return rc;
+    }
+    double *sums = (double *)((char *)tmp + part);
+    rc = thaw_cuda_channel_sums(ctx, sums, NULL, a, NULL, NULL, NULL, m, c, tmp, err);
+    if (rc) {
+        return rc;
+    }
+    add_sums<<<(unsigned)((c + 127) / 128), 128, 0, ctx->stream>>>(dst, sums, c);
+    THAW_CUDA_CHECK_LAUNCH("add_sums");
+    return 0;
+}

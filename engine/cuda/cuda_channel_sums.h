@@ -20,4 +20,10 @@ int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2,
                            const float *kb, int m, int c, void *scratch,
                            ThawError *err);
 
+/* dst[j] += sum_i a[i, j] over the m rows (bias gradients of convolutions
+ * and linear layers), through thaw_cuda_channel_sums in the context's
+ * scratch. */
+int thaw_cuda_add_column_sums(ThawCudaContext *ctx, float *dst, const float *a, int m, int c,
+                              ThawError *err);
+
 #endif

@@ -34,7 +34,8 @@ int thaw_cuda_context_create(ThawCudaContext **out, int device, int allow_tf32,
     }
     c->device = device;
     c->allow_tf32 = allow_tf32;
-    c->gemm_1x1 = 1;
+    c->gemm_1x1 = THAW_CUDA_1X1_TIMED;
+    c->own_depthwise = 1;
     c->workspace_limit = workspace_limit ? workspace_limit : DEFAULT_WORKSPACE_LIMIT;
     int rc = context_open(c, err);
     if (rc) {

@@ -33,22 +33,28 @@ void thaw_cuda_context_set_deterministic(ThawCudaContext *ctx, int deterministic
  * meets the other rules is kept; 0 (the default): cuDNN's heuristics
  * (cudnnGet*_v7), no timing. Clears the convolution algorithm cache. */
 void thaw_cuda_context_set_benchmark(ThawCudaContext *ctx, int benchmark);
-/* gemm_1x1 1 (the default): 1x1 convolutions (groups 1, no padding) run as
- * cuBLAS matrix products (engine/cuda/cuda_conv_gemm.h); 0: through cuDNN
- * like every other convolution; THAW_CUDA_1X1_TIMED: in benchmark mode each
- * 1x1 shape times both on first use and each direction (forward, backward
- * data, backward filter) takes the faster (GEMMs without benchmark mode).
- * Clears the convolution algorithm cache. */
+/* gemm_1x1 1: 1x1 convolutions (groups 1, no padding) run as cuBLAS
+ * matrix products (engine/cuda/cuda_conv_gemm.h); 0: through cuDNN like
+ * every other convolution; THAW_CUDA_1X1_TIMED (the default): in benchmark
+ * mode each 1x1 shape times both on first use and each direction (forward,
+ * backward data, backward filter) takes the faster (GEMMs without
+ * benchmark mode; on an H100 ResNet-50 TF32 took GEMMs for 14 of its 15
+ * shapes and was 1% faster than all-GEMM). Clears the convolution
+ * algorithm cache. */
 #define THAW_CUDA_1X1_TIMED 2
 void thaw_cuda_context_set_gemm_1x1(ThawCudaContext *ctx, int gemm_1x1);
-/* own_depthwise 1: depthwise convolutions run on the backend's own NHWC
- * kernels (engine/cuda/cuda_depthwise.h); 0 (the default until they have
- * run on a GPU): through cuDNN like the others. */
+/* own_depthwise 1 (the default): depthwise convolutions run on the
+ * backend's own NHWC kernels (engine/cuda/cuda_depthwise.h; Lite0 batch 128
+ * trains 1.6x faster with them and fusion on an H100); 0: through cuDNN
+ * like the others. */
 void thaw_cuda_context_set_own_depthwise(ThawCudaContext *ctx, int own);
 /* cudnn_bn 1: train-mode batch norm without a fused activation runs on
  * cuDNN's NHWC persistent kernels (engine/cuda/cuda_batchnorm_cudnn.h,
- * PyTorch's choice for channels_last); 0 (the default until they have run
- * on a GPU): the backend's own kernels, deterministic double sums. */
+ * PyTorch's choice for channels_last); 0 (the default): the backend's own
+ * kernels, deterministic double sums. On an H100 the op checks pass but
+ * ResNet-18's gradients miss model parity (16 of 20 conv weight gradients
+ * over tolerance, worst 1e-1 of max against a noise floor of 8e-4), so it
+ * stays off; it was also slower than fusion (bench/README.md). */
 void thaw_cuda_context_set_cudnn_batchnorm(ThawCudaContext *ctx, int cudnn_bn);
 /* How many batch norm passes (forward or backward) ran on cuDNN's kernels
  * so far: tests and benchmarks check the option took effect. */

@@ -317,14 +317,6 @@ __global__ static void add_bias(float *y, const float *bias, int k, size_t total
     }
 }
 
-__global__ static void add_sums(float *dst, const double *sums, int n)
-{
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) {
-        dst[i] += (float)sums[i];
-    }
-}
-
 static int needs_transpose(const Conv2dShape *s)
 {
     return s->c / s->groups > 1 && s->r * s->s > 1;
@@ -359,21 +351,7 @@ static int krsc_weights(ThawCudaContext *ctx, const Conv2dShape *s, const float 
 static int bias_backward(ThawCudaContext *ctx, float *dbias, const float *dout,
                          const Conv2dShape *s, ThawError *err)
 {
-    int m = s->n * s->p * s->q;
-    size_t part = thaw_cuda_channel_sums_scratch(m, s->k);
-    void *tmp = NULL;
-    int rc = thaw_cuda_scratch(ctx, part + (size_t)s->k * sizeof(double), &tmp, err);
-    if (rc) {
-        return rc;
-    }
-    double *sums = (double *)((char *)tmp + part);
-    rc = thaw_cuda_channel_sums(ctx, sums, NULL, dout, NULL, NULL, NULL, m, s->k, tmp, err);
-    if (rc) {
-        return rc;
-    }
-    add_sums<<<(unsigned)((s->k + 127) / 128), 128, 0, ctx->stream>>>(dbias, sums, s->k);
-    THAW_CUDA_CHECK_LAUNCH("add_sums");
-    return 0;
+    return thaw_cuda_add_column_sums(ctx, dbias, dout, s->n * s->p * s->q, s->k, err);
 }
 
 static int filter_backward(ThawCudaContext *ctx, ConvPlan *p, float *dweight,

@@ -3,8 +3,10 @@
  * instead of cuDNN's. Why: on an H100 (bench/README.md) cuDNN's legacy
  * API picked kernels for these shapes that moved memory at a tenth of the
  * bandwidth (3.1 ms for a [128,113,113,96] 3x3 s2 forward that reads and
- * writes 0.8 GB), and depthwise layers were most of Lite0's step. Off by
- * default until it has run on a GPU (thaw_cuda_context_set_own_depthwise). */
+ * writes 0.8 GB), and depthwise layers were most of Lite0's step. On by
+ * default since they ran on an H100 (parity in test_gpu_cnn_ops and
+ * test_gpu_models; thaw_cuda_context_set_own_depthwise(ctx, 0) goes back
+ * to cuDNN). */
 #ifndef THAW_CUDA_DEPTHWISE_H
 #define THAW_CUDA_DEPTHWISE_H
 

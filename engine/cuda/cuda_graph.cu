@@ -20,6 +20,7 @@ int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Mode
     }
     cg->ctx = ctx;
     cg->assign_grads = 1;
+    cg->fuse = 1;
     int rc = thaw_cuda_arena_init(ctx, &cg->arena, &m->params, err);
     if (rc == 0) {
         rc = thaw_cuda_arena_upload(ctx, &cg->arena, &m->params, err);

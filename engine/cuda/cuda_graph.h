@@ -95,7 +95,8 @@ int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host,
  * the same bits (tests/gpu/test_gpu_models checks it on every model). */
 void thaw_cuda_graph_set_assign(ThawCudaGraph *cg, int on);
 
-/* Fusion (off by default until it has run on a GPU): a batch norm or
+/* Fusion (on by default; measured on an H100, ResNet-50 batch 128: 4%
+ * faster in fp32, 9% in TF32, bench/README.md): a batch norm or
  * residual add followed by its relu / relu6 writes the activation's output
  * in one pass and the activation's forward is skipped (one read and one
  * write of the map less); after an add, the activation's backward also

@@ -4,32 +4,19 @@
  *   forward:  out^T[o, n]  = W^T'[o, i] in^T[i, n]   (W stored [o, i]: op T)
  *   din:      din^T[i, n] += W^T[i, o] dout^T[o, n]
  *   dW:       dW^T[i, o]  += in^T[i, n] dout[n, o]     (dout^T stored: op T)
- * Bias: broadcast into out first, then GEMM with beta = 1. */
+ * Bias: broadcast into out first, then GEMM with beta = 1; its gradient is
+ * the column sums of dout (the chunked double sums of cuda_channel_sums.h:
+ * a thread per column summing every row in order, the first version, kept
+ * a few hundred threads busy for a whole BERT-sized batch). */
+#include "engine/cuda/cuda_channel_sums.h"
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
 
-__global__ static void broadcast_rows(float *out, const float *bias, size_t n,
-                                      int cols)
+__global__ static void broadcast_rows(float *out, const float *bias, unsigned n, unsigned cols)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(i, n) {
         out[i] = bias[i % cols];
     }
-}
-
-/* One thread per column; rows summed in order, like the CPU loop. */
-__global__ static void add_column_sums(float *dbias, const float *dout, int rows,
-                                       int cols)
-{
-    int o = blockIdx.x * blockDim.x + threadIdx.x;
-    if (o >= cols) {
-        return;
-    }
-    float sum = dbias[o];
-    for (int r = 0; r < rows; r++) {
-        sum += dout[(size_t)r * cols + o];
-    }
-    dbias[o] = sum;
 }
 
 int thaw_cuda_linear_forward(ThawCudaContext *ctx, float *out, const float *in,
@@ -42,9 +29,7 @@ int thaw_cuda_linear_forward(ThawCudaContext *ctx, float *out, const float *in,
     const size_t total = (size_t)n * out_features;
     float beta = 0.0f;
     if (bias) {
-        broadcast_rows<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
-            out, bias, total, out_features);
-        THAW_CUDA_CHECK_LAUNCH("broadcast_rows");
+        LAUNCH(broadcast_rows, total, out, bias, (unsigned)total, (unsigned)out_features);
         beta = 1.0f;
     }
     if (in_features <= 0) {
@@ -84,11 +69,5 @@ int thaw_cuda_linear_backward(ThawCudaContext *ctx, float *din, float *dweight,
                                       in_features, dout, out_features, &one,
                                       dweight, in_features));
     }
-    if (dbias) {
-        unsigned blocks = (unsigned)((out_features + THAW_CUDA_THREADS - 1) / THAW_CUDA_THREADS);
-        add_column_sums<<<blocks, THAW_CUDA_THREADS, 0, ctx->stream>>>(
-            dbias, dout, n, out_features);
-        THAW_CUDA_CHECK_LAUNCH("add_column_sums");
-    }
-    return 0;
+    return dbias ? thaw_cuda_add_column_sums(ctx, dbias, dout, n, out_features, err) : 0;
 }

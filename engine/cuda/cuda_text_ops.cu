@@ -1,9 +1,11 @@
 /* CUDA twins of the text ops (cuda_ops.h): GELU, layer norm, row softmax.
- * The per-thread work is cuda_text_body.h's (tested on the CPU by
+ * The per-thread work is cuda_text_body.h's and the per-lane work of the
+ * warp-per-row kernels cuda_warp_rows.h's (both run on the CPU by
  * tests/gpu/host_text_ops.cu); here are the launches. */
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_text_body.h"
+#include "engine/cuda/cuda_warp_rows.h"
 
 __global__ static void gelu_fwd(float *out, const float *in, unsigned n)
 {
@@ -24,8 +26,15 @@ __global__ static void layernorm_fwd(float *out, float *mean, float *rstd, const
                                      const float *gamma, const float *beta, int c, float eps,
                                      unsigned rows)
 {
-    GRID_STRIDE(i, rows) {
-        thaw_layernorm_forward_row(out, mean, rstd, in, gamma, beta, c, eps, i);
+    WARP_ROWS(i, lane, rows) {
+        const float *x = in + (size_t)i * c;
+        const float m = thaw_ln_mean(thaw_warp_sum_d(thaw_ln_lane_sum(x, c, lane)), c);
+        const float r = thaw_ln_rstd(thaw_warp_sum_d(thaw_ln_lane_sq(x, c, m, lane)), c, eps);
+        thaw_ln_lane_write(out + (size_t)i * c, x, gamma, beta, c, m, r, lane);
+        if (lane == 0) {
+            mean[i] = m;
+            rstd[i] = r;
+        }
     }
 }
 
@@ -33,8 +42,14 @@ __global__ static void layernorm_din(float *din, const float *dout, const float 
                                      const float *mean, const float *rstd,
                                      const float *gamma, int c, int assign, unsigned rows)
 {
-    GRID_STRIDE(i, rows) {
-        thaw_layernorm_din_row(din, dout, in, mean, rstd, gamma, c, assign, i);
+    WARP_ROWS(i, lane, rows) {
+        const size_t o = (size_t)i * c;
+        float a, b;
+        thaw_ln_lane_dsums(&a, &b, dout + o, in + o, gamma, mean[i], rstd[i], c, lane);
+        a = thaw_warp_sum_f(a) / c;
+        b = thaw_warp_sum_f(b) / c;
+        thaw_ln_lane_din(din + o, dout + o, in + o, gamma, mean[i], rstd[i], a, b, c, assign,
+                         lane);
     }
 }
 
@@ -60,16 +75,22 @@ __global__ static void layernorm_param_total(float *dgamma, float *dbeta, const 
 
 __global__ static void softmax_fwd(float *out, const float *in, int cols, unsigned rows)
 {
-    GRID_STRIDE(i, rows) {
-        thaw_softmax_forward_row(out, in, cols, i);
+    WARP_ROWS(i, lane, rows) {
+        const size_t o = (size_t)i * cols;
+        const float mx = thaw_warp_max_f(thaw_sm_lane_max(in + o, NULL, cols, lane));
+        const float sum = thaw_warp_sum_f(thaw_sm_lane_exp(out + o, in + o, NULL, cols, mx,
+                                                           lane));
+        thaw_sm_lane_scale(out + o, cols, mx, sum, lane);
     }
 }
 
 __global__ static void softmax_bwd(float *din, const float *dout, const float *out, int cols,
                                    int assign, unsigned rows)
 {
-    GRID_STRIDE(i, rows) {
-        thaw_softmax_backward_row(din, dout, out, cols, assign, i);
+    WARP_ROWS(i, lane, rows) {
+        const size_t o = (size_t)i * cols;
+        const float dot = thaw_warp_sum_f(thaw_sm_lane_dot(dout + o, out + o, NULL, cols, lane));
+        thaw_sm_lane_din(din + o, dout + o, out + o, NULL, cols, dot, assign, lane);
     }
 }
 
@@ -98,8 +119,7 @@ int thaw_cuda_layernorm_forward(ThawCudaContext *ctx, float *out, float *mean, f
     if (rows <= 0 || c <= 0) {
         return 0;
     }
-    LAUNCH(layernorm_fwd, (size_t)rows, out, mean, rstd, in, gamma, beta, c, eps,
-           (unsigned)rows);
+    LAUNCH_ROWS(layernorm_fwd, rows, out, mean, rstd, in, gamma, beta, c, eps, (unsigned)rows);
     return 0;
 }
 
@@ -126,8 +146,8 @@ int thaw_cuda_layernorm_backward(ThawCudaContext *ctx, float *din, float *dgamma
                (unsigned)c);
     }
     if (din) {
-        LAUNCH(layernorm_din, (size_t)rows, din, dout, in, mean, rstd, gamma, c,
-               ctx->din_assign, (unsigned)rows);
+        LAUNCH_ROWS(layernorm_din, rows, din, dout, in, mean, rstd, gamma, c, ctx->din_assign,
+                    (unsigned)rows);
     }
     return 0;
 }
@@ -138,7 +158,7 @@ int thaw_cuda_softmax_rows_forward(ThawCudaContext *ctx, float *out, const float
     if (rows <= 0 || cols <= 0) {
         return 0;
     }
-    LAUNCH(softmax_fwd, (size_t)rows, out, in, cols, (unsigned)rows);
+    LAUNCH_ROWS(softmax_fwd, rows, out, in, cols, (unsigned)rows);
     return 0;
 }
 
@@ -148,7 +168,7 @@ int thaw_cuda_softmax_rows_backward(ThawCudaContext *ctx, float *din, const floa
     if (!din || rows <= 0 || cols <= 0) {
         return 0;
     }
-    LAUNCH(softmax_bwd, (size_t)rows, din, dout, out, cols, ctx->din_assign, (unsigned)rows);
+    LAUNCH_ROWS(softmax_bwd, rows, din, dout, out, cols, ctx->din_assign, (unsigned)rows);
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /* Per-row maths of layer norm and softmax, shared by the CPU ops
- * (engine/ops/layernorm.c, attention.c) and the CUDA kernels' bodies
- * (engine/cuda/cuda_text_body.h), so both compute the same sums in the same
- * order. `assign` writes (=) a gradient instead of adding to it; the
+ * (engine/ops/layernorm.c, attention.c); the CUDA kernels compute the same
+ * formulas with a warp per row (engine/cuda/cuda_warp_rows.h), which only
+ * changes the order of the sums. `assign` writes (=) a gradient instead of adding to it; the
  * executor's assign mode uses it, the CPU ops add.
  *
  *   layer norm: xhat = (x - mean) * rstd,  y = xhat * gamma + beta,

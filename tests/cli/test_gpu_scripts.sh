@@ -4,8 +4,8 @@
 #  - bench/gpu/run.sh with a stand-in bench_gpu (prints its arguments as
 #    JSON, writes the --profile file) and this machine's python (torch
 #    without CUDA: the torch column says "skipped"): the table rows, the
-#    variant syntax (commas, name=value, @tf32), the profiles with the first
-#    variant of each model, exit 0; a bench_gpu that prints no JSON makes
+#    variant syntax (commas, name=value, @tf32), the profiles in the
+#    default configuration, exit 0; a bench_gpu that prints no JSON makes
 #    the thaw column "error" and the exit status 1; the text rows with a
 #    stand-in bench_bert and the torch side's own script (skipped here).
 #  - tests/gpu/run.sh: bash -n; in a CUDA build, the prebuilt path over this
@@ -41,6 +41,12 @@ chmod +x "$W/build/bench/bench_gpu"
 # and a stand-in bench_bert (the text rows)
 cat >"$W/build/bench/bench_bert" <<'EOF'
 #!/usr/bin/env bash
+args="$*"
+while [ $# -gt 0 ]; do
+    [ "$1" = --profile ] && echo "per step: stand-in text profile ($args)" >"$2"
+    shift
+done
+set -- $args
 printf '{"impl":"thaw","device":"stand-in","tokens_s":555.5,"args":"%s"}\n' "$*"
 EOF
 chmod +x "$W/build/bench/bench_bert"
@@ -51,29 +57,30 @@ cat "$W/bench.out"
 [ "$rc" -eq 0 ] || fail "bench/gpu/run.sh exit $rc with a working bench_gpu"
 rows=$(grep -cE '^(resnet50|efficientnet_lite0) +128 +(fp32|tf32) +123\.4 +skipped' "$W/bench.out")
 [ "$rows" -eq 4 ] || fail "want 4 main rows (2 models x 2 precisions, torch skipped), got $rows"
-grep -qE '^resnet50 fuse +128 +fp32 +123\.4 +vs main +1\.00x +vs torch +- +stand-in algos$' \
-    "$W/bench.out" || fail "no 'resnet50 fuse' fp32 row with its ratio to the main row and its algos"
-grep -qE '^resnet50 fuse +128 +tf32 +123\.4 +vs main +1\.00x' "$W/bench.out" ||
-    fail "no 'resnet50 fuse' tf32 row"
-grep -qE '^resnet50 timed-1x1,fuse@tf32 +128 +tf32' "$W/bench.out" ||
-    fail "no TF32 row for timed-1x1,fuse@tf32"
-grep -qE '^resnet50 timed-1x1,fuse@tf32 +128 +fp32' "$W/bench.out" &&
+grep -qE '^resnet50 no-fuse@tf32 +128 +tf32 +123\.4 +vs main +1\.00x +vs torch +- +stand-in algos$' \
+    "$W/bench.out" || fail "no 'resnet50 no-fuse@tf32' row with its ratio to the main row and its algos"
+grep -qE '^resnet50 gemm-1x1@tf32 +128 +tf32' "$W/bench.out" ||
+    fail "no TF32 row for gemm-1x1@tf32"
+grep -qE '^resnet50 gemm-1x1@tf32 +128 +fp32' "$W/bench.out" &&
     fail "@tf32 variant also ran in fp32"
-grep -qE '^lite0 own-depthwise,fuse +128 +tf32' "$W/bench.out" || fail "no Lite0 variant row"
+grep -qE '^lite0 cudnn-depthwise@tf32 +128 +tf32' "$W/bench.out" || fail "no Lite0 variant row"
 J=$W/build/bench-gpu.jsonl
-grep -q '"args":"--arch resnet50 --batch 128 --iters 2 --timed-1x1 --fuse --tf32"' "$J" ||
-    fail "the @tf32 variant's flags did not reach bench_gpu as --timed-1x1 --fuse --tf32"
-grep -q '"args":"--arch efficientnet_lite0 --batch 128 --iters 2 --own-depthwise --fuse"' "$J" ||
+grep -q '"args":"--arch resnet50 --batch 128 --iters 2 --gemm-1x1 --tf32"' "$J" ||
+    fail "the @tf32 variant's flags did not reach bench_gpu as --gemm-1x1 --tf32"
+grep -q '"args":"--arch efficientnet_lite0 --batch 128 --iters 2 --cudnn-depthwise --tf32"' "$J" ||
     fail "Lite0's variant flags did not reach bench_gpu"
-grep -q 'stand-in profile (--arch resnet50 --batch 128 --iters 5 --profile .* --tf32 --fuse)' \
-    "$W/bench.out" || fail "ResNet-50's profile did not run with its first variant"
-grep -q 'stand-in profile (--arch efficientnet_lite0 .* --own-depthwise --fuse)' "$W/bench.out" ||
-    fail "Lite0's profile did not run with its first variant"
+grep -q 'stand-in profile (--arch resnet50 --batch 128 --iters 5 --profile [^ ]* --tf32)' \
+    "$W/bench.out" || fail "ResNet-50's profile did not run in the default configuration"
+grep -q 'stand-in profile (--arch efficientnet_lite0 --batch 128 --iters 5 --profile [^ ]* --tf32)' \
+    "$W/bench.out" || fail "Lite0's profile did not run in the default configuration"
 grep -q 'torch: torch without CUDA' "$W/bench.out" || fail "no line saying why torch was skipped"
 text_rows=$(grep -cE '^minilm-l6 x128 +32 +(fp32|tf32) +555\.5 +skipped +- +\(tokens/s\)' "$W/bench.out")
 [ "$text_rows" -eq 2 ] || fail "want 2 text rows (fp32, tf32; torch skipped), got $text_rows"
 grep -q '"args":"--random 1 --device cuda --tf32 1 --batch 32 --seq 128 --warmup 2 --iters 2' "$J" ||
     fail "the TF32 text row's flags did not reach bench_bert"
+grep -q 'stand-in text profile (--random 1 --device cuda --tf32 1 .* --profile [^ ]*minilm[^ ]*tf32.txt)' \
+    "$W/bench.out" || fail "no text profile in TF32 printed"
+grep -q '"args":.*--profile' "$J" && fail "the text profile run's line went into the JSON lines"
 # custom variants: name=value becomes two arguments
 BENCH_GPU_ARCHS=resnet50 BENCH_GPU_BATCHES=64 BENCH_GPU_VARIANTS="workspace-mib=2048@fp32" \
     BENCH_GPU_LITE0_VARIANTS="" BENCH_GPU_ITERS=2 \

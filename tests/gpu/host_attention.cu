@@ -1,7 +1,8 @@
 /* Multi-head attention as the GPU runs it, on the CPU: the strided-batched
  * GEMM descriptions of engine/cuda/cuda_attention_gemms.h through a plain
- * column-major GEMM (what cuBLAS computes), and the row bodies of
- * cuda_text_body.h over every row of their launches, against the CPU op
+ * column-major GEMM (what cuBLAS computes), and the warp-per-row kernels'
+ * lanes (cuda_warp_rows.h via host_warp_rows.h) over every row of their
+ * launches, against the CPU op
  * (engine/ops/attention.c): probabilities with a key mask (one sequence all
  * padding), context, and the backward with a dropout mask, += and assign
  * (beta 0). A wrong transpose, leading dimension or stride fails it;
@@ -23,7 +24,7 @@ extern "C" {
 
 #include "tests/gpu/host_check.h"
 #include "engine/cuda/cuda_attention_gemms.h"
-#include "engine/cuda/cuda_text_body.h"
+#include "tests/gpu/host_warp_rows.h"
 
 /* cublasSgemmStridedBatched's arithmetic: column-major, element (i, j) of
  * X with leading dimension ld at X[i + j * ld]. */
@@ -66,6 +67,7 @@ static void attention_case(int batch, int seq, int channels, int heads)
 {
     printf("attention batch %d, seq %d, channels %d, heads %d\n", batch, seq, channels, heads);
     const ThawAttnShape s = {batch, seq, channels, heads};
+    const int launches = thaw_attn_launches(&s);
     const size_t btc = (size_t)batch * seq * channels, tt = (size_t)batch * heads * seq * seq;
     const float scale = 1.0f / sqrtf((float)(channels / heads));
     unsigned seed = 5;
@@ -97,15 +99,16 @@ static void attention_case(int batch, int seq, int channels, int heads)
                        heads);
     /* the GPU's descriptions and bodies */
     float *gprobs = nan_floats(tt), *gout = nan_floats(btc);
-    for (int b = 0; b < batch; b++) {
-        run_gemm(thaw_attn_scores(&s, gprobs, q, k, scale, b));
+    for (int i = 0; i < launches; i++) {
+        run_gemm(thaw_attn_scores(&s, gprobs, q, k, scale, i));
     }
     for (long r = 0; r < (long)batch * heads * seq; r++) {
-        thaw_attention_softmax_row(gprobs, mask, seq, heads, r);
+        const int32_t *mk = mask ? mask + (r / ((long)heads * seq)) * seq : NULL;
+        host_softmax_row(gprobs + r * seq, gprobs + r * seq, mk, seq);
     }
     host_assert_close("probs (masked, one sequence all padding)", gprobs, probs, tt, 1e-5);
-    for (int b = 0; b < batch; b++) {
-        run_gemm(thaw_attn_context(&s, gout, used, v, b));
+    for (int i = 0; i < launches; i++) {
+        run_gemm(thaw_attn_context(&s, gout, used, v, i));
     }
     host_assert_close("context", gout, out, btc, 1e-5);
     float *ds = nan_floats(tt);
@@ -114,16 +117,17 @@ static void attention_case(int batch, int seq, int channels, int heads)
         float *aq = pass ? nan_floats(btc) : gq;
         float *ak = pass ? nan_floats(btc) : gk;
         float *av = pass ? nan_floats(btc) : gv;
-        for (int b = 0; b < batch; b++) {
-            run_gemm(thaw_attn_dv(&s, av, used, dout, beta, b));
-            run_gemm(thaw_attn_ds(&s, ds, dout, v, b));
+        for (int i = 0; i < launches; i++) {
+            run_gemm(thaw_attn_dv(&s, av, used, dout, beta, i));
+            run_gemm(thaw_attn_ds(&s, ds, dout, v, i));
         }
         for (long r = 0; r < (long)batch * heads * seq; r++) {
-            thaw_attention_ds_row(ds, probs, drop, seq, r);
+            host_softmax_din_row(ds + r * seq, ds + r * seq, probs + r * seq,
+                                 drop ? drop + r * seq : NULL, seq, 1);
         }
-        for (int b = 0; b < batch; b++) {
-            run_gemm(thaw_attn_dq(&s, aq, ds, k, scale, beta, b));
-            run_gemm(thaw_attn_dk(&s, ak, ds, q, scale, beta, b));
+        for (int i = 0; i < launches; i++) {
+            run_gemm(thaw_attn_dq(&s, aq, ds, k, scale, beta, i));
+            run_gemm(thaw_attn_dk(&s, ak, ds, q, scale, beta, i));
         }
         if (pass == 0) {
             host_assert_close("dq (+=)", aq, dq, btc, 1e-5);
@@ -159,6 +163,7 @@ static void attention_on_the_cpu(void **state)
     attention_case(3, 9, 24, 4);     /* odd sequence, D = 6, one padded batch */
     attention_case(2, 16, 32, 2);    /* D = 16 */
     attention_case(1, 5, 12, 3);     /* one sequence (no all-padding row) */
+    attention_case(5, 7, 12, 2);     /* more sequences than heads: a launch per head */
 }
 
 int main(void)

@@ -1,9 +1,11 @@
-/* The text ops' CUDA kernel bodies (engine/cuda/cuda_text_body.h) run on
- * the CPU over every index their launches cover, against the CPU ops:
- * GELU, layer norm (forward, input gradient += and assign, dgamma/dbeta
- * through the chunk partials), row softmax (forward in place, backward
- * += and assign). Checks the formulas and indexing on any machine;
- * tests/gpu/test_gpu_text_ops runs the real kernels on a GPU. */
+/* The text ops' CUDA kernel bodies (engine/cuda/cuda_text_body.h, and the
+ * warp-per-row phases of cuda_warp_rows.h replayed lane by lane through
+ * host_warp_rows.h) run on the CPU over every index their launches cover,
+ * against the CPU ops: GELU, layer norm (forward, input gradient += and
+ * assign, dgamma/dbeta through the chunk partials), row softmax (forward
+ * in place, backward += and assign). Checks the formulas and indexing on
+ * any machine; tests/gpu/test_gpu_text_ops runs the real kernels on a
+ * GPU. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@ extern "C" {
 }
 
 #include "tests/gpu/host_check.h"
+#include "tests/gpu/host_warp_rows.h"
 #include "engine/cuda/cuda_text_body.h"
 
 static void gelu_bodies(void **state)
@@ -71,7 +74,7 @@ static void layernorm_case(int rows, int c)
     float *rstd2 = host_random_floats(rows, &seed, 5, 6);
     layernorm_forward(y, mean, rstd, x, g, b, rows, c, eps);
     for (long i = 0; i < rows; i++) {
-        thaw_layernorm_forward_row(y2, mean2, rstd2, x, g, b, c, eps, i);
+        host_ln_forward_row(y2, mean2, rstd2, x, g, b, c, eps, i);
     }
     host_assert_close("layernorm forward", y2, y, n, 1e-5);
     host_assert_close("layernorm mean", mean2, mean, rows, 1e-5);
@@ -91,7 +94,7 @@ static void layernorm_case(int rows, int c)
         thaw_layernorm_param_total(dg2, db2, part, chunks, c, j);
     }
     for (long i = 0; i < rows; i++) {
-        thaw_layernorm_din_row(din2, dy, x, mean, rstd, g, c, 0, i);
+        host_ln_din_row(din2, dy, x, mean, rstd, g, c, 0, i);
     }
     host_assert_close("layernorm din (+=)", din2, din, n, 1e-5);
     host_assert_close("layernorm dgamma (+=)", dg2, dg, c, 1e-5);
@@ -101,7 +104,7 @@ static void layernorm_case(int rows, int c)
         din2[i] = NAN;
     }
     for (long i = 0; i < rows; i++) {
-        thaw_layernorm_din_row(din2, dy, x, mean, rstd, g, c, 1, i);
+        host_ln_din_row(din2, dy, x, mean, rstd, g, c, 1, i);
     }
     host_assert_close("layernorm din (=, assign)", din2, din, n, 1e-5);
     float *all[] = {x, g, b, dy, din0, dg0, db0, y, mean, rstd, y2, mean2, rstd2, din, dg, db,
@@ -114,16 +117,16 @@ static void layernorm_case(int rows, int c)
 static void layernorm_bodies(void **state)
 {
     (void)state;
-    layernorm_case(1, 7);
+    layernorm_case(1, 7);      /* fewer columns than lanes */
+    layernorm_case(5, 45);     /* a ragged last pass over the lanes */
     layernorm_case(33, 384);   /* a MiniLM row width, two chunks */
     layernorm_case(2048, 64);  /* batch 16 x 128 tokens: 64 chunks of 32 rows */
     layernorm_case(9000, 12);  /* more rows than 256 chunks of 32 */
 }
 
-static void softmax_bodies(void **state)
+static void softmax_case(int rows, int cols)
 {
-    (void)state;
-    const int rows = 37, cols = 128;
+    printf("softmax %d x %d\n", rows, cols);
     const size_t n = (size_t)rows * cols;
     unsigned seed = 3;
     float *x = host_random_floats(n, &seed, -20, 20), *dy = host_random_floats(n, &seed, -1, 1);
@@ -131,13 +134,13 @@ static void softmax_bodies(void **state)
     float *ref = (float *)malloc(n * sizeof(float)), *got = host_copy_floats(x, n);
     softmax_rows_forward(ref, x, rows, cols);
     for (long i = 0; i < rows; i++) {
-        thaw_softmax_forward_row(got, got, cols, i);   /* in place, as allowed */
+        host_softmax_row(got + i * cols, got + i * cols, NULL, cols);   /* in place */
     }
     host_assert_close("softmax forward (in place)", got, ref, n, 1e-5);
     float *dref = host_copy_floats(din0, n), *dgot = host_copy_floats(din0, n);
     softmax_rows_backward(dref, dy, ref, rows, cols);
     for (long i = 0; i < rows; i++) {
-        thaw_softmax_backward_row(dgot, dy, ref, cols, 0, i);
+        host_softmax_din_row(dgot + i * cols, dy + i * cols, ref + i * cols, NULL, cols, 0);
     }
     host_assert_close("softmax backward (+=)", dgot, dref, n, 1e-5);
     for (size_t i = 0; i < n; i++) {
@@ -145,13 +148,21 @@ static void softmax_bodies(void **state)
         dgot[i] = NAN;
     }
     for (long i = 0; i < rows; i++) {
-        thaw_softmax_backward_row(dgot, dy, ref, cols, 1, i);
+        host_softmax_din_row(dgot + i * cols, dy + i * cols, ref + i * cols, NULL, cols, 1);
     }
     host_assert_close("softmax backward (=, assign)", dgot, dref, n, 1e-5);
     float *all[] = {x, dy, din0, ref, got, dref, dgot};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         free(all[i]);
     }
+}
+
+static void softmax_bodies(void **state)
+{
+    (void)state;
+    softmax_case(37, 128);   /* 4 columns a lane */
+    softmax_case(5, 7);      /* fewer columns than lanes */
+    softmax_case(3, 45);     /* a ragged last pass */
 }
 
 int main(void)

@@ -6,7 +6,8 @@
 # difference, the images/s table). Aim: under 5 minutes on an H100.
 #   bash tests/gpu/run.sh [BUILD_DIR] [PYTHON]   (default: build-gpu, python3)
 #   GPU_RUN_BENCH=0 skips the benchmark, GPU_RUN_TRAIN=0 the engine-thread
-#   session and the thaw train runs, GPU_RUN_TESTS=0 the test binaries.
+#   session and the thaw train runs, GPU_RUN_ENGINE=0 only the engine-thread
+#   session, GPU_RUN_TESTS=0 the test binaries.
 #   THAW_GPU_PREBUILT=DIR uses binaries packed by tests/gpu/pack.sh instead of
 #   configuring and building (for GPU machines without our build deps); the
 #   CUDA libraries (cuBLAS, cuDNN) are then looked up on this machine.
@@ -90,11 +91,11 @@ for t in $TESTS; do
     printf "   %-20s %s, %d s\n" "$t" "$verdict" $(( $(date +%s) - t0 ))
 done
 if [ -n "$TESTS" ]; then
-    # Lite0 again with depthwise convolutions on thaw's own kernels, and
-    # ResNet-18 with batch norm on cuDNN's kernels (options still off by
-    # default)
-    for extra in "efficientnet_lite0 THAW_GPU_OWN_DEPTHWISE own depthwise" \
-                 "resnet18 THAW_GPU_CUDNN_BN cudnn batch norm"; do
+    # Lite0 again with depthwise convolutions through cuDNN instead of
+    # thaw's own kernels (the default). (ResNet-18 with THAW_GPU_CUDNN_BN=1,
+    # batch norm on cuDNN's kernels, misses gradient parity on an H100: the
+    # option stays off and out of this run.)
+    for extra in "efficientnet_lite0 THAW_GPU_CUDNN_DEPTHWISE cudnn depthwise"; do
         read -r arch var what <<<"$extra"
         t0=$(date +%s)
         echo "-- test_gpu_models $arch ($what)" >>"$TESTS_LOG"
@@ -126,20 +127,23 @@ workbench_check() {
         return
     fi
     local sock=thaw-gpu-$name-$$
-    tmux -L "$sock" new-session -d -x 80 -y 24 \
-        "env LANG=C.UTF-8 LC_ALL=C.UTF-8 $env $BUILD/thaw $run --device cuda --out $out 2>$errf; sleep 30"
+    # tmux itself without the prebuilt pack's libraries (its libtinfo can
+    # be older than this machine's tmux wants); thaw gets them back inside.
+    tmx() { env -u LD_LIBRARY_PATH tmux -L "$sock" "$@"; }
+    tmx new-session -d -x 80 -y 24 \
+        "env LANG=C.UTF-8 LC_ALL=C.UTF-8 LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-} $env $BUILD/thaw $run --device cuda --out $out 2>$errf; sleep 30"
     for _ in $(seq 60); do
-        tmux -L "$sock" capture-pane -p 2>/dev/null | grep -q 'cuda:0' && break
+        tmx capture-pane -p 2>/dev/null | grep -q 'cuda:0' && break
         sleep 0.5
     done
-    tmux -L "$sock" send-keys t
+    tmx send-keys t
     for _ in $(seq 120); do [ -f "$out/$ckpt.safetensors" ] && break; sleep 0.5; done
     sleep 1
-    tmux -L "$sock" capture-pane -p >"$screen" 2>/dev/null
+    tmx capture-pane -p >"$screen" 2>/dev/null
     sed 's/^/   | /' "$screen"
-    tmux -L "$sock" send-keys q
+    tmx send-keys q
     sleep 1
-    tmux -L "$sock" kill-server 2>/dev/null
+    tmx kill-server 2>/dev/null
     if grep -q 'cuda:0' "$screen" && [ -f "$out/$ckpt.safetensors" ]; then
         echo "   $name workbench: PASS"
     else
@@ -153,6 +157,7 @@ if [ "${GPU_RUN_TRAIN:-1}" != 0 ]; then
 # The workbench's engine thread on the GPU: the bus session of
 # tests/unit/test_engine_thread.c (start, pause, freeze a layer and a group,
 # lr, save, resume, stop-save, rebuild) with THAW_TEST_DEVICE=cuda.
+if [ "${GPU_RUN_ENGINE:-1}" != 0 ]; then
 echo "== engine thread (workbench) on cuda"
 FM=/usr/share/datasets/fashion-mnist
 [ -f "$BUILD/fashion-mnist/train-images-idx3-ubyte.gz" ] && FM=$BUILD/fashion-mnist
@@ -167,6 +172,7 @@ if [ "$rc" -ne 0 ] || ! grep -q "device in the snapshot: cuda:" "$BUILD/engine-t
     failed_tests=$((failed_tests + 1))
 else
     echo "   engine thread: PASS"
+fi
 fi
 
 echo "== thaw train --device cuda (resnet18 32x32, 2 epochs; a resume from epoch 1; the CPU run beside it)"
