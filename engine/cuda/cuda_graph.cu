@@ -452,6 +452,16 @@ static int input_grad(ThawCudaGraph *cg, const Graph *g, int i, int k, float **o
     return 0;
 }
 
+/* Whether the add at op i also runs its fused activation's backward
+ * (activation_fusion.h: assign mode and buffers that allow it); else the
+ * activation's backward runs on its own as planned. */
+static int add_takes_act_backward(const ThawCudaGraph *cg, const Graph *g, int i)
+{
+    return graph_add_backward_folds(g, (const float *const *)cg->vdata,
+                                    (const float *const *)cg->vgrad, cg->op_fuse, i,
+                                    cg->assign_grads);
+}
+
 /* Op i's backward into dx (and db, an add's second input). */
 static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, float *db,
                              ThawError *err)
@@ -500,7 +510,7 @@ static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, floa
         return thaw_cuda_adaptive_avgpool2d_backward(ctx, dx, dy, x->n, x->h, x->w, x->c,
                                                      op->u.avg.oh, op->u.avg.ow, err);
     case OP_ADD:
-        if (cg->op_fuse[i] == GRAPH_FUSE_ACT_AFTER) {
+        if (add_takes_act_backward(cg, g, i)) {
             /* act(a + b): the activation's backward, folded in here */
             const Op *next = &g->ops[i + 1];
             return thaw_cuda_add_backward_gated(
@@ -580,8 +590,10 @@ int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawE
     for (int i = g->n_ops - 1; rc == 0 && i >= 0; i--) {
         rc = mark(cg, cg->ev_bwd, g->n_ops - 1 - i, err);
         /* an activation folded into the add before it runs in the add's
-         * backward (its gradient has no other reader) */
-        int folded = cg->op_fuse[i] == GRAPH_FUSE_DONE_BEFORE && g->ops[i - 1].type == OP_ADD;
+         * backward when the add can take it (its gradient has no other
+         * reader) */
+        int folded = cg->op_fuse[i] == GRAPH_FUSE_DONE_BEFORE && i > 0 &&
+                     add_takes_act_backward(cg, g, i - 1);
         if (rc == 0 && g->ops[i].runs_backward && !folded) {
             rc = backward_op(cg, m, i, err);
         }

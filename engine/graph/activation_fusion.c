@@ -17,10 +17,14 @@ static int value_uses(const Graph *g, int v)
 /* Writing value out while reading value in, element by element, is safe
  * when their buffers are the same or apart: with a partial overlap one
  * thread could overwrite what another has still to read. */
+static int ranges_apart_or_same(const float *o, size_t no, const float *i, size_t ni)
+{
+    return o == i || o + no <= i || i + ni <= o;
+}
+
 static int apart_or_same(const Graph *g, const float *const *data, int out, int in)
 {
-    const float *o = data[out], *i = data[in];
-    return o == i || o + g->values[out].numel <= i || i + g->values[in].numel <= o;
+    return ranges_apart_or_same(data[out], g->values[out].numel, data[in], g->values[in].numel);
 }
 
 int graph_plan_activation_fusion(const Graph *g, const float *const *value_data,
@@ -47,4 +51,34 @@ int graph_plan_activation_fusion(const Graph *g, const float *const *value_data,
         }
     }
     return folded;
+}
+
+int graph_add_backward_folds(const Graph *g, const float *const *value_data,
+                             const float *const *value_grad, const unsigned char *fuse, int i,
+                             int assign)
+{
+    if (!assign || i < 0 || i + 1 >= g->n_ops || g->ops[i].type != OP_ADD ||
+        fuse[i] != GRAPH_FUSE_ACT_AFTER) {
+        return 0;
+    }
+    const Op *op = &g->ops[i];
+    const int act_out = g->ops[i + 1].out;
+    const size_t n = g->values[act_out].numel;
+    const float *act = value_data[act_out], *dact = value_grad[act_out];
+    for (int k = 0; k < op->n_in; k++) {
+        const int v = op->in[k];
+        const Value *val = &g->values[v];
+        if (!val->needs_grad) {
+            continue;
+        }
+        if (val->last_consumer != i || (k == 1 && op->in[0] == v) || !dact) {
+            return 0;
+        }
+        const float *d = value_grad[v];
+        if (!ranges_apart_or_same(d, val->numel, dact, n) ||
+            !ranges_apart_or_same(d, val->numel, act, n)) {
+            return 0;
+        }
+    }
+    return 1;
 }

@@ -3,7 +3,9 @@
  * relu6, can write that op's output with the activation applied, and the
  * activation's forward is skipped. Backward is unchanged: neither producer
  * reads its own output there (batch norm reads its input, add nothing) and
- * the activation reads its output, which the fused pass wrote. The GPU
+ * the activation reads its output, which the fused pass wrote; an add may
+ * also take its activation's backward when graph_add_backward_folds says
+ * its buffers allow it. The GPU
  * executor uses it (thaw_cuda_graph_set_fuse); the plan is pure graph
  * analysis, so it is tested on the CPU plan's buffers. */
 #ifndef THAW_GRAPH_ACTIVATION_FUSION_H
@@ -28,6 +30,22 @@ enum {
  * the number of activations folded. */
 int graph_plan_activation_fusion(const Graph *g, const float *const *value_data,
                                  unsigned char *fuse);
+
+/* Whether the add at op i, fused with the activation after it, may also
+ * run that activation's backward (the executor then skips the
+ * activation's). The add reads the activation's output and its gradient
+ * one backward step after the plan's lifetimes for them end, so their
+ * buffers may already be the add's input gradients: each input gradient
+ * must be exactly one of them or apart from both (an exact alias is read
+ * before it is written, element by element), and the add must write them
+ * in one call that assigns (assign 1, the add the last consumer of every
+ * input that needs a gradient, not x + x): zeroing an input gradient
+ * first would clear what the add is about to read. value_grad[v]: value
+ * v's gradient buffer. Without this rule zero-then-add backward read
+ * zeros on the H100 (bench/README.md). */
+int graph_add_backward_folds(const Graph *g, const float *const *value_data,
+                             const float *const *value_grad, const unsigned char *fuse, int i,
+                             int assign);
 
 #ifdef __cplusplus
 }

@@ -3,11 +3,17 @@
  * before them. Real models' plans (every such activation folds, for
  * training, fine-tuning and eval plans), and hand-built graphs for each
  * reason to refuse: a second consumer, the graph output, a partial
- * overlap of buffers, an activation not fed by batch norm or add. */
+ * overlap of buffers, an activation not fed by batch norm or add. Then
+ * which fused adds may also take their activation's backward
+ * (graph_add_backward_folds): in real training plans only in assign mode,
+ * and on hand-built buffers each rule (exact alias, partial overlap of the
+ * activation's output or gradient, x + x, an input read later, zero-then-
+ * add). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +31,26 @@ static int candidates(const Graph *g)
         n += (op->type == OP_RELU || op->type == OP_RELU6) &&
              (prev->type == OP_BATCHNORM || prev->type == OP_ADD) && op->in[0] == prev->out;
     }
+    return n;
+}
+
+/* Fused adds of a planned graph that may take their activation's
+ * backward, over the CPU plan's data and gradient buffers. */
+static int add_folds(const Graph *g, const unsigned char *fuse, int assign)
+{
+    const float **data = malloc((size_t)g->n_values * sizeof *data);
+    const float **grad = malloc((size_t)g->n_values * sizeof *grad);
+    assert_true(data && grad);
+    for (int v = 0; v < g->n_values; v++) {
+        data[v] = g->values[v].data;
+        grad[v] = g->values[v].grad;
+    }
+    int n = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        n += g->ops[i].type == OP_ADD && graph_add_backward_folds(g, data, grad, fuse, i, assign);
+    }
+    free(data);
+    free(grad);
     return n;
 }
 
@@ -62,7 +88,9 @@ static void every_activation_folds_in_real_models(void **state)
     static const struct {
         const char *arch;
         int expected;          /* relu / relu6 ops after a batch norm or add */
-    } cases[] = {{"resnet18", 17}, {"resnet50", 49}, {"efficientnet_lite0", 33}};
+        int adds, adds_folding; /* residual adds + relu; those that fold backward too */
+    } cases[] = {{"resnet18", 17, 8, 8}, {"resnet50", 49, 16, 16},
+                 {"efficientnet_lite0", 33, 0, 0}};
     unsigned char *fuse = NULL;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         Model m;
@@ -71,6 +99,13 @@ static void every_activation_folds_in_real_models(void **state)
         GraphMode train = {.training = 1}, eval = {.training = 0};
         assert_int_equal(plan_model(&m, &train, &fuse), cases[k].expected);
         assert_int_equal(candidates(&m.graph), cases[k].expected);   /* built by the plan */
+        /* the fused adds that take their relu's backward: in assign mode
+         * only (zero-then-add would clear what they read) */
+        const int folds = add_folds(&m.graph, fuse, 1);
+        printf("%s: %d of %d fused adds take their activation's backward\n", cases[k].arch,
+               folds, cases[k].adds);
+        assert_int_equal(folds, cases[k].adds_folding);
+        assert_int_equal(add_folds(&m.graph, fuse, 0), 0);
         assert_int_equal(plan_model(&m, &eval, &fuse), cases[k].expected);
         /* fine-tuning: the first groups frozen (their BN in eval mode) */
         for (int g = 0; g < m.params.n_groups / 2; g++) {
@@ -173,11 +208,66 @@ static void refusals_and_buffer_rules(void **state)
     free(t);
 }
 
+/* conv -> add(conv out, graph input) -> relu, every value needing a
+ * gradient, the add the last consumer of both inputs; data and gradient
+ * buffers apart (128 floats each, 256 apart). */
+static void add_backward_rules(void **state)
+{
+    (void)state;
+    Tiny *t = calloc(1, sizeof *t);
+    const float *grad[16];
+    assert_non_null(t);
+    const OpType conv_add_relu[] = {OP_CONV, OP_ADD, OP_RELU};
+    tiny_build(t, conv_add_relu, 3);
+    Graph *g = &t->g;
+    for (int v = 0; v < g->n_values; v++) {
+        g->values[v].needs_grad = 1;
+        g->values[v].last_consumer = v == g->input ? 1 : v;   /* conv out (1): the add */
+        grad[v] = t->base + 256 * (g->n_values + v + 1);
+    }
+    const int x = g->input, conv_out = g->ops[0].out, relu_out = g->ops[2].out;
+    assert_int_equal(tiny_plan(t), 1);
+    assert_int_equal(t->fuse[1], GRAPH_FUSE_ACT_AFTER);
+    assert_true(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    /* zero-then-add: never (the zeroing would clear what the add reads) */
+    assert_false(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 0));
+    /* an input gradient exactly on the relu's gradient or output: folds */
+    grad[conv_out] = grad[relu_out];
+    assert_true(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    grad[conv_out] = t->data[relu_out];
+    assert_true(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    /* half over either: refused */
+    grad[conv_out] = grad[relu_out] + 64;
+    assert_false(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    grad[conv_out] = t->data[relu_out] - 32;
+    assert_false(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    grad[conv_out] = t->base + 256 * (g->n_values + conv_out + 1);
+    /* an input read again earlier in the graph than the add (its first
+     * gradient write is not the add's): refused; not needing one: fine */
+    g->values[x].last_consumer = 0;
+    assert_false(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    g->values[x].needs_grad = 0;
+    assert_true(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    g->values[x].needs_grad = 1;
+    g->values[x].last_consumer = 1;
+    /* x + x: the second input is not a first write */
+    g->ops[1].in[1] = conv_out;
+    assert_false(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    g->ops[1].in[1] = x;
+    /* not a fused add */
+    assert_false(graph_add_backward_folds(g, t->data, grad, t->fuse, 0, 1));
+    t->fuse[1] = GRAPH_FUSE_NONE;
+    assert_false(graph_add_backward_folds(g, t->data, grad, t->fuse, 1, 1));
+    graph_free(g);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_activation_folds_in_real_models),
         cmocka_unit_test(refusals_and_buffer_rules),
+        cmocka_unit_test(add_backward_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
