@@ -117,7 +117,9 @@ failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
 train_ok=1
 # workbench_check NAME RUN OUT CHECKPOINT SCREEN ERR [ENV]: the workbench
 # itself on cuda at 80x24 in tmux. The status bar must name the GPU, `t`
-# must train until OUT/CHECKPOINT.safetensors appears; the screen is saved
+# (pressed again while the status says "ready": the engine refuses it as
+# busy until the run is loaded) must train until OUT/CHECKPOINT.safetensors
+# appears; the screen is saved
 # to SCREEN and printed so a person can look at it. A failure clears
 # train_ok.
 workbench_check() {
@@ -136,7 +138,11 @@ workbench_check() {
         tmx capture-pane -p 2>/dev/null | grep -q 'cuda:0' && break
         sleep 0.5
     done
-    tmx send-keys t
+    for _ in $(seq 40); do
+        tmx send-keys t
+        sleep 1
+        tmx capture-pane -p 2>/dev/null | head -1 | grep -q '│ ready │' || break
+    done
     for _ in $(seq 120); do [ -f "$out/$ckpt.safetensors" ] && break; sleep 0.5; done
     sleep 1
     tmx capture-pane -p >"$screen" 2>/dev/null
