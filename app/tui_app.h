@@ -40,6 +40,7 @@ typedef struct {
     TuiQuitPhase quit;
     int exit_code;             /* once quit is TUI_QUIT_NOW */
     int engine_exited;         /* STATE EXITED seen */
+    int start_queued;          /* t pressed while loading: START once READY */
     int dirty;                 /* redraw on the next timer tick */
     char checkpoint[WB_TEXT * 2]; /* the last checkpoint the engine wrote */
     char run_error[WB_TEXT * 2];  /* why the run stopped in the error state */

@@ -161,6 +161,7 @@ uint64_t tui_send_rebuild(TuiApp *app, const char *run_json, const char *out_dir
     id = track(app, id, BUS_CMD_REBUILD, -1, 0, 0.0);
     if (id) {
         app->state_cmd = id;
+        app->start_queued = 0;   /* a new model: a t from before does not carry over */
         char *copy = strdup(run_json);
         if (copy) {
             free(app->run_json);

@@ -215,6 +215,14 @@ static void fold_state(TuiApp *app, const BusEvent *ev)
     if (ev->state == BUS_STATE_RUNNING) {
         app->run_error[0] = '\0';   /* a retry: the old error is history */
     }
+    /* t pressed while loading: start now; a load that failed drops it */
+    if (app->start_queued && ev->state != BUS_STATE_LOADING) {
+        app->start_queued = 0;
+        if (ev->state == BUS_STATE_READY && app->quit == TUI_RUN_ON &&
+            tui_send_simple(app, BUS_CMD_START)) {
+            status(app, "%s%s", "start sent (pressed while loading)", "");
+        }
+    }
     if (ev->state == BUS_STATE_EXITED) {
         app->engine_exited = 1;
     }

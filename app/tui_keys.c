@@ -125,6 +125,13 @@ static void start_or_pause(TuiApp *app)
         /* Not re-run over its own checkpoints (the engine refuses too). */
         say(app, "the run has ended; m picks a model for a new run");
         break;
+    case WB_JOB_LOADING:
+        /* The first key of a session often comes before the model is
+         * built (a GPU run takes seconds to open): remember it. */
+        app->start_queued = !app->start_queued;
+        say(app, app->start_queued ? "loading: training starts once it is ready (t cancels)"
+                                   : "start cancelled");
+        break;
     default:
         say(app, "the engine is busy (loading or stopping)");
         break;

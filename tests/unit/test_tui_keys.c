@@ -3,7 +3,8 @@
  * bus_poll_command and plays the engine by folding ACK / STATE / SNAPSHOT
  * events; test_tui_fixture.h). Checks the "pending" marks from key to ACK,
  * refused commands, f / u on groups, the lr edit (the pre-filled value is
- * replaced by typing, Backspace edits it, bad value, Esc, untouched Enter), t, the quit question, signals, merged STEP events, the
+ * replaced by typing, Backspace edits it, bad value, Esc, untouched Enter), t (also
+ * pressed while loading), the quit question, signals, merged STEP events, the
  * help overlay and the model table, and the run-text helpers. */
 #include <curses.h>
 #include <math.h>
@@ -248,6 +249,39 @@ static void test_start_pause_and_quit_question(void **state)
     bus_command_free(&cmd);
 }
 
+/* t while the model is still loading is remembered and sent once the
+ * engine says READY (t again cancels it); a load that ends in an error
+ * drops it. */
+static void test_start_while_loading(void **state)
+{
+    Fixture *f = *state;
+    WbState *s = &f->app.wb;
+    fold_state(&f->app, BUS_STATE_LOADING);
+    key(&f->app, 't');
+    no_cmd(f);
+    assert_non_null(strstr(s->status_msg, "starts once it is ready"));
+    fold_state(&f->app, BUS_STATE_READY);
+    BusCommand cmd = next_cmd(f);
+    assert_int_equal(cmd.kind, BUS_CMD_START);
+    assert_non_null(strstr(s->status_msg, "start sent"));
+    bus_command_free(&cmd);
+    no_cmd(f);
+    /* t t: cancelled */
+    fold_state(&f->app, BUS_STATE_LOADING);
+    key(&f->app, 't');
+    key(&f->app, 't');
+    assert_string_equal(s->status_msg, "start cancelled");
+    fold_state(&f->app, BUS_STATE_READY);
+    no_cmd(f);
+    /* a failed load drops it: no START after the error either */
+    fold_state(&f->app, BUS_STATE_LOADING);
+    key(&f->app, 't');
+    fold_state(&f->app, BUS_STATE_ERROR);
+    assert_int_equal(f->app.start_queued, 0);
+    fold_state(&f->app, BUS_STATE_READY);
+    no_cmd(f);
+}
+
 /* A state event's message goes to the log (and, for the end of a run, the
  * status line); a RUNNING state without a message logs nothing. */
 static void test_state_messages_logged(void **state)
@@ -445,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lr_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lr_edit_replaces_prefilled_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_pause_and_quit_question, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_while_loading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quit_when_nothing_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_saves_then_exits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_signal_exits_at_once, setup, teardown),
