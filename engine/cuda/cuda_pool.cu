@@ -5,16 +5,7 @@
  * CPU's bit for bit without atomics. */
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
-
-/* Output rows whose window [o*stride - pad, o*stride - pad + k) holds i. */
-__device__ static void windows_holding(int i, int stride, int pad, int k, int outsize,
-                                       int *lo, int *hi)
-{
-    int a = i + pad - k + 1;
-    *lo = a <= 0 ? 0 : (a + stride - 1) / stride;
-    int b = (i + pad) / stride;
-    *hi = b < outsize - 1 ? b : outsize - 1;
-}
+#include "engine/cuda/cuda_pool_body.h"
 
 __global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
                                    Pool2dShape s, size_t total)
@@ -50,30 +41,19 @@ __global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
     }
 }
 
+/* Thread g of the backward (cuda_pool_body.h). */
+template <int V>
 __global__ static void maxpool_bwd(float *din, const float *dout, const int32_t *argmax,
-                                   Pool2dShape s, int assign, size_t total)
+                                   Pool2dShape s, int assign, unsigned groups)
 {
-    GRID_STRIDE(i, total) {
-        int j = (int)(i % s.c);
-        unsigned t = i / (unsigned)s.c;
-        int iw = (int)(t % s.w);
-        t /= s.w;
-        int ih = (int)(t % s.h);
-        int b = (int)(t / s.h);
-        int p0, p1, q0, q1;
-        windows_holding(ih, s.stride_h, s.pad_h, s.kh, s.p, &p0, &p1);
-        windows_holding(iw, s.stride_w, s.pad_w, s.kw, s.q, &q0, &q1);
-        float acc = assign ? 0.0f : din[i];
-        for (int op = p0; op <= p1; op++) {
-            for (int oq = q0; oq <= q1; oq++) {
-                size_t o = (((size_t)b * s.p + op) * s.q + oq) * s.c + j;
-                if ((size_t)argmax[o] == i) {
-                    acc += dout[o];
-                }
-            }
-        }
-        din[i] = acc;
+    GRID_STRIDE(g, groups) {
+        thaw_maxpool_backward_at<V>(din, dout, argmax, s, assign, g);
     }
+}
+
+static int aligned16(const void *p)
+{
+    return ((uintptr_t)p & 15u) == 0;
 }
 
 /* PyTorch's adaptive bins: [floor(i*size/out), ceil((i+1)*size/out)). */
@@ -153,7 +133,12 @@ int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, float *din, const float *
                                  ThawError *err)
 {
     size_t total = (size_t)s->n * s->h * s->w * s->c;
-    LAUNCH(maxpool_bwd, total, din, dout, argmax, *s, ctx->din_assign, total);
+    if (s->c % 4 == 0 && aligned16(din) && aligned16(dout) && aligned16(argmax)) {
+        LAUNCH(maxpool_bwd<4>, total / 4, din, dout, argmax, *s, ctx->din_assign,
+               (unsigned)(total / 4));
+    } else {
+        LAUNCH(maxpool_bwd<1>, total, din, dout, argmax, *s, ctx->din_assign, (unsigned)total);
+    }
     return 0;
 }
 

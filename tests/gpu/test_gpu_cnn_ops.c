@@ -451,6 +451,7 @@ int main(void)
     test_batchnorm();
     maxpool_case("maxpool 3x3 s2 17x17", 2, 17, 17, 40);
     maxpool_case("maxpool 3x3 s2 16x16", 2, 16, 16, 64);
+    maxpool_case("maxpool 3x3 s2 9x9 c6 (one channel a thread)", 1, 9, 9, 6);
     avgpool_case("avgpool 7x7->3x3", 2, 7, 7, 24, 3, 3);
     avgpool_case("avgpool 6x5->2x4", 3, 6, 5, 33, 2, 4);
     avgpool_case("avgpool 5x5->1x1", 2, 5, 5, 70, 1, 1);
