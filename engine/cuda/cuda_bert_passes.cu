@@ -1,8 +1,8 @@
 /* BERT forward and backward on the device: bert_forward.c and
  * bert_backward.c line for line, each CPU op replaced by its CUDA twin and
- * each host activation pointer by its device twin (cuda_bert_dev). The
- * backward keeps the CPU's zero-then-accumulate order (no assign mode), so
- * the two read the same. */
+ * each host activation pointer by its device twin (cuda_bert_dev). Where
+ * the CPU zeroes a gradient buffer and the next op adds into it, the op
+ * here writes it in assign mode (TRY_FIRST_WRITE): the same values. */
 #include "engine/cuda/cuda_bert_heads.h"
 #include "engine/cuda/cuda_bert_internal.h"
 #include "engine/cuda/cuda_ops.h"
@@ -12,15 +12,26 @@ extern "C" {
 }
 
 /* Every call of the passes; with profiling on, op calls are timed. */
-#define TRY(call)                                                              \
+#define TRY_AS(assign, call)                                                   \
     do {                                                                       \
+        if (assign) {                                                          \
+            thaw_cuda_context_set_din_assign(cb->ctx, 1);                      \
+        }                                                                      \
         int mark_ = cb->prof ? cuda_bert_prof_begin(cb, #call) : -1;           \
         int rc_ = (call);                                                      \
         cuda_bert_prof_end(cb, mark_);                                         \
+        if (assign) {                                                          \
+            thaw_cuda_context_set_din_assign(cb->ctx, 0);                      \
+        }                                                                      \
         if (rc_) {                                                             \
             return rc_;                                                        \
         }                                                                      \
     } while (0)
+#define TRY(call) TRY_AS(0, call)
+/* An op whose input gradient is a fresh buffer: it writes (=) instead of
+ * zeroing the buffer first and adding (the graph executor's assign mode;
+ * the same bits, one pass over the buffer less). */
+#define TRY_FIRST_WRITE(call) TRY_AS(1, call)
 
 /* Device activation, weight and (trainable only) gradient of entry i. */
 #define D(p) cuda_bert_dev(cb, m, (p))
@@ -190,9 +201,8 @@ static int head_backward(ThawCudaBert *cb, BertModel *m, float smoothing, int ne
     int p = bert_classifier_param(m), pool = bert_pooler_param(m);
     int need_feat = need_hidden || (m->head == BERT_HEAD_CLS && params_trainable(&m->params, pool));
     const float *feat = m->head == BERT_HEAD_CLS ? m->pooled_drop : m->pooled_mean;
-    TRY(zero(cb, g->d_feat, (size_t)n * c, err));
-    TRY(thaw_cuda_linear_backward(ctx, need_feat ? g->d_feat : NULL, G(p), G(p + 1), g->d_logits,
-                                  D(feat), W(p), n, c, k, err));
+    TRY_FIRST_WRITE(thaw_cuda_linear_backward(ctx, need_feat ? g->d_feat : NULL, G(p), G(p + 1),
+                                              g->d_logits, D(feat), W(p), n, c, k, err));
     if (!need_feat) {
         return 0;
     }
@@ -205,16 +215,15 @@ static int head_backward(ThawCudaBert *cb, BertModel *m, float smoothing, int ne
     /* CLS: feat = dropout(tanh(dense(cls))) */
     const size_t nc = (size_t)n * c;
     if (m->pooled_drop_mask) {
-        TRY(zero(cb, g->d_pooled, nc, err));
-        TRY(thaw_cuda_dropout_backward(ctx, g->d_pooled, g->d_feat, D(m->pooled_drop_mask), nc,
-                                       err));
+        TRY_FIRST_WRITE(thaw_cuda_dropout_backward(ctx, g->d_pooled, g->d_feat,
+                                                   D(m->pooled_drop_mask), nc, err));
     } else {
         TRY(copy(cb, g->d_pooled, g->d_feat, nc, err));
     }
     TRY(thaw_cuda_tanh_backward_inplace(ctx, g->d_pooled, D(m->pooled), nc, err));
-    TRY(zero(cb, g->d_cls, nc, err));
-    TRY(thaw_cuda_linear_backward(ctx, need_hidden ? g->d_cls : NULL, G(pool), G(pool + 1),
-                                  g->d_pooled, D(m->cls), W(pool), n, c, c, err));
+    TRY_FIRST_WRITE(thaw_cuda_linear_backward(ctx, need_hidden ? g->d_cls : NULL, G(pool),
+                                              G(pool + 1), g->d_pooled, D(m->cls), W(pool), n, c,
+                                              c, err));
     if (!need_hidden) {
         return 0;
     }
@@ -238,40 +247,34 @@ static int layer_backward(ThawCudaBert *cb, BertModel *m, int l, int need_din, T
     const size_t btc = (size_t)bt * c, bti = (size_t)bt * in;
 #define LW(k) W(bert_layer_param(m, l, (k)))
 #define LG(k) G(bert_layer_param(m, l, (k)))
-    TRY(zero(cb, g->d_res, btc, err));
-    TRY(thaw_cuda_layernorm_backward(ctx, g->d_res, LG(BL_LN2_W), LG(BL_LN2_B), g->d_out,
-                                     D(a->res2), D(a->mean2), D(a->rstd2), LW(BL_LN2_W), bt, c,
-                                     err));
+    TRY_FIRST_WRITE(thaw_cuda_layernorm_backward(ctx, g->d_res, LG(BL_LN2_W), LG(BL_LN2_B),
+                                                 g->d_out, D(a->res2), D(a->mean2),
+                                                 D(a->rstd2), LW(BL_LN2_W), bt, c, err));
     TRY(copy(cb, g->d_ln1, g->d_res, btc, err));   /* residual branch */
     if (a->drop2) {
         TRY(thaw_cuda_scale_inplace(ctx, g->d_res, D(a->drop2), btc, err));
     }
-    TRY(zero(cb, g->d_gelu, bti, err));
-    TRY(thaw_cuda_linear_backward(ctx, g->d_gelu, LG(BL_O_W), LG(BL_O_B), g->d_res, D(a->gelu),
-                                  LW(BL_O_W), bt, in, c, err));
-    TRY(zero(cb, g->d_inter, bti, err));
-    TRY(thaw_cuda_gelu_backward(ctx, g->d_inter, g->d_gelu, D(a->inter), bti, err));
+    TRY_FIRST_WRITE(thaw_cuda_linear_backward(ctx, g->d_gelu, LG(BL_O_W), LG(BL_O_B), g->d_res,
+                                              D(a->gelu), LW(BL_O_W), bt, in, c, err));
+    TRY_FIRST_WRITE(thaw_cuda_gelu_backward(ctx, g->d_inter, g->d_gelu, D(a->inter), bti, err));
     TRY(thaw_cuda_linear_backward(ctx, g->d_ln1, LG(BL_I_W), LG(BL_I_B), g->d_inter, D(a->ln1),
                                   LW(BL_I_W), bt, c, in, err));
-    TRY(zero(cb, g->d_res, btc, err));
-    TRY(thaw_cuda_layernorm_backward(ctx, g->d_res, LG(BL_LN1_W), LG(BL_LN1_B), g->d_ln1,
-                                     D(a->res1), D(a->mean1), D(a->rstd1), LW(BL_LN1_W), bt, c,
-                                     err));
+    TRY_FIRST_WRITE(thaw_cuda_layernorm_backward(ctx, g->d_res, LG(BL_LN1_W), LG(BL_LN1_B),
+                                                 g->d_ln1, D(a->res1), D(a->mean1),
+                                                 D(a->rstd1), LW(BL_LN1_W), bt, c, err));
     if (need_din) {
         TRY(copy(cb, g->d_in, g->d_res, btc, err));
     }
     if (a->drop1) {
         TRY(thaw_cuda_scale_inplace(ctx, g->d_res, D(a->drop1), btc, err));
     }
-    TRY(zero(cb, g->d_ctx, btc, err));
-    TRY(thaw_cuda_linear_backward(ctx, g->d_ctx, LG(BL_AO_W), LG(BL_AO_B), g->d_res, D(a->ctx),
-                                  LW(BL_AO_W), bt, c, c, err));
-    TRY(zero(cb, g->d_q, btc, err));
-    TRY(zero(cb, g->d_k, btc, err));
-    TRY(zero(cb, g->d_v, btc, err));
-    TRY(thaw_cuda_attention_backward(ctx, g->d_q, g->d_k, g->d_v, g->d_ctx, D(a->q), D(a->k),
-                                     D(a->v), D(a->probs), D(a->probs_used), D(a->att_drop),
-                                     m->batch, m->seq, c, cf->num_heads, err));
+    TRY_FIRST_WRITE(thaw_cuda_linear_backward(ctx, g->d_ctx, LG(BL_AO_W), LG(BL_AO_B), g->d_res,
+                                              D(a->ctx), LW(BL_AO_W), bt, c, c, err));
+    /* dq, dk, dv: all three fresh (the attention op's one assign flag) */
+    TRY_FIRST_WRITE(thaw_cuda_attention_backward(ctx, g->d_q, g->d_k, g->d_v, g->d_ctx, D(a->q),
+                                                 D(a->k), D(a->v), D(a->probs),
+                                                 D(a->probs_used), D(a->att_drop), m->batch,
+                                                 m->seq, c, cf->num_heads, err));
     float *din = need_din ? g->d_in : NULL;
     TRY(thaw_cuda_linear_backward(ctx, din, LG(BL_Q_W), LG(BL_Q_B), g->d_q, x, LW(BL_Q_W), bt,
                                   c, c, err));
@@ -316,10 +319,9 @@ static int embeddings_backward(ThawCudaBert *cb, BertModel *m, ThawError *err)
     if (a->drop2) {
         TRY(thaw_cuda_scale_inplace(cb->ctx, g->d_out, D(a->drop2), btc, err));
     }
-    TRY(zero(cb, g->d_res, btc, err));
-    TRY(thaw_cuda_layernorm_backward(cb->ctx, g->d_res, G(BE_LN_W), G(BE_LN_B), g->d_out,
-                                     D(a->res2), D(a->mean2), D(a->rstd2), W(BE_LN_W), bt, c,
-                                     err));
+    TRY_FIRST_WRITE(thaw_cuda_layernorm_backward(cb->ctx, g->d_res, G(BE_LN_W), G(BE_LN_B),
+                                                 g->d_out, D(a->res2), D(a->mean2),
+                                                 D(a->rstd2), W(BE_LN_W), bt, c, err));
     /* each table is its own module: a frozen one gets no gradient */
     TRY(table_backward(cb, m, BE_WORD, 0, g->d_res, err));
     TRY(table_backward(cb, m, BE_POS, 1, g->d_res, err));
@@ -333,7 +335,7 @@ int thaw_cuda_bert_backward(ThawCudaBert *cb, BertModel *m, float smoothing, Tha
         return thaw_fail(err, THAW_ERR_ARG,
                          "GPU BERT executor: backward needs a classifier head and labels");
     }
-    thaw_cuda_context_set_din_assign(cb->ctx, 0);   /* the ops' += contract */
+    thaw_cuda_context_set_din_assign(cb->ctx, 0);   /* += unless TRY_FIRST_WRITE */
     TRY(thaw_cuda_arena_zero_grad(cb->ctx, &cb->arena, &m->params, err));
     const int layers = m->cfg.num_layers;
     int lowest = bert_lowest_trainable_block(m);
