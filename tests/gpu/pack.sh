@@ -47,4 +47,6 @@ for split, n in (("train", 1200), ("t10k", 100)):
             f.write(struct.pack(">II", magic, n) + dims + body)
 PY
 fi
+# What was built: the commit, marked when the tree had changes.
+git -C "$(dirname "$0")/../.." describe --always --dirty 2>/dev/null >"$DEST/COMMIT" || true
 echo "pack: $(du -sh "$DEST" | cut -f1) in $DEST; libraries: $(ls "$DEST/lib" | tr '\n' ' ')"

@@ -29,7 +29,12 @@ mkdir -p "$BUILD"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ] && [ -w "$OUT" ]; then
     exec > >(tee "$OUT/gpu-run-summary.txt") 2>&1
 fi
-echo "== thaw GPU check: $(date -u +%FT%TZ), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
+# A section's header with the seconds since the start (where the time goes).
+section() { echo "== [$(( $(date +%s) - start )) s] $*"; }
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)
+[ -n "${THAW_GPU_PREBUILT:-}" ] && [ -f "$THAW_GPU_PREBUILT/COMMIT" ] &&
+    commit="$(cat "$THAW_GPU_PREBUILT/COMMIT") (the pack's build)"
+echo "== thaw GPU check: $(date -u +%FT%TZ), $commit"
 if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap \
         --format=csv,noheader | sed 's/^/   gpu: /'
@@ -72,7 +77,7 @@ fi
 echo "   $("$BUILD/thaw" --help | grep 'CUDA backend')"
 echo "   build done after $(( $(date +%s) - start )) s"
 
-echo "== tests (each once; ops: max |gpu - cpu| <= 1e-4 x max |cpu|, models: 1e-3)"
+section "tests (each once; ops: max |gpu - cpu| <= 1e-4 x max |cpu|, models: 1e-3)"
 : >"$TESTS_LOG"
 failed_tests=0
 [ "${GPU_RUN_TESTS:-1}" = 0 ] && TESTS=""
@@ -110,7 +115,7 @@ if [ -n "$TESTS" ]; then
             $(( $(date +%s) - t0 ))
     done
 fi
-echo "== details"
+section "details"
 grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$TESTS_LOG" | sed 's/^/   /'
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
 
@@ -164,7 +169,7 @@ if [ "${GPU_RUN_TRAIN:-1}" != 0 ]; then
 # tests/unit/test_engine_thread.c (start, pause, freeze a layer and a group,
 # lr, save, resume, stop-save, rebuild) with THAW_TEST_DEVICE=cuda.
 if [ "${GPU_RUN_ENGINE:-1}" != 0 ]; then
-echo "== engine thread (workbench) on cuda"
+section "engine thread (workbench) on cuda"
 FM=/usr/share/datasets/fashion-mnist
 [ -f "$BUILD/fashion-mnist/train-images-idx3-ubyte.gz" ] && FM=$BUILD/fashion-mnist
 THAW_TEST_DEVICE=cuda THAW_TEST_FMNIST=$FM timeout 300 "$BUILD/tests/test_engine_thread" \
@@ -181,7 +186,7 @@ else
 fi
 fi
 
-echo "== thaw train --device cuda (resnet18 32x32, 2 epochs; a resume from epoch 1; the CPU run beside it)"
+section "thaw train --device cuda (resnet18 32x32, 2 epochs; a resume from epoch 1; the CPU run beside it)"
 W=$BUILD/gpu-train
 rm -rf "$W"; mkdir -p "$W"
 # Fashion-MNIST where installed, else a small image folder drawn here
@@ -251,7 +256,7 @@ JSON
             >"$W/train-cpu.out" 2>&1; then
         grep -E "^epoch" "$W/train-cpu.out" | sed 's/^/   cpu: /'
     fi
-    echo "== the workbench on cuda (tmux, 80x24): open, t to train, the screen, q"
+    section "the workbench on cuda (tmux, 80x24): open, t to train, the screen, q"
     workbench_check image "$W/run.json" "$W/out-tui" epoch-002 "$W/tui-screen.txt" "$W/tui.err" \
         "THAW_CACHE=$W/cache"
 fi
@@ -260,7 +265,7 @@ fi
 # on a CSV of 48 texts, 3 epochs (tests/support/make_tiny_text_run.py); the
 # CPU run beside it (same seed, same dropout masks: the losses should agree
 # to about 4 digits), and a resume from epoch 2.
-echo "== thaw train --device cuda, text (tiny BERT, 3 epochs; the CPU run beside it; a resume)"
+section "thaw train --device cuda, text (tiny BERT, 3 epochs; the CPU run beside it; a resume)"
 T=$BUILD/gpu-text
 rm -rf "$T"; mkdir -p "$T"
 if "$PY" "$ROOT/tests/support/make_tiny_text_run.py" "$T" >"$T/make.err" 2>&1; then
@@ -296,9 +301,13 @@ fi
 fi
 
 if [ "${GPU_RUN_BENCH:-1}" != 0 ]; then
-    echo "== benchmark (bench/gpu/run.sh; training images/s, 224x224)"
-    # batch 128, 8 timed steps unless asked otherwise: the 5-minute budget
+    section "benchmark (bench/gpu/run.sh; training images/s, 224x224)"
+    # batch 128, 8 timed steps, no variant rows or image profiles unless
+    # asked (BENCH_GPU_EXTRAS=1): the 5-minute budget. The text profile
+    # (one process) stays.
     BENCH_GPU_BATCHES=${BENCH_GPU_BATCHES:-128} BENCH_GPU_ITERS=${BENCH_GPU_ITERS:-8} \
+        BENCH_GPU_EXTRAS=${BENCH_GPU_EXTRAS:-0} \
+        BENCH_GPU_TEXT_PROFILE=${BENCH_GPU_TEXT_PROFILE:-1} \
         bash "$ROOT/bench/gpu/run.sh" "$BUILD" "$PY" 2>&1 | sed 's/^/   /'
 fi
 
