@@ -14,14 +14,15 @@ static int value_uses(const Graph *g, int v)
     return uses;
 }
 
-/* Writing value out while reading value in, element by element, is safe
- * when their buffers are the same or apart: with a partial overlap one
- * thread could overwrite what another has still to read. */
+/* Writing a buffer while reading another, element by element, is safe
+ * when they are the same or apart: with a partial overlap one thread could
+ * overwrite what another has still to read. */
 static int ranges_apart_or_same(const float *o, size_t no, const float *i, size_t ni)
 {
     return o == i || o + no <= i || i + ni <= o;
 }
 
+/* The same for values out (written) and in (read). */
 static int apart_or_same(const Graph *g, const float *const *data, int out, int in)
 {
     return ranges_apart_or_same(data[out], g->values[out].numel, data[in], g->values[in].numel);
