@@ -36,6 +36,9 @@ static int grow(CudaBertProfile *p)
     p->call = call;
     for (int i = 2 * p->cap; i < 2 * cap; i++) {
         if (cudaEventCreate(&p->ev[i]) != cudaSuccess) {
+            if (i % 2) {
+                cudaEventDestroy(p->ev[i - 1]);   /* half a pair */
+            }
             p->cap = i / 2;   /* keep the pairs made so far */
             return -1;
         }
