@@ -104,8 +104,9 @@ fi
 # same model and precision and to PyTorch's, and what bench_gpu reports of
 # the options (conv_algos). ResNet-50 (default), TF32: without fusion of
 # batch norm / add with their relu (what the default gains), 1x1
-# convolutions all as GEMMs instead of timed against cuDNN per shape. Lite0: depthwise convolutions
-# through cuDNN instead of thaw's kernels. Measured before and dropped
+# convolutions all as GEMMs instead of timed against cuDNN per shape.
+# Lite0: depthwise convolutions through cuDNN instead of thaw's kernels.
+# Measured before and dropped
 # from the default (tests/gpu/run.sh must stay near 5 minutes): heuristic
 # (cuDNN's heuristics instead of timed algorithms: no change), no-assign,
 # workspace-mib=2048, cudnn-bn (batch norm on cuDNN's kernels: slower than

@@ -38,11 +38,11 @@
 #include "gpu_parity.h"
 
 #define MODEL_TOL 1e-3
-
-static int cudnn_bn_on;   /* THAW_GPU_CUDNN_BN=1 */
 #define CLASSES 10
 #define BATCH 8
 #define FLOOR_FACTOR 10.0
+
+static int cudnn_bn_on;   /* THAW_GPU_CUDNN_BN=1 */
 #define N_ALT 3                 /* noise-floor samples per check */
 
 typedef struct {
@@ -256,7 +256,7 @@ static void assign_mode_same(const Case *c, Model *gm, ThawCudaGraph *cg, const 
  * takes cuDNN's kernels and the fused one ours, so they differ by rounding:
  * skipped then. */
 static void fusion_same(const Case *c, Model *gm, ThawCudaGraph *cg, const float *images,
-                        const int32_t *labels, uint64_t rng_before, const float *plain_logits)
+                        const int32_t *labels, uint64_t rng_before, const float *fused_logits)
 {
     char name[96], detail[160];
     snprintf(name, sizeof name, "%s fused step", c->arch);
@@ -266,7 +266,7 @@ static void fusion_same(const Case *c, Model *gm, ThawCudaGraph *cg, const float
     }
     const ParamTable *t = &gm->params;
     check_rc(thaw_cuda_graph_download_grads(cg, gm, &err), "download grads");
-    float *plain = copy_host(t->grads, t->n_weights);
+    float *fused_grads = copy_host(t->grads, t->n_weights);
     float loss;
     const float *logits = NULL;
     gm->graph.dropout_rng = rng_before;
@@ -276,18 +276,18 @@ static void fusion_same(const Case *c, Model *gm, ThawCudaGraph *cg, const float
     thaw_cuda_graph_set_fuse(cg, gm, 1);
     size_t logits_differ = 0, grads_differ = 0;
     for (size_t k = 0; logits && k < (size_t)BATCH * CLASSES; k++) {
-        logits_differ += memcmp(&plain_logits[k], &logits[k], sizeof(float)) != 0;
+        logits_differ += memcmp(&fused_logits[k], &logits[k], sizeof(float)) != 0;
     }
     check_rc(thaw_cuda_graph_download_grads(cg, gm, &err), "download grads");
     for (size_t k = 0; k < t->n_weights; k++) {
-        grads_differ += memcmp(&plain[k], &t->grads[k], sizeof(float)) != 0;
+        grads_differ += memcmp(&fused_grads[k], &t->grads[k], sizeof(float)) != 0;
     }
     snprintf(detail, sizeof detail, "%d activations fused; %zu logits and %zu of %zu "
              "gradients differ from the unfused step", fused, logits_differ, grads_differ,
              t->n_weights);
     check_true(name, fused > 0 && logits && logits_differ == 0 && grads_differ == 0, detail);
     check_rc(thaw_cuda_graph_upload(cg, gm, &err), "upload weights");
-    free(plain);
+    free(fused_grads);
 }
 
 static void gradient_step(const Case *c, Model *cpu, Model *alts, Model *gm,
@@ -326,7 +326,7 @@ static void gradient_step(const Case *c, Model *cpu, Model *alts, Model *gm,
     compare_host(name, gpu_logits, ref_logits, (size_t)BATCH * CLASSES);
     snprintf(name, sizeof name, "%s step loss", c->arch);
     compare_host(name, &gpu_loss, &cpu_loss, 1);
-    float *plain_logits = copy_host(gpu_logits, (size_t)BATCH * CLASSES);
+    float *step_logits = copy_host(gpu_logits, (size_t)BATCH * CLASSES);
     printf("   noise floor: logits move %.3e, loss %.3e (relative) when the images move by "
            "one rounding\n", floor_logits, floor_loss);
     check_rc(thaw_cuda_graph_download_grads(cg, gm, &err), "download grads");
@@ -358,8 +358,8 @@ static void gradient_step(const Case *c, Model *cpu, Model *alts, Model *gm,
     snprintf(name, sizeof name, "%s grad", c->arch);
     print_stats(name, stats, 1);
     assign_mode_same(c, gm, cg, images, labels, rng_before);
-    fusion_same(c, gm, cg, images, labels, rng_before, plain_logits);
-    free(plain_logits);
+    fusion_same(c, gm, cg, images, labels, rng_before, step_logits);
+    free(step_logits);
     free(ref_logits);
     free(ref_grads);
 }
