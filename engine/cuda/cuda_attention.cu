@@ -19,9 +19,7 @@ __global__ static void softmax_rows(float *probs, const int32_t *key_mask, int s
         float *row = probs + (size_t)r * seq;
         const int32_t *mk = key_mask ? key_mask + (size_t)(r / ((unsigned)heads * seq)) * seq
                                      : NULL;
-        const float mx = thaw_warp_max_f(thaw_sm_lane_max(row, mk, seq, lane));
-        const float sum = thaw_warp_sum_f(thaw_sm_lane_exp(row, row, mk, seq, mx, lane));
-        thaw_sm_lane_scale(row, seq, mx, sum, lane);
+        thaw_warp_softmax_row(row, row, mk, seq, lane);
     }
 }
 
@@ -34,8 +32,7 @@ __global__ static void ds_rows(float *ds, const float *probs, const float *drop_
     WARP_ROWS(r, lane, rows) {
         const size_t o = (size_t)r * seq;
         const float *mk = drop_mask ? drop_mask + o : NULL;
-        const float dot = thaw_warp_sum_f(thaw_sm_lane_dot(ds + o, probs + o, mk, seq, lane));
-        thaw_sm_lane_din(ds + o, ds + o, probs + o, mk, seq, dot, 1, lane);
+        thaw_warp_softmax_din_row(ds + o, ds + o, probs + o, mk, seq, 1, lane);
     }
 }
 

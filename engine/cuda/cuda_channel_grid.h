@@ -87,12 +87,18 @@ __device__ __forceinline__ ThawChanSpan thaw_chan_span(const ThawChanGrid &g)
     return thaw_chan_span_at(g, blockIdx.x, blockIdx.y, threadIdx.x);
 }
 
-/* V floats at p into v (V = 4: one 16-byte load). */
-template <int V>
-__host__ __device__ __forceinline__ void thaw_vload(float *v, const float *p)
+/* CUDA's 4-vector of a 4-byte element type. */
+template <typename T> struct ThawVec4;
+template <> struct ThawVec4<float> { typedef float4 type; };
+template <> struct ThawVec4<int32_t> { typedef int4 type; };
+
+/* V elements (floats, or int32 such as max-pool argmax) at p into v
+ * (V = 4: one 16-byte load). */
+template <int V, typename T>
+__host__ __device__ __forceinline__ void thaw_vload(T *v, const T *p)
 {
     if constexpr (V == 4) {
-        float4 t = *reinterpret_cast<const float4 *>(p);
+        typename ThawVec4<T>::type t = *reinterpret_cast<const typename ThawVec4<T>::type *>(p);
         v[0] = t.x;
         v[1] = t.y;
         v[2] = t.z;

@@ -51,11 +51,6 @@ __global__ static void maxpool_bwd(float *din, const float *dout, const int32_t 
     }
 }
 
-static int aligned16(const void *p)
-{
-    return ((uintptr_t)p & 15u) == 0;
-}
-
 /* PyTorch's adaptive bins: [floor(i*size/out), ceil((i+1)*size/out)). */
 __device__ static void adaptive_bin(int i, int size, int outsize, int *lo, int *hi)
 {
@@ -133,7 +128,8 @@ int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, float *din, const float *
                                  ThawError *err)
 {
     size_t total = (size_t)s->n * s->h * s->w * s->c;
-    if (s->c % 4 == 0 && aligned16(din) && aligned16(dout) && aligned16(argmax)) {
+    if (s->c % 4 == 0 && thaw_chan_aligned(din) && thaw_chan_aligned(dout) &&
+        thaw_chan_aligned(argmax)) {
         LAUNCH(maxpool_bwd<4>, total / 4, din, dout, argmax, *s, ctx->din_assign,
                (unsigned)(total / 4));
     } else {

@@ -22,21 +22,6 @@ __host__ __device__ static inline void thaw_windows_holding(int i, int stride, i
     *hi = b < outsize - 1 ? b : outsize - 1;
 }
 
-/* V argmax entries at p (V = 4: one 16-byte load). */
-template <int V>
-__host__ __device__ __forceinline__ void thaw_load_argmax(int32_t *a, const int32_t *p)
-{
-    if constexpr (V == 4) {
-        int4 t = *reinterpret_cast<const int4 *>(p);
-        a[0] = t.x;
-        a[1] = t.y;
-        a[2] = t.z;
-        a[3] = t.w;
-    } else {
-        a[0] = *p;
-    }
-}
-
 /* Thread g gathers V neighbouring channels of one input pixel (flat input
  * index g * V onwards; V divides c): the pixel's index arithmetic once for
  * V values and 16-byte loads of argmax and dout (on the H100 the
@@ -67,7 +52,7 @@ __host__ __device__ __forceinline__ void thaw_maxpool_backward_at(float *din, co
             size_t o = (((size_t)b * s.p + op) * s.q + oq) * s.c + j;
             int32_t am[V];
             float d[V];
-            thaw_load_argmax<V>(am, argmax + o);
+            thaw_vload<V>(am, argmax + o);
             thaw_vload<V>(d, dout + o);
             for (int k = 0; k < V; k++) {
                 if ((unsigned)am[k] == i + (unsigned)k) {

@@ -77,10 +77,7 @@ __global__ static void softmax_fwd(float *out, const float *in, int cols, unsign
 {
     WARP_ROWS(i, lane, rows) {
         const size_t o = (size_t)i * cols;
-        const float mx = thaw_warp_max_f(thaw_sm_lane_max(in + o, NULL, cols, lane));
-        const float sum = thaw_warp_sum_f(thaw_sm_lane_exp(out + o, in + o, NULL, cols, mx,
-                                                           lane));
-        thaw_sm_lane_scale(out + o, cols, mx, sum, lane);
+        thaw_warp_softmax_row(out + o, in + o, NULL, cols, lane);
     }
 }
 
@@ -89,8 +86,7 @@ __global__ static void softmax_bwd(float *din, const float *dout, const float *o
 {
     WARP_ROWS(i, lane, rows) {
         const size_t o = (size_t)i * cols;
-        const float dot = thaw_warp_sum_f(thaw_sm_lane_dot(dout + o, out + o, NULL, cols, lane));
-        thaw_sm_lane_din(din + o, dout + o, out + o, NULL, cols, dot, assign, lane);
+        thaw_warp_softmax_din_row(din + o, dout + o, out + o, NULL, cols, assign, lane);
     }
 }
 

@@ -211,6 +211,27 @@ __device__ __forceinline__ float thaw_warp_max_f(float v)
     return v;
 }
 
+/* One warp's softmax row (mask NULL: every key; y may alias x) and
+ * softmax backward row (drop NULL: no dropout scale; dx may alias dy):
+ * the phases above joined by the warp's reductions. The kernels of
+ * cuda_text_ops.cu and cuda_attention.cu call these;
+ * tests/gpu/host_warp_rows.h replays them lane by lane. */
+__device__ __forceinline__ void thaw_warp_softmax_row(float *y, const float *x,
+                                                      const int32_t *mask, int cols, int lane)
+{
+    const float mx = thaw_warp_max_f(thaw_sm_lane_max(x, mask, cols, lane));
+    const float sum = thaw_warp_sum_f(thaw_sm_lane_exp(y, x, mask, cols, mx, lane));
+    thaw_sm_lane_scale(y, cols, mx, sum, lane);
+}
+
+__device__ __forceinline__ void thaw_warp_softmax_din_row(float *dx, const float *dy,
+                                                          const float *y, const float *drop,
+                                                          int cols, int assign, int lane)
+{
+    const float dot = thaw_warp_sum_f(thaw_sm_lane_dot(dy, y, drop, cols, lane));
+    thaw_sm_lane_din(dx, dy, y, drop, cols, dot, assign, lane);
+}
+
 /* A grid-stride loop over rows with one warp per row; every lane of a warp
  * runs the same iterations, so the shuffles see the whole warp. */
 #define WARP_ROWS(row, lane, rows)                                              \

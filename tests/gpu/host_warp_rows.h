@@ -3,7 +3,8 @@
  * each row's 32 lanes run their phase of engine/cuda/cuda_warp_rows.h in
  * turn, and their partials are combined by the same butterfly as the
  * kernels' shuffles before the next phase. The glue here is the kernels'
- * line for line. */
+ * (layernorm_fwd, layernorm_din; thaw_warp_softmax_row and
+ * thaw_warp_softmax_din_row) line for line. */
 #ifndef THAW_HOST_WARP_ROWS_H
 #define THAW_HOST_WARP_ROWS_H
 
