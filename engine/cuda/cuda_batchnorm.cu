@@ -6,7 +6,8 @@
  * one thread per channel for the constants (double, as on the CPU), then
  * one elementwise pass in which each thread owns 4 channels
  * (cuda_channel_grid.h). Statistics use the first row as shift like the CPU,
- * so E[x^2] - E[x]^2 never cancels. */
+ * so E[x^2] - E[x]^2 never cancels. Maps in the context's storage (float
+ * or bf16), statistics and parameters float. */
 #include "engine/cuda/cuda_batchnorm_cudnn.h"
 #include "engine/cuda/cuda_channel_grid.h"
 #include "engine/cuda/cuda_channel_sums.h"
@@ -40,10 +41,11 @@ static int bn_scratch(ThawCudaContext *ctx, int m, int c, BnScratch *s, ThawErro
     return 0;
 }
 
+template <typename S>
 __global__ static void train_stats(float *mean, float *rstd, float *k,
                                    float *running_mean, float *running_var,
                                    const double *s1, const double *s2,
-                                   const float *shift, const float *gamma,
+                                   const S *shift, const float *gamma,
                                    double momentum, double eps, int m, int c)
 {
     int ch = blockIdx.x * blockDim.x + threadIdx.x;
@@ -51,7 +53,7 @@ __global__ static void train_stats(float *mean, float *rstd, float *k,
         return;
     }
     double d = s1[ch] / m;
-    double mu = (double)shift[ch] + d;
+    double mu = (double)thaw_ld(shift[ch]) + d;
     double var = s2[ch] / m - d * d;
     var = var < 0.0 ? 0.0 : var;
     double rs = 1.0 / sqrt(var + eps);
@@ -78,8 +80,8 @@ __global__ static void eval_scale(float *k, const float *gamma, const float *run
 }
 
 /* y = act((x - mu) * k + b): the mean is subtracted first, as on the CPU. */
-template <int V>
-__global__ static void apply_affine(float *y, const float *x, const float *mu,
+template <int V, typename S>
+__global__ static void apply_affine(S *y, const S *x, const float *mu,
                                     const float *k, const float *b, int act, ThawChanGrid g)
 {
     const ThawChanSpan s = thaw_chan_span(g);
@@ -126,8 +128,8 @@ __global__ static void grad_stats(float *dgamma, float *dbeta, float *k, float *
     q[ch] = (float)(s2[ch] * rs * rs / m);
 }
 
-template <int V>
-__global__ static void train_dx(float *dx, const float *dy, const float *x,
+template <int V, typename S>
+__global__ static void train_dx(S *dx, const S *dy, const S *x,
                                 const float *mean, const float *k, const float *sub,
                                 const float *q, int assign, ThawChanGrid g)
 {
@@ -156,9 +158,8 @@ __global__ static void train_dx(float *dx, const float *dy, const float *x,
     }
 }
 
-template <int V>
-__global__ static void eval_dx(float *dx, const float *dy, const float *k, int assign,
-                               ThawChanGrid g)
+template <int V, typename S>
+__global__ static void eval_dx(S *dx, const S *dy, const float *k, int assign, ThawChanGrid g)
 {
     const ThawChanSpan s = thaw_chan_span(g);
     if (s.ch < 0) {
@@ -183,8 +184,7 @@ __global__ static void eval_dx(float *dx, const float *dy, const float *k, int a
 
 /* The elementwise passes' grid: 4 channels a thread where c and the maps
  * allow, 8 rows a thread. */
-static ThawChanGrid pass_grid(int m, int c, const float *p0, const float *p1,
-                              const float *p2)
+static ThawChanGrid pass_grid(int m, int c, const void *p0, const void *p1, const void *p2)
 {
     int vec4 = thaw_chan_aligned(p0) && thaw_chan_aligned(p1) && thaw_chan_aligned(p2);
     return thaw_chan_grid(m, c, vec4, 8, 65535);
@@ -197,52 +197,35 @@ static ThawChanGrid pass_grid(int m, int c, const float *p0, const float *p1,
     } while (0)
 
 
-extern "C" {
-
-int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mean,
-                                      float *rstd, const float *x, const float *gamma,
-                                      const float *beta, float *running_mean,
-                                      float *running_var, float momentum, float eps,
-                                      int m, int c, ThawCudaAct act, ThawError *err)
+/* The four passes, one instantiation per storage type (float, bf16). */
+template <typename S>
+static int forward_train_on(ThawCudaContext *ctx, void *y_, float *mean, float *rstd,
+                            const void *x_, const float *gamma, const float *beta,
+                            float *running_mean, float *running_var, float momentum, float eps,
+                            int m, int c, ThawCudaAct act, ThawError *err)
 {
-    if (m <= 0 || c <= 0) {
-        return 0;
-    }
-    int done = 0;
-    int rc = act == THAW_CUDA_ACT_NONE
-                 ? thaw_cuda_bn_cudnn_forward_train(ctx, y, mean, rstd, x, gamma, beta,
-                                                    running_mean, running_var, momentum, eps,
-                                                    m, c, &done, err)
-                 : 0;
-    if (rc || done) {
-        return rc;
-    }
+    S *y = (S *)y_;
+    const S *x = (const S *)x_;
     BnScratch s;
-    rc = bn_scratch(ctx, m, c, &s, err);
-    if (rc) {
-        return rc;
-    }
+    int rc = bn_scratch(ctx, m, c, &s, err);
     /* x itself as the shift: its first row. */
-    rc = thaw_cuda_channel_sums(ctx, s.s1, s.s2, x, x, x, x, m, c, s.partials, err);
+    rc = rc ? rc : thaw_cuda_channel_sums<S, S>(ctx, s.s1, s.s2, x, x, x, x, m, c, s.partials, err);
     if (rc) {
         return rc;
     }
-    PER_CHANNEL(train_stats, c, mean, rstd, s.k, running_mean, running_var, s.s1,
-                s.s2, x, gamma, (double)momentum, (double)eps, m, c);
+    PER_CHANNEL(train_stats<S>, c, mean, rstd, s.k, running_mean, running_var, s.s1, s.s2, x,
+                gamma, (double)momentum, (double)eps, m, c);
     const ThawChanGrid g = pass_grid(m, c, y, x, NULL);
-    THAW_CHAN_LAUNCH(apply_affine, g, y, x, mean, s.k, beta, (int)act, g);
+    THAW_CHAN_LAUNCH(apply_affine, S, g, y, x, mean, s.k, beta, (int)act, g);
     return 0;
 }
 
-int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float *x,
-                                     const float *gamma, const float *beta,
-                                     const float *running_mean,
-                                     const float *running_var, float eps, int m,
-                                     int c, ThawCudaAct act, ThawError *err)
+template <typename S>
+static int forward_eval_on(ThawCudaContext *ctx, void *y, const void *x, const float *gamma,
+                           const float *beta, const float *running_mean,
+                           const float *running_var, float eps, int m, int c, ThawCudaAct act,
+                           ThawError *err)
 {
-    if (m <= 0 || c <= 0) {
-        return 0;
-    }
     BnScratch s;
     int rc = bn_scratch(ctx, 0, c, &s, err);
     if (rc) {
@@ -250,32 +233,24 @@ int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float
     }
     PER_CHANNEL(eval_scale, c, s.k, gamma, running_var, (double)eps, c);
     const ThawChanGrid g = pass_grid(m, c, y, x, NULL);
-    THAW_CHAN_LAUNCH(apply_affine, g, y, x, running_mean, s.k, beta, (int)act, g);
+    THAW_CHAN_LAUNCH(apply_affine, S, g, (S *)y, (const S *)x, running_mean, s.k, beta,
+                     (int)act, g);
     return 0;
 }
 
-int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *dgamma,
-                                       float *dbeta, const float *dy, const float *x,
-                                       const float *mean, const float *rstd,
-                                       const float *gamma, float eps, int m, int c,
-                                       ThawError *err)
+template <typename S>
+static int backward_train_on(ThawCudaContext *ctx, void *dx, float *dgamma, float *dbeta,
+                             const void *dy_, const void *x_, const float *mean,
+                             const float *rstd, const float *gamma, int m, int c,
+                             ThawError *err)
 {
-    if ((!dx && !dgamma && !dbeta) || m <= 0 || c <= 0) {
-        return 0;
-    }
-    int done = 0;
-    int rc = thaw_cuda_bn_cudnn_backward_train(ctx, dx, dgamma, dbeta, dy, x, mean, rstd, gamma,
-                                               eps, m, c, &done, err);
-    if (rc || done) {
-        return rc;
-    }
+    const S *dy = (const S *)dy_, *x = (const S *)x_;
     BnScratch s;
-    rc = bn_scratch(ctx, m, c, &s, err);
-    if (rc) {
-        return rc;
-    }
+    int rc = bn_scratch(ctx, m, c, &s, err);
     /* s1 = sum dy, s2 = sum dy (x - mean) */
-    rc = thaw_cuda_channel_sums(ctx, s.s1, s.s2, dy, NULL, x, mean, m, c, s.partials, err);
+    rc = rc ? rc
+            : thaw_cuda_channel_sums<S, float>(ctx, s.s1, s.s2, dy, NULL, x, mean, m, c,
+                                               s.partials, err);
     if (rc) {
         return rc;
     }
@@ -283,28 +258,27 @@ int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *d
                 (const float *)NULL, 0.0, m, c);
     if (dx) {
         const ThawChanGrid g = pass_grid(m, c, dx, dy, x);
-        THAW_CHAN_LAUNCH(train_dx, g, dx, dy, x, mean, s.k, s.sub, s.q, ctx->din_assign, g);
+        THAW_CHAN_LAUNCH(train_dx, S, g, (S *)dx, dy, x, mean, s.k, s.sub, s.q,
+                         ctx->din_assign, g);
     }
     return 0;
 }
 
-int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dgamma,
-                                      float *dbeta, const float *dy, const float *x,
-                                      const float *gamma, const float *running_mean,
-                                      const float *running_var, float eps, int m,
-                                      int c, ThawError *err)
+template <typename S>
+static int backward_eval_on(ThawCudaContext *ctx, void *dx, float *dgamma, float *dbeta,
+                            const void *dy_, const void *x_, const float *gamma,
+                            const float *running_mean, const float *running_var, float eps,
+                            int m, int c, ThawError *err)
 {
-    if ((!dx && !dgamma && !dbeta) || m <= 0 || c <= 0) {
-        return 0;
-    }
+    const S *dy = (const S *)dy_, *x = (const S *)x_;
     BnScratch s;
     int rc = bn_scratch(ctx, (dgamma || dbeta) ? m : 0, c, &s, err);
     if (rc) {
         return rc;
     }
     if (dgamma || dbeta) {
-        rc = thaw_cuda_channel_sums(ctx, s.s1, s.s2, dy, NULL, x, running_mean, m, c,
-                                    s.partials, err);
+        rc = thaw_cuda_channel_sums<S, float>(ctx, s.s1, s.s2, dy, NULL, x, running_mean, m, c,
+                                              s.partials, err);
         if (rc) {
             return rc;
         }
@@ -316,9 +290,80 @@ int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dg
     }
     if (dx) {
         const ThawChanGrid g = pass_grid(m, c, dx, dy, NULL);
-        THAW_CHAN_LAUNCH(eval_dx, g, dx, dy, s.k, ctx->din_assign, g);
+        THAW_CHAN_LAUNCH(eval_dx, S, g, (S *)dx, dy, s.k, ctx->din_assign, g);
     }
     return 0;
+}
+
+extern "C" {
+
+int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, void *y, float *mean, float *rstd,
+                                      const void *x, const float *gamma, const float *beta,
+                                      float *running_mean, float *running_var, float momentum,
+                                      float eps, int m, int c, ThawCudaAct act, ThawError *err)
+{
+    if (m <= 0 || c <= 0) {
+        return 0;
+    }
+    int done = 0;
+    /* cuDNN's kernels: fp32 maps only (the option is off by default) */
+    int rc = act == THAW_CUDA_ACT_NONE && !ctx->act_bf16
+                 ? thaw_cuda_bn_cudnn_forward_train(ctx, (float *)y, mean, rstd,
+                                                    (const float *)x, gamma, beta,
+                                                    running_mean, running_var, momentum, eps,
+                                                    m, c, &done, err)
+                 : 0;
+    if (rc || done) {
+        return rc;
+    }
+    return THAW_BY_STORAGE(ctx, forward_train_on, ctx, y, mean, rstd, x, gamma, beta,
+                           running_mean, running_var, momentum, eps, m, c, act, err);
+}
+
+int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, void *y, const void *x,
+                                     const float *gamma, const float *beta,
+                                     const float *running_mean, const float *running_var,
+                                     float eps, int m, int c, ThawCudaAct act, ThawError *err)
+{
+    if (m <= 0 || c <= 0) {
+        return 0;
+    }
+    return THAW_BY_STORAGE(ctx, forward_eval_on, ctx, y, x, gamma, beta, running_mean,
+                           running_var, eps, m, c, act, err);
+}
+
+int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, void *dx, float *dgamma,
+                                       float *dbeta, const void *dy, const void *x,
+                                       const float *mean, const float *rstd,
+                                       const float *gamma, float eps, int m, int c,
+                                       ThawError *err)
+{
+    if ((!dx && !dgamma && !dbeta) || m <= 0 || c <= 0) {
+        return 0;
+    }
+    int done = 0;
+    int rc = ctx->act_bf16 ? 0
+                           : thaw_cuda_bn_cudnn_backward_train(
+                                 ctx, (float *)dx, dgamma, dbeta, (const float *)dy,
+                                 (const float *)x, mean, rstd, gamma, eps, m, c, &done, err);
+    if (rc || done) {
+        return rc;
+    }
+    return THAW_BY_STORAGE(ctx, backward_train_on, ctx, dx, dgamma, dbeta, dy, x, mean, rstd,
+                           gamma, m, c, err);
+}
+
+int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, void *dx, float *dgamma,
+                                      float *dbeta, const void *dy, const void *x,
+                                      const float *gamma, const float *running_mean,
+                                      const float *running_var, float eps, int m, int c,
+                                      ThawError *err)
+{
+    if ((!dx && !dgamma && !dbeta) || m <= 0 || c <= 0) {
+        return 0;
+    }
+    return THAW_BY_STORAGE(ctx, backward_eval_on, ctx, dx, dgamma, dbeta, dy, x, gamma,
+                           running_mean, running_var, eps, m, c, err);
 }
 
 } /* extern "C" */

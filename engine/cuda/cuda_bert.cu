@@ -11,6 +11,10 @@ int thaw_cuda_bert_create(ThawCudaBert **out, ThawCudaContext *ctx, const BertMo
                           OptimizerKind kind, ThawError *err)
 {
     *out = NULL;
+    if (ctx->act_bf16) {   /* the text ops are fp32 only (cuda_context.h) */
+        return thaw_fail(err, THAW_ERR_ARG, "GPU BERT executor: bf16 is for image models "
+                         "only; text runs train in fp32 or tf32");
+    }
     ThawCudaBert *cb = (ThawCudaBert *)calloc(1, sizeof *cb);
     if (!cb) {
         return thaw_fail(err, THAW_ERR_NOMEM, "GPU BERT executor: out of memory");

@@ -10,6 +10,7 @@
 #define THAW_CUDA_CHANNEL_GRID_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define THAW_CHAN_BLOCK 256     /* threads per block, at most */
 
@@ -59,6 +60,8 @@ static inline ThawChanGrid thaw_chan_grid(int m, int c, int vec4, int rows_per_l
 }
 
 #ifdef __CUDACC__
+#include "engine/cuda/cuda_storage.h"
+
 /* Where thread tx of block (bx, by) works: its first channel (-1: none),
  * its rows [r, r1) with stride g.lanes. Host code can call it too (tests
  * run kernel bodies on the CPU by looping over blocks and threads). */
@@ -108,6 +111,33 @@ __host__ __device__ __forceinline__ void thaw_vload(T *v, const T *p)
     }
 }
 
+/* Copies 8 bytes (4 bf16): one 8-byte access on the device; memcpy on the
+ * host, where the cast would break strict aliasing (tests run the bodies
+ * there). */
+__host__ __device__ __forceinline__ void thaw_copy8(void *dst, const void *src)
+{
+#ifdef __CUDA_ARCH__
+    *reinterpret_cast<uint2 *>(dst) = *reinterpret_cast<const uint2 *>(src);
+#else
+    memcpy(dst, src, 8);
+#endif
+}
+
+/* V bf16 values at p widened into floats (V = 4: one 8-byte load). */
+template <int V>
+__host__ __device__ __forceinline__ void thaw_vload(float *v, const thaw_bf16 *p)
+{
+    if constexpr (V == 4) {
+        alignas(8) thaw_bf16 t[4];
+        thaw_copy8(t, p);
+        for (int k = 0; k < 4; k++) {
+            v[k] = thaw_ld(t[k]);
+        }
+    } else {
+        v[0] = thaw_ld(*p);
+    }
+}
+
 template <int V>
 __host__ __device__ __forceinline__ void thaw_vstore(float *p, const float *v)
 {
@@ -118,12 +148,27 @@ __host__ __device__ __forceinline__ void thaw_vstore(float *p, const float *v)
     }
 }
 
+/* V floats rounded to bf16 (nearest even) at p (V = 4: one 8-byte store). */
+template <int V>
+__host__ __device__ __forceinline__ void thaw_vstore(thaw_bf16 *p, const float *v)
+{
+    if constexpr (V == 4) {
+        alignas(8) thaw_bf16 t[4];
+        for (int k = 0; k < 4; k++) {
+            t[k] = thaw_st<thaw_bf16>(v[k]);
+        }
+        thaw_copy8(p, t);
+    } else {
+        *p = thaw_st<thaw_bf16>(v[0]);
+    }
+}
+
 /* What a gradient pass adds to: zeros in assign mode (the op writes the
  * gradient first, ThawCudaContext.din_assign), else what p holds. Adding
  * to 0.0f rather than storing keeps the bits of zero-then-add (-0 + 0 is
- * +0). */
-template <int V>
-__host__ __device__ __forceinline__ void thaw_vload_acc(float *v, const float *p, int assign)
+ * +0). p holds floats or bf16 (the context's activation storage). */
+template <int V, typename S>
+__host__ __device__ __forceinline__ void thaw_vload_acc(float *v, const S *p, int assign)
 {
     if (assign) {
         for (int k = 0; k < V; k++) {
@@ -134,16 +179,17 @@ __host__ __device__ __forceinline__ void thaw_vload_acc(float *v, const float *p
     }
 }
 
-/* Launches kernel<4> or kernel<1> on the grid g (a `ctx` and `err` in
- * scope) and checks the launch. */
-#define THAW_CHAN_LAUNCH(kernel, g, ...)                                       \
+/* Launches kernel<4, S> or kernel<1, S> (S: the activation storage
+ * type, float or thaw_bf16) on the grid g (a `ctx` and `err` in scope) and
+ * checks the launch. */
+#define THAW_CHAN_LAUNCH(kernel, S, g, ...)                                    \
     do {                                                                       \
         dim3 grid_((g).blocks_x, (unsigned)(g).chunks);                        \
         unsigned threads_ = (unsigned)((g).groups_per_block * (g).lanes);      \
         if ((g).vec == 4) {                                                    \
-            kernel<4><<<grid_, threads_, 0, ctx->stream>>>(__VA_ARGS__);       \
+            kernel<4, S><<<grid_, threads_, 0, ctx->stream>>>(__VA_ARGS__);    \
         } else {                                                               \
-            kernel<1><<<grid_, threads_, 0, ctx->stream>>>(__VA_ARGS__);       \
+            kernel<1, S><<<grid_, threads_, 0, ctx->stream>>>(__VA_ARGS__);    \
         }                                                                      \
         THAW_CUDA_CHECK_LAUNCH(#kernel);                                       \
     } while (0)

@@ -23,9 +23,9 @@ static int max_chunks(int m, int c)
 
 /* part[0][chunk][c] and part[1][chunk][c]: each chunk's two sums. Dynamic
  * shared memory: 2 * V doubles per thread. */
-template <int V>
-__global__ static void chunk_sums(double *part, const float *a, const float *ka,
-                                  const float *b, const float *kb, ThawChanGrid g)
+template <int V, typename S, typename K>
+__global__ static void chunk_sums(double *part, const S *a, const K *ka, const S *b,
+                                  const K *kb, ThawChanGrid g)
 {
     extern __shared__ double lane_sums[];
     const ThawChanSpan s = thaw_chan_span(g);
@@ -37,8 +37,8 @@ __global__ static void chunk_sums(double *part, const float *a, const float *ka,
     if (s.ch >= 0) {
         float sa[V], sb[V];
         for (int v = 0; v < V; v++) {
-            sa[v] = ka ? ka[s.ch + v] : 0.0f;
-            sb[v] = kb ? kb[s.ch + v] : 0.0f;
+            sa[v] = ka ? thaw_ld(ka[s.ch + v]) : 0.0f;
+            sb[v] = kb ? thaw_ld(kb[s.ch + v]) : 0.0f;
         }
 #pragma unroll 4
         for (long r = s.r; r < s.r1; r += g.lanes) {
@@ -112,9 +112,9 @@ size_t thaw_cuda_channel_sums_scratch(int m, int c)
     return 2 * (size_t)max_chunks(m, c) * (size_t)(c > 0 ? c : 1) * sizeof(double);
 }
 
-int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2,
-                           const float *a, const float *ka, const float *b,
-                           const float *kb, int m, int c, void *scratch,
+template <typename S, typename K>
+int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2, const S *a,
+                           const K *ka, const S *b, const K *kb, int m, int c, void *scratch,
                            ThawError *err)
 {
     if (c <= 0) {
@@ -136,9 +136,9 @@ int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2,
     unsigned threads = (unsigned)(g.groups_per_block * g.lanes);
     double *part = (double *)scratch;
     if (g.vec == 4) {
-        chunk_sums<4><<<grid, threads, shared, ctx->stream>>>(part, a, ka, b, kb, g);
+        chunk_sums<4, S, K><<<grid, threads, shared, ctx->stream>>>(part, a, ka, b, kb, g);
     } else {
-        chunk_sums<1><<<grid, threads, shared, ctx->stream>>>(part, a, ka, b, kb, g);
+        chunk_sums<1, S, K><<<grid, threads, shared, ctx->stream>>>(part, a, ka, b, kb, g);
     }
     THAW_CUDA_CHECK_LAUNCH("chunk_sums");
     dim3 tblock(TOTAL_TX, TOTAL_TY);
@@ -148,6 +148,19 @@ int thaw_cuda_channel_sums(ThawCudaContext *ctx, double *s1, double *s2,
     return 0;
 }
 
+template int thaw_cuda_channel_sums<float, float>(ThawCudaContext *, double *, double *,
+                                                  const float *, const float *, const float *,
+                                                  const float *, int, int, void *,
+                                                  ThawError *);
+template int thaw_cuda_channel_sums<thaw_bf16, thaw_bf16>(ThawCudaContext *, double *, double *,
+                                                          const thaw_bf16 *, const thaw_bf16 *,
+                                                          const thaw_bf16 *, const thaw_bf16 *,
+                                                          int, int, void *, ThawError *);
+template int thaw_cuda_channel_sums<thaw_bf16, float>(ThawCudaContext *, double *, double *,
+                                                      const thaw_bf16 *, const float *,
+                                                      const thaw_bf16 *, const float *, int,
+                                                      int, void *, ThawError *);
+
 __global__ static void add_sums(float *dst, const double *sums, int n)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -156,7 +169,7 @@ __global__ static void add_sums(float *dst, const double *sums, int n)
     }
 }
 
-int thaw_cuda_add_column_sums(ThawCudaContext *ctx, float *dst, const float *a, int m, int c,
+int thaw_cuda_add_column_sums(ThawCudaContext *ctx, float *dst, const void *a, int m, int c,
                               ThawError *err)
 {
     if (c <= 0) {
@@ -169,7 +182,11 @@ int thaw_cuda_add_column_sums(ThawCudaContext *ctx, float *dst, const float *a, 
         return rc;
     }
     double *sums = (double *)((char *)tmp + part);
-    rc = thaw_cuda_channel_sums(ctx, sums, NULL, a, NULL, NULL, NULL, m, c, tmp, err);
+    rc = ctx->act_bf16
+             ? thaw_cuda_channel_sums<thaw_bf16, float>(ctx, sums, NULL, (const thaw_bf16 *)a,
+                                                        NULL, NULL, NULL, m, c, tmp, err)
+             : thaw_cuda_channel_sums<float, float>(ctx, sums, NULL, (const float *)a, NULL,
+                                                    NULL, NULL, m, c, tmp, err);
     if (rc) {
         return rc;
     }

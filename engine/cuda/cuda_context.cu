@@ -121,6 +121,17 @@ long thaw_cuda_context_cudnn_batchnorm_calls(const ThawCudaContext *c)
     return c->cudnn_bn_calls;
 }
 
+void thaw_cuda_context_set_bf16(ThawCudaContext *c, int bf16)
+{
+    c->act_bf16 = bf16 != 0;
+    thaw_cuda_conv_cache_clear(c);   /* the plans' descriptors carry the type */
+}
+
+int thaw_cuda_context_bf16(const ThawCudaContext *c)
+{
+    return c->act_bf16;
+}
+
 void thaw_cuda_context_set_own_depthwise(ThawCudaContext *c, int own)
 {
     c->own_depthwise = own != 0;

@@ -62,6 +62,21 @@ long thaw_cuda_context_cudnn_batchnorm_calls(const ThawCudaContext *ctx);
 size_t thaw_cuda_context_workspace_limit(const ThawCudaContext *ctx);
 int thaw_cuda_context_device(const ThawCudaContext *ctx);
 
+/* bf16 1: bf16 mixed precision. The activation arguments of the ops in
+ * cuda_ops.h that take void pointers (the image models' ops: convolution,
+ * batch norm, pooling, activations, add, linear, dropout, pad, flatten,
+ * cross-entropy logits) then hold bf16, and so do the convolution and
+ * linear weights passed to them (the graph executor keeps a bf16 copy of
+ * its fp32 master weights, refreshed after every optimizer step); every
+ * other argument stays float: bias, batch norm parameters and statistics,
+ * weight gradients, probabilities, loss. Kernels compute in float and
+ * round once per store; cuDNN and cuBLAS take bf16 operands with fp32
+ * accumulation on tensor cores (PyTorch's autocast). The text ops and the
+ * BERT executor are fp32 only (a bf16 context is refused there). 0: fp32
+ * (the default). Clears the convolution algorithm cache. */
+void thaw_cuda_context_set_bf16(ThawCudaContext *ctx, int bf16);
+int thaw_cuda_context_bf16(const ThawCudaContext *ctx);
+
 /* din_assign 1: the next backward calls write (=) their input gradient
  * (din, dx, da/db) instead of adding to it, so it needs no zeroing first;
  * weight and bias gradients still add. The graph executor sets it around

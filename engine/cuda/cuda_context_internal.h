@@ -19,6 +19,7 @@ struct ThawCudaContext {
     cudnnTensorDescriptor_t bn_x, bn_param;   /* set per batch norm call */
     long cudnn_bn_calls;        /* batch norm passes cuDNN took */
     int din_assign;             /* backward writes (=) din instead of += */
+    int act_bf16;               /* activations stored as bf16 (cuda_storage.h) */
     void *workspace;            /* cuDNN scratch, grown up to the limit */
     size_t workspace_bytes, workspace_limit;
     void *scratch;              /* the backend's own per-op scratch */

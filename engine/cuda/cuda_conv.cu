@@ -21,7 +21,11 @@
  * cuDNN supports it, its workspace fits the context's limit, it is
  * deterministic when the context asks for that, and it uses FMA math
  * unless TF32 is allowed. Symmetric padding only: TF "same" padding is the
- * separate pad op, as in the CPU graph. */
+ * separate pad op, as in the CPU graph.
+ *
+ * bf16 (cuda_context.h): maps and filters bf16, accumulation fp32 on
+ * tensor cores; the filter gradient comes back in bf16 and is added to
+ * the fp32 gradient. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +34,7 @@
 #include "engine/cuda/cuda_conv_gemm.h"
 #include "engine/cuda/cuda_depthwise.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/cuda_storage.h"
 
 #define MAX_ALGOS 16
 
@@ -63,6 +68,12 @@ static void plan_free(ConvPlan *p)
     free(p);
 }
 
+/* Tensor-core math: TF32 allowed, or bf16 operands (fp32 accumulation). */
+static int tensor_cores(const ThawCudaContext *ctx)
+{
+    return ctx->allow_tf32 || ctx->act_bf16;
+}
+
 static int make_conv_desc(ThawCudaContext *ctx, cudnnConvolutionDescriptor_t *d,
                           const Conv2dShape *s, ThawError *err)
 {
@@ -74,8 +85,8 @@ static int make_conv_desc(ThawCudaContext *ctx, cudnnConvolutionDescriptor_t *d,
     THAW_CUDNN_CHECK(cudnnSetConvolutionGroupCount(*d, s->groups));
     /* Set before the heuristics so they consider (or exclude) tensor-core
      * algorithms; FMA keeps fp32 exact when TF32 is not allowed. */
-    THAW_CUDNN_CHECK(cudnnSetConvolutionMathType(*d, ctx->allow_tf32 ? CUDNN_DEFAULT_MATH
-                                                                     : CUDNN_FMA_MATH));
+    THAW_CUDNN_CHECK(cudnnSetConvolutionMathType(*d, tensor_cores(ctx) ? CUDNN_DEFAULT_MATH
+                                                                       : CUDNN_FMA_MATH));
     return 0;
 }
 
@@ -84,7 +95,7 @@ static int make_conv_desc(ThawCudaContext *ctx, cudnnConvolutionDescriptor_t *d,
  * entry is run as FMA too, tensor-op entries are skipped. */
 static int run_math(const ThawCudaContext *ctx, cudnnMathType_t math)
 {
-    if (ctx->allow_tf32) {
+    if (tensor_cores(ctx)) {
         return (int)math;
     }
     return math == CUDNN_FMA_MATH || math == CUDNN_DEFAULT_MATH ? (int)CUDNN_FMA_MATH : -1;
@@ -220,15 +231,18 @@ static int plan_build(ThawCudaContext *ctx, ConvPlan *p, const Conv2dShape *s,
                       ThawError *err)
 {
     const int cg = s->c / s->groups;
+    /* bf16 maps and filters, fp32 accumulation (the convolution
+     * descriptors' type): cuDNN's pseudo-bf16 configuration */
+    const cudnnDataType_t t = ctx->act_bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     THAW_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
-    THAW_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT,
-                                                s->n, s->c, s->h, s->w));
+    THAW_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, t, s->n, s->c, s->h,
+                                                s->w));
     THAW_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
-    THAW_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT,
-                                                s->n, s->k, s->p, s->q));
+    THAW_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, t, s->n, s->k, s->p,
+                                                s->q));
     THAW_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
-    THAW_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC,
-                                                s->k, cg, s->r, s->s));
+    THAW_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, t, CUDNN_TENSOR_NHWC, s->k, cg, s->r,
+                                                s->s));
     int rc = make_conv_desc(ctx, &p->fwd_desc, s, err);
     rc = rc ? rc : make_conv_desc(ctx, &p->data_desc, s, err);
     rc = rc ? rc : make_conv_desc(ctx, &p->filter_desc, s, err);
@@ -286,8 +300,8 @@ static int plan_get(ThawCudaContext *ctx, const Conv2dShape *s, ConvPlan **out,
 }
 
 /* KCRS (PyTorch) -> KRSC (cuDNN NHWC filters); i walks the destination. */
-__global__ static void kcrs_to_krsc(float *dst, const float *src, int cg, int rs,
-                                    size_t total)
+template <typename S>
+__global__ static void kcrs_to_krsc(S *dst, const S *src, int cg, int rs, size_t total)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
@@ -297,23 +311,25 @@ __global__ static void kcrs_to_krsc(float *dst, const float *src, int cg, int rs
     }
 }
 
-/* dst (KCRS) += src (KRSC); i walks the destination. */
-__global__ static void krsc_add_to_kcrs(float *dst, const float *src, int cg, int rs,
-                                        size_t total)
+/* dst (KCRS, float) += src (KRSC, or KCRS when rs or cg is 1: the same
+ * index); i walks the destination. */
+template <typename S>
+__global__ static void krsc_add_to_kcrs(float *dst, const S *src, int cg, int rs, size_t total)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         size_t pix = i % rs, t = i / rs;
         size_t c = t % cg, k = t / cg;
-        dst[i] += src[(k * rs + pix) * cg + c];
+        dst[i] += thaw_ld(src[(k * rs + pix) * cg + c]);
     }
 }
 
-__global__ static void add_bias(float *y, const float *bias, int k, size_t total)
+template <typename S>
+__global__ static void add_bias(S *y, const float *bias, int k, size_t total)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
-        y[i] += bias[i % (size_t)k];
+        y[i] = thaw_st<S>(thaw_ld(y[i]) + bias[i % (size_t)k]);
     }
 }
 
@@ -328,8 +344,8 @@ static size_t weight_count(const Conv2dShape *s)
 }
 
 /* The weights as cuDNN reads them: in place, or a KRSC copy in scratch. */
-static int krsc_weights(ThawCudaContext *ctx, const Conv2dShape *s, const float *weight,
-                        const float **out, ThawError *err)
+static int krsc_weights(ThawCudaContext *ctx, const Conv2dShape *s, const void *weight,
+                        const void **out, ThawError *err)
 {
     *out = weight;
     if (!needs_transpose(s)) {
@@ -337,45 +353,61 @@ static int krsc_weights(ThawCudaContext *ctx, const Conv2dShape *s, const float 
     }
     size_t total = weight_count(s);
     void *tmp = NULL;
-    int rc = thaw_cuda_scratch(ctx, total * sizeof(float), &tmp, err);
+    int rc = thaw_cuda_scratch(ctx, total * THAW_ACT_BYTES(ctx), &tmp, err);
     if (rc) {
         return rc;
     }
-    kcrs_to_krsc<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
-        (float *)tmp, weight, s->c / s->groups, s->r * s->s, total);
+    const int cg = s->c / s->groups, rs = s->r * s->s;
+    if (ctx->act_bf16) {
+        kcrs_to_krsc<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+            (thaw_bf16 *)tmp, (const thaw_bf16 *)weight, cg, rs, total);
+    } else {
+        kcrs_to_krsc<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+            (float *)tmp, (const float *)weight, cg, rs, total);
+    }
     THAW_CUDA_CHECK_LAUNCH("kcrs_to_krsc");
-    *out = (const float *)tmp;
+    *out = tmp;
     return 0;
 }
 
-static int bias_backward(ThawCudaContext *ctx, float *dbias, const float *dout,
+static int bias_backward(ThawCudaContext *ctx, float *dbias, const void *dout,
                          const Conv2dShape *s, ThawError *err)
 {
     return thaw_cuda_add_column_sums(ctx, dbias, dout, s->n * s->p * s->q, s->k, err);
 }
 
+/* dweight (float) += the filter gradient. cuDNN writes it in the maps'
+ * type: an fp32 one in the same layout accumulates in place (beta = 1);
+ * a KRSC or bf16 one goes to scratch and a kernel adds it. */
 static int filter_backward(ThawCudaContext *ctx, ConvPlan *p, float *dweight,
-                           const float *dout, const float *in, const Conv2dShape *s,
+                           const void *dout, const void *in, const Conv2dShape *s,
                            ThawError *err)
 {
     const float one = 1.0f, zero = 0.0f;
-    const int transpose = needs_transpose(s);
+    const int via_scratch = needs_transpose(s) || ctx->act_bf16;
     size_t total = weight_count(s);
     void *dst = dweight;
-    if (transpose) {
-        int rc = thaw_cuda_scratch(ctx, total * sizeof(float), &dst, err);
+    if (via_scratch) {
+        int rc = thaw_cuda_scratch(ctx, total * THAW_ACT_BYTES(ctx), &dst, err);
         if (rc) {
             return rc;
         }
     }
-    /* Same layout: cuDNN accumulates itself (beta = 1). */
     THAW_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
         ctx->cudnn, &one, p->x, in, p->y, dout, p->filter_desc,
         (cudnnConvolutionBwdFilterAlgo_t)p->algos.bwd_filter, ctx->workspace,
-        p->algos.bwd_filter_workspace, transpose ? &zero : &one, p->w, dst));
-    if (transpose) {
-        krsc_add_to_kcrs<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
-            dweight, (const float *)dst, s->c / s->groups, s->r * s->s, total);
+        p->algos.bwd_filter_workspace, via_scratch ? &zero : &one, p->w, dst));
+    if (via_scratch) {
+        /* the same index when not transposed: cg or rs of 1 */
+        const int cg = needs_transpose(s) ? s->c / s->groups : 1;
+        const int rs = needs_transpose(s) ? s->r * s->s : 1;
+        if (ctx->act_bf16) {
+            krsc_add_to_kcrs<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+                dweight, (const thaw_bf16 *)dst, cg, rs, total);
+        } else {
+            krsc_add_to_kcrs<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+                dweight, (const float *)dst, cg, rs, total);
+        }
         THAW_CUDA_CHECK_LAUNCH("krsc_add_to_kcrs");
     }
     return 0;
@@ -460,8 +492,8 @@ int thaw_cuda_conv2d_cached_plans(const ThawCudaContext *ctx)
     return n;
 }
 
-int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
-                             const float *weight, const float *bias,
+int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, void *out, const void *in,
+                             const void *weight, const float *bias,
                              const Conv2dShape *s, ThawError *err)
 {
     int gemm[3];
@@ -481,7 +513,7 @@ int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
         }
     } else {
         ConvPlan *p = NULL;
-        const float *w = NULL;
+        const void *w = NULL;
         int rc = plan_get(ctx, s, &p, err);
         rc = rc ? rc : krsc_weights(ctx, s, weight, &w, err);
         if (rc) {
@@ -495,16 +527,21 @@ int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
     }
     if (bias) {
         size_t total = (size_t)s->n * s->p * s->q * s->k;
-        add_bias<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
-            out, bias, s->k, total);
+        if (ctx->act_bf16) {
+            add_bias<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+                (thaw_bf16 *)out, bias, s->k, total);
+        } else {
+            add_bias<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+                (float *)out, bias, s->k, total);
+        }
         THAW_CUDA_CHECK_LAUNCH("add_bias");
     }
     return 0;
 }
 
-int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
-                              float *dbias, const float *dout, const float *in,
-                              const float *weight, const Conv2dShape *s, ThawError *err)
+int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, void *din, float *dweight,
+                              float *dbias, const void *dout, const void *in,
+                              const void *weight, const Conv2dShape *s, ThawError *err)
 {
     int gemm[3];
     int rc0 = route_1x1(ctx, s, gemm, err);
@@ -538,7 +575,7 @@ int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
     }
     /* The scratch may now hold the KRSC weights: stream order keeps the
      * filter pass above from seeing them. */
-    const float *w = NULL;
+    const void *w = NULL;
     rc = krsc_weights(ctx, s, weight, &w, err);
     if (rc) {
         return rc;

@@ -2,6 +2,7 @@
 #include "engine/cuda/cuda_conv_gemm.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/cuda_storage.h"
 
 /* Where sampled element i ([b, p, q, c] of the output grid) sits in the
  * full input map [b, p * sh, q * sw, c]. */
@@ -16,8 +17,9 @@ __device__ static size_t full_index(unsigned i, int h, int w, int c, int p, int 
 }
 
 /* dst[b, p, q, :] = src[b, p * sh, q * sw, :]; i walks dst. */
-__global__ static void gather_strided(float *dst, const float *src, int h, int w, int c,
-                                      int p, int q, int sh, int sw, size_t total)
+template <typename S>
+__global__ static void gather_strided(S *dst, const S *src, int h, int w, int c, int p, int q,
+                                      int sh, int sw, size_t total)
 {
     GRID_STRIDE(i, total) {
         dst[i] = src[full_index(i, h, w, c, p, q, sh, sw)];
@@ -26,11 +28,13 @@ __global__ static void gather_strided(float *dst, const float *src, int h, int w
 
 /* dst[b, p * sh, q * sw, :] += src[b, p, q, :]; each dst element has at
  * most one source, so no atomics. */
-__global__ static void scatter_add_strided(float *dst, const float *src, int h, int w, int c,
-                                           int p, int q, int sh, int sw, size_t total)
+template <typename S>
+__global__ static void scatter_add_strided(S *dst, const S *src, int h, int w, int c, int p,
+                                           int q, int sh, int sw, size_t total)
 {
     GRID_STRIDE(i, total) {
-        dst[full_index(i, h, w, c, p, q, sh, sw)] += src[i];
+        const size_t at = full_index(i, h, w, c, p, q, sh, sw);
+        dst[at] = thaw_st<S>(thaw_ld(dst[at]) + thaw_ld(src[i]));
     }
 }
 
@@ -40,8 +44,8 @@ static int strided(const Conv2dShape *s)
 }
 
 /* The sampled input pixels in scratch (strided), or in itself. */
-static int sampled_input(ThawCudaContext *ctx, const float *in, const Conv2dShape *s,
-                         const float **out, ThawError *err)
+static int sampled_input(ThawCudaContext *ctx, const void *in, const Conv2dShape *s,
+                         const void **out, ThawError *err)
 {
     *out = in;
     if (!strided(s)) {
@@ -49,13 +53,18 @@ static int sampled_input(ThawCudaContext *ctx, const float *in, const Conv2dShap
     }
     size_t total = (size_t)s->n * s->p * s->q * s->c;
     void *tmp = NULL;
-    int rc = thaw_cuda_scratch(ctx, total * sizeof(float), &tmp, err);
+    int rc = thaw_cuda_scratch(ctx, total * THAW_ACT_BYTES(ctx), &tmp, err);
     if (rc) {
         return rc;
     }
-    LAUNCH(gather_strided, total, (float *)tmp, in, s->h, s->w, s->c, s->p, s->q,
-           s->stride_h, s->stride_w, total);
-    *out = (const float *)tmp;
+    if (ctx->act_bf16) {
+        LAUNCH(gather_strided<thaw_bf16>, total, (thaw_bf16 *)tmp, (const thaw_bf16 *)in, s->h,
+               s->w, s->c, s->p, s->q, s->stride_h, s->stride_w, total);
+    } else {
+        LAUNCH(gather_strided<float>, total, (float *)tmp, (const float *)in, s->h, s->w, s->c,
+               s->p, s->q, s->stride_h, s->stride_w, total);
+    }
+    *out = tmp;
     return 0;
 }
 
@@ -129,24 +138,24 @@ int thaw_cuda_conv1x1_time(ThawCudaContext *ctx, const Conv2dShape *s, float ms[
     return rc;
 }
 
-int thaw_cuda_conv1x1_forward(ThawCudaContext *ctx, float *out, const float *in,
-                              const float *weight, const Conv2dShape *s, ThawError *err)
+int thaw_cuda_conv1x1_forward(ThawCudaContext *ctx, void *out, const void *in,
+                              const void *weight, const Conv2dShape *s, ThawError *err)
 {
-    const float *x = NULL;
+    const void *x = NULL;
     int rc = sampled_input(ctx, in, s, &x, err);
     return rc ? rc
               : thaw_cuda_linear_forward(ctx, out, x, weight, NULL, s->n * s->p * s->q, s->c,
                                          s->k, err);
 }
 
-int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, float *din, float *dweight,
-                               const float *dout, const float *in, const float *weight,
+int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, void *din, float *dweight,
+                               const void *dout, const void *in, const void *weight,
                                const Conv2dShape *s, ThawError *err)
 {
     const int rows = s->n * s->p * s->q;
     int rc = 0;
     if (dweight) {
-        const float *x = NULL;
+        const void *x = NULL;
         rc = sampled_input(ctx, in, s, &x, err);
         rc = rc ? rc
                 : thaw_cuda_linear_backward(ctx, NULL, dweight, NULL, dout, x, weight, rows,
@@ -162,20 +171,26 @@ int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, float *din, float *dweight,
     /* The sampled pixels' gradient in scratch (stream order: after the
      * filter pass above read its gathered input there), then back. */
     size_t total = (size_t)rows * s->c;
+    const size_t elem = THAW_ACT_BYTES(ctx);
     void *tmp = NULL;
-    rc = thaw_cuda_scratch(ctx, total * sizeof(float), &tmp, err);
-    rc = rc ? rc : thaw_cuda_zero(ctx, tmp, total * sizeof(float), err);
+    rc = thaw_cuda_scratch(ctx, total * elem, &tmp, err);
+    rc = rc ? rc : thaw_cuda_zero(ctx, tmp, total * elem, err);
     rc = rc ? rc
-            : thaw_cuda_linear_backward(ctx, (float *)tmp, NULL, NULL, dout, NULL, weight,
-                                        rows, s->c, s->k, err);
+            : thaw_cuda_linear_backward(ctx, tmp, NULL, NULL, dout, NULL, weight, rows, s->c,
+                                        s->k, err);
     if (rc == 0 && ctx->din_assign) {   /* pixels no output sampled get zeros */
-        rc = thaw_cuda_zero(ctx, din, (size_t)s->n * s->h * s->w * s->c * sizeof(float), err);
+        rc = thaw_cuda_zero(ctx, din, (size_t)s->n * s->h * s->w * s->c * elem, err);
     }
     if (rc) {
         return rc;
     }
-    LAUNCH(scatter_add_strided, total, din, (const float *)tmp, s->h, s->w, s->c, s->p, s->q,
-           s->stride_h, s->stride_w, total);
+    if (ctx->act_bf16) {
+        LAUNCH(scatter_add_strided<thaw_bf16>, total, (thaw_bf16 *)din, (const thaw_bf16 *)tmp,
+               s->h, s->w, s->c, s->p, s->q, s->stride_h, s->stride_w, total);
+    } else {
+        LAUNCH(scatter_add_strided<float>, total, (float *)din, (const float *)tmp, s->h, s->w,
+               s->c, s->p, s->q, s->stride_h, s->stride_w, total);
+    }
     return 0;
 }
 

@@ -21,12 +21,13 @@ int thaw_cuda_conv1x1_applies(const ThawCudaContext *ctx, const Conv2dShape *s);
  * buffers do not fit in device memory. */
 int thaw_cuda_conv1x1_time(ThawCudaContext *ctx, const Conv2dShape *s, float ms[3],
                            int *timed, ThawError *err);
-/* out = conv(in) (no bias: the caller adds it). */
-int thaw_cuda_conv1x1_forward(ThawCudaContext *ctx, float *out, const float *in,
-                              const float *weight, const Conv2dShape *s, ThawError *err);
+/* out = conv(in) (no bias: the caller adds it). Maps and weights in the
+ * context's activation storage (cuda_ops.h), dweight float. */
+int thaw_cuda_conv1x1_forward(ThawCudaContext *ctx, void *out, const void *in,
+                              const void *weight, const Conv2dShape *s, ThawError *err);
 /* din += and dweight += (either may be NULL), like the cuDNN path. */
-int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, float *din, float *dweight,
-                               const float *dout, const float *in, const float *weight,
+int thaw_cuda_conv1x1_backward(ThawCudaContext *ctx, void *din, float *dweight,
+                               const void *dout, const void *in, const void *weight,
                                const Conv2dShape *s, ThawError *err);
 
 #endif

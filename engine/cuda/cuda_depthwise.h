@@ -15,13 +15,14 @@
 
 /* Whether s goes through these kernels on ctx. */
 int thaw_cuda_depthwise_applies(const ThawCudaContext *ctx, const Conv2dShape *s);
-/* out = conv(in) (no bias: the caller adds it). */
-int thaw_cuda_depthwise_forward(ThawCudaContext *ctx, float *out, const float *in,
-                                const float *weight, const Conv2dShape *s, ThawError *err);
+/* out = conv(in) (no bias: the caller adds it). Maps and weights in the
+ * context's activation storage (cuda_ops.h), dweight float. */
+int thaw_cuda_depthwise_forward(ThawCudaContext *ctx, void *out, const void *in,
+                                const void *weight, const Conv2dShape *s, ThawError *err);
 /* din (+)= (ctx's assign flag) and dweight += (either may be NULL). The
  * filter gradient is summed in a fixed order: deterministic. */
-int thaw_cuda_depthwise_backward(ThawCudaContext *ctx, float *din, float *dweight,
-                                 const float *dout, const float *in, const float *weight,
+int thaw_cuda_depthwise_backward(ThawCudaContext *ctx, void *din, float *dweight,
+                                 const void *dout, const void *in, const void *weight,
                                  const Conv2dShape *s, ThawError *err);
 
 #endif

@@ -4,7 +4,9 @@
  * them on the CPU, looping over every block and thread of the same grids,
  * so the index arithmetic is checked against the CPU op on any machine.
  * NHWC maps; weights [c][r][s] (PyTorch's [c, 1, r, s]) are first copied
- * to [r][s][c] so a thread's 4 channels are one 16-byte load. */
+ * to [r][s][c] so a thread's 4 channels are one 16-byte load. Maps in
+ * the activation storage S (float or bf16, cuda_storage.h), weights and
+ * sums in float. */
 #ifndef THAW_CUDA_DEPTHWISE_BODY_H
 #define THAW_CUDA_DEPTHWISE_BODY_H
 
@@ -52,12 +54,14 @@ static inline ThawChanGrid thaw_dw_filter_grid(const Conv2dShape *s, int vec4)
     return g;
 }
 
-/* w_rsc[tap][c] = w[c][tap], one element per index. */
-__host__ __device__ inline void thaw_dw_weights_rsc_at(float *w_rsc, const float *w, int c,
+/* w_rsc[tap][c] = w[c][tap], one element per index (w in the activation
+ * storage S, as the executor passes convolution weights; w_rsc float). */
+template <typename S>
+__host__ __device__ inline void thaw_dw_weights_rsc_at(float *w_rsc, const S *w, int c,
                                                       int taps, unsigned i)
 {
     unsigned tap = i / (unsigned)c, ch = i % (unsigned)c;
-    w_rsc[i] = w[(size_t)ch * taps + tap];
+    w_rsc[i] = thaw_ld(w[(size_t)ch * taps + tap]);
 }
 
 /* Row `row` of an NHWC map with h x w pixels an image: image n, y, x. */
@@ -71,9 +75,9 @@ __host__ __device__ __forceinline__ void thaw_dw_pixel(long row, int h, int w, i
 }
 
 /* out[n, p, q, ch..] over the thread's output rows (pixels n*p*q). */
-template <int V>
+template <int V, typename S>
 __host__ __device__ inline void thaw_dw_forward_rows(const ThawChanGrid &g, const ThawChanSpan &sp,
-                                                     float *out, const float *in,
+                                                     S *out, const S *in,
                                                      const float *w_rsc, const ThawDwShape &d)
 {
     if (sp.ch < 0) {
@@ -110,9 +114,9 @@ __host__ __device__ inline void thaw_dw_forward_rows(const ThawChanGrid &g, cons
 
 /* din[n, y, x, ch..] (+)= the taps that read it, over the thread's input
  * rows (pixels n*h*w): a gather, so no two threads write one element. */
-template <int V>
+template <int V, typename S>
 __host__ __device__ inline void thaw_dw_data_rows(const ThawChanGrid &g, const ThawChanSpan &sp,
-                                                  float *din, const float *dout,
+                                                  S *din, const S *dout,
                                                   const float *w_rsc, int assign,
                                                   const ThawDwShape &d)
 {
@@ -151,10 +155,10 @@ __host__ __device__ inline void thaw_dw_data_rows(const ThawChanGrid &g, const T
 /* The filter gradient of kernel row r, over the thread's output rows:
  * part[(chunk * lanes + lane)][r * s + s'][ch..] = sum dout * in (float, one
  * thread's rows; every entry written, zeros included). */
-template <int V>
+template <int V, typename S>
 __host__ __device__ inline void thaw_dw_filter_rows(const ThawChanGrid &g, const ThawChanSpan &sp,
                                                     unsigned chunk, int r, float *part,
-                                                    const float *dout, const float *in,
+                                                    const S *dout, const S *in,
                                                     const ThawDwShape &d)
 {
     if (sp.ch < 0) {

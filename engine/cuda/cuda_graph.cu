@@ -21,9 +21,14 @@ int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Mode
     cg->ctx = ctx;
     cg->assign_grads = 1;
     cg->fuse = 1;
+    cg->bf16 = ctx->act_bf16;
     int rc = thaw_cuda_arena_init(ctx, &cg->arena, &m->params, err);
+    if (rc == 0 && cg->bf16) {
+        rc = thaw_cuda_block_grow(ctx, &cg->weights16, (cg->arena.n_weights + 1) * 2, err);
+    }
     if (rc == 0) {
         rc = thaw_cuda_arena_upload(ctx, &cg->arena, &m->params, err);
+        rc = rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
         rc = rc ? rc : thaw_cuda_optimizer_init(ctx, &cg->optim, kind, &m->params, err);
         if (rc == 0) {
             cudaError_t s = cudaEventCreateWithFlags(&cg->in_free, cudaEventDisableTiming);
@@ -50,8 +55,9 @@ void thaw_cuda_graph_destroy(ThawCudaGraph *cg)
         ThawError ignored;
         thaw_cuda_synchronize(cg->ctx, &ignored);
     }
-    DevBlock *blocks[] = {&cg->acts, &cg->small, &cg->argmax, &cg->input_nchw,
-                          &cg->labels, &cg->probs, &cg->row_loss};
+    DevBlock *blocks[] = {&cg->acts,   &cg->small,    &cg->argmax,    &cg->input_nchw,
+                          &cg->labels, &cg->probs,    &cg->row_loss,  &cg->weights16,
+                          &cg->logits32};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
         thaw_cuda_release(blocks[i]->ptr);
     }
@@ -158,6 +164,10 @@ int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err)
         return thaw_fail(err, THAW_ERR_ARG, "GPU executor: the model has no plan");
     }
     cg->planned = 0;
+    if (cg->bf16 != cg->ctx->act_bf16) {
+        return thaw_fail(err, THAW_ERR_ARG, "GPU executor: the context's bf16 mode changed "
+                         "after the executor was made");
+    }
     int rc = grow_tables(cg, g->n_values, g->n_ops, err);
     /* argmax: one slot per max-pool op that runs backward, one shared
      * scratch for the others (as the CPU plan) */
@@ -175,13 +185,17 @@ int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err)
     }
     const Value *in = &g->values[g->input];
     const size_t classes = g->values[g->output].numel / (size_t)m->batch;
-    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->acts, (g->arena_floats + 16) * sizeof(float), err);
+    const size_t act_bytes = cg->bf16 ? 2 : sizeof(float);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->acts, (g->arena_floats + 16) * act_bytes, err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->small, (small_floats(g) + 16) * sizeof(float), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->argmax, (argmax_n + scratch_n + 1) * sizeof(int32_t), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->input_nchw, in->numel * sizeof(float), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->labels, (size_t)m->batch * sizeof(int32_t), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->probs, (size_t)m->batch * classes * sizeof(float), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->row_loss, ((size_t)m->batch + 1) * sizeof(float), err);
+    if (cg->bf16) {
+        rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->logits32, (size_t)m->batch * classes * sizeof(float), err);
+    }
     /* pinned staging: images + labels in, loss + logits out */
     size_t in_bytes = in->numel * sizeof(float) + (size_t)m->batch * sizeof(int32_t);
     size_t out_bytes = (1 + (size_t)m->batch * classes) * sizeof(float);
@@ -235,6 +249,17 @@ static float *param(ThawCudaGraph *cg, const ParamTable *p, int index)
     return index >= 0 ? thaw_cuda_arena_data(&cg->arena, p, index) : NULL;
 }
 
+/* A convolution or linear weight as the ops take it: the fp32 master, or
+ * its bf16 copy in bf16 mode. */
+static const void *matmul_weight(ThawCudaGraph *cg, const ParamTable *p, int index)
+{
+    float *w = param(cg, p, index);
+    if (!w || !cg->bf16) {
+        return w;
+    }
+    return (const char *)cg->weights16.ptr + (size_t)(w - cg->arena.weights) * 2;
+}
+
 static float *param_grad(ThawCudaGraph *cg, const ParamTable *p, const Op *op, int index)
 {
     return index >= 0 && op->trainable && params_trainable(p, index)
@@ -242,11 +267,11 @@ static float *param_grad(ThawCudaGraph *cg, const ParamTable *p, const Op *op, i
                : NULL;
 }
 
-static int copy_device(ThawCudaGraph *cg, float *dst, const float *src, size_t n,
+static int copy_device(ThawCudaGraph *cg, void *dst, const void *src, size_t n,
                        ThawError *err)
 {
-    THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice,
-                                    cg->ctx->stream));
+    THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * (cg->bf16 ? 2 : sizeof(float)),
+                                    cudaMemcpyDeviceToDevice, cg->ctx->stream));
     return 0;
 }
 
@@ -258,7 +283,8 @@ static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
     const Op *op = &g->ops[i];
     const Value *x = &g->values[op->in[0]];
     const Value *y = &g->values[op->out];
-    float *xd = cg->vdata[op->in[0]], *yd = cg->vdata[op->out];
+    void *xd = thaw_cuda_graph_act(cg, cg->vdata[op->in[0]]);
+    void *yd = thaw_cuda_graph_act(cg, cg->vdata[op->out]);
     ThawCudaAct act = THAW_CUDA_ACT_NONE;
     if (cg->op_fuse[i] == GRAPH_FUSE_DONE_BEFORE) {
         return 0;
@@ -266,11 +292,11 @@ static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
     if (cg->op_fuse[i] == GRAPH_FUSE_ACT_AFTER) {
         const Op *next = &g->ops[i + 1];
         act = next->type == OP_RELU ? THAW_CUDA_ACT_RELU : THAW_CUDA_ACT_RELU6;
-        yd = cg->vdata[next->out];
+        yd = thaw_cuda_graph_act(cg, cg->vdata[next->out]);
     }
     switch (op->type) {
     case OP_CONV:
-        return thaw_cuda_conv2d_forward(ctx, yd, xd, param(cg, p, op->weight),
+        return thaw_cuda_conv2d_forward(ctx, yd, xd, matmul_weight(cg, p, op->weight),
                                         param(cg, p, op->bias), &op->u.conv, err);
     case OP_BATCHNORM: {
         int rows = x->n * x->h * x->w;
@@ -302,11 +328,12 @@ static int forward_op(ThawCudaGraph *cg, Model *m, int i, ThawError *err)
         return thaw_cuda_adaptive_avgpool2d_forward(ctx, yd, xd, x->n, x->h, x->w, x->c,
                                                     op->u.avg.oh, op->u.avg.ow, err);
     case OP_ADD:
-        return thaw_cuda_add_forward(ctx, yd, xd, cg->vdata[op->in[1]], y->numel, act, err);
+        return thaw_cuda_add_forward(ctx, yd, xd, thaw_cuda_graph_act(cg, cg->vdata[op->in[1]]),
+                                     y->numel, act, err);
     case OP_FLATTEN:
         return thaw_cuda_flatten_forward(ctx, yd, xd, x->n, x->h, x->w, x->c, err);
     case OP_LINEAR:
-        return thaw_cuda_linear_forward(ctx, yd, xd, param(cg, p, op->weight),
+        return thaw_cuda_linear_forward(ctx, yd, xd, matmul_weight(cg, p, op->weight),
                                         param(cg, p, op->bias), x->n,
                                         op->u.linear.in_features, op->u.linear.out_features,
                                         err);
@@ -442,7 +469,8 @@ static int input_grad(ThawCudaGraph *cg, const Graph *g, int i, int k, float **o
         if (cg->assign_grads) {
             *assign = 1;
         } else {
-            int rc = thaw_cuda_zero(cg->ctx, cg->vgrad[v], val->numel * sizeof(float), err);
+            int rc = thaw_cuda_zero(cg->ctx, thaw_cuda_graph_act(cg, cg->vgrad[v]),
+                                    val->numel * (cg->bf16 ? 2 : sizeof(float)), err);
             if (rc) {
                 return rc;
             }
@@ -462,23 +490,26 @@ static int add_takes_act_backward(const ThawCudaGraph *cg, const Graph *g, int i
                                     cg->assign_grads);
 }
 
-/* Op i's backward into dx (and db, an add's second input). */
-static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, float *db,
+/* Op i's backward into dx (and db, an add's second input; both float
+ * offsets, vgrad entries). */
+static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx_at, float *db_at,
                              ThawError *err)
 {
+    void *dx = thaw_cuda_graph_act(cg, dx_at), *db = thaw_cuda_graph_act(cg, db_at);
     Graph *g = &m->graph;
     ParamTable *p = &m->params;
     ThawCudaContext *ctx = cg->ctx;
     const Op *op = &g->ops[i];
     const Value *x = &g->values[op->in[0]];
     const Value *y = &g->values[op->out];
-    const float *xd = cg->vdata[op->in[0]], *yd = cg->vdata[op->out];
-    const float *dy = cg->vgrad[op->out];
+    const void *xd = thaw_cuda_graph_act(cg, cg->vdata[op->in[0]]);
+    const void *yd = thaw_cuda_graph_act(cg, cg->vdata[op->out]);
+    const void *dy = thaw_cuda_graph_act(cg, cg->vgrad[op->out]);
     switch (op->type) {
     case OP_CONV:
         return thaw_cuda_conv2d_backward(ctx, dx, param_grad(cg, p, op, op->weight),
                                          param_grad(cg, p, op, op->bias), dy, xd,
-                                         param(cg, p, op->weight), &op->u.conv, err);
+                                         matmul_weight(cg, p, op->weight), &op->u.conv, err);
     case OP_BATCHNORM: {
         int rows = x->n * x->h * x->w;
         if (op->bn_batch_stats) {
@@ -514,7 +545,8 @@ static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, floa
             /* act(a + b): the activation's backward, folded in here */
             const Op *next = &g->ops[i + 1];
             return thaw_cuda_add_backward_gated(
-                ctx, dx, db, cg->vgrad[next->out], cg->vdata[next->out],
+                ctx, dx, db, thaw_cuda_graph_act(cg, cg->vgrad[next->out]),
+                thaw_cuda_graph_act(cg, cg->vdata[next->out]),
                 next->type == OP_RELU ? THAW_CUDA_ACT_RELU : THAW_CUDA_ACT_RELU6, y->numel, err);
         }
         return thaw_cuda_add_backward(ctx, dx, db, dy, y->numel, err);
@@ -523,7 +555,7 @@ static int backward_dispatch(ThawCudaGraph *cg, Model *m, int i, float *dx, floa
     case OP_LINEAR:
         return thaw_cuda_linear_backward(ctx, dx, param_grad(cg, p, op, op->weight),
                                          param_grad(cg, p, op, op->bias), dy, xd,
-                                         param(cg, p, op->weight), x->n,
+                                         matmul_weight(cg, p, op->weight), x->n,
                                          op->u.linear.in_features,
                                          op->u.linear.out_features, err);
     case OP_DROPOUT:
@@ -582,8 +614,9 @@ int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawE
         return thaw_fail(err, THAW_ERR_ARG, "GPU executor: backward needs the batch's labels");
     }
     const Value *out = &g->values[g->output];
-    rc = thaw_cuda_zero(cg->ctx, cg->vgrad[g->output], out->numel * sizeof(float), err);
-    rc = rc ? rc : thaw_cuda_cross_entropy_backward(cg->ctx, cg->vgrad[g->output],
+    void *dlogits = thaw_cuda_graph_act(cg, cg->vgrad[g->output]);
+    rc = thaw_cuda_zero(cg->ctx, dlogits, out->numel * (cg->bf16 ? 2 : sizeof(float)), err);
+    rc = rc ? rc : thaw_cuda_cross_entropy_backward(cg->ctx, dlogits,
                                                     (const float *)cg->probs.ptr,
                                                     (const int32_t *)cg->labels.ptr, m->batch,
                                                     cg->classes, smoothing, 1.0f, err);

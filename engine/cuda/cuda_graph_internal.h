@@ -19,7 +19,15 @@ struct ThawCudaGraph {
     DevBlock labels;               /* int32 [batch] */
     DevBlock probs;                /* softmax [batch, classes] */
     DevBlock row_loss;             /* [batch] + 1 float: the mean loss */
-    /* per value / per op device addresses of the current plan */
+    /* bf16 mode (the context's, fixed at create): activations in bf16, a
+     * bf16 copy of the weights for convolutions and linear layers, the
+     * logits widened to float before they leave the device */
+    int bf16;
+    DevBlock weights16;            /* bf16 [n_weights], the arena's offsets */
+    DevBlock logits32;             /* float [batch, classes] */
+    /* per value / per op device addresses of the current plan, as float
+     * offsets into acts (the CPU arena's): thaw_cuda_graph_act gives the
+     * address of the stored element (half the offset in bf16 mode) */
     float **vdata, **vgrad;
     int cap_values;
     float **op_mean, **op_rstd, **op_mask;
@@ -43,5 +51,21 @@ struct ThawCudaGraph {
     double *fwd_ms, *bwd_ms;
     int fwd_pending, bwd_pending;
 };
+
+/* Device address of the activation at float-offset address p (vdata,
+ * vgrad): p itself in fp32, the bf16 element at the same index in bf16
+ * mode. NULL stays NULL. */
+static inline void *thaw_cuda_graph_act(const ThawCudaGraph *cg, const float *p)
+{
+    if (!p || !cg->bf16) {
+        return (void *)p;
+    }
+    const float *base = (const float *)cg->acts.ptr;
+    return (char *)cg->acts.ptr + (size_t)(p - base) * 2;
+}
+
+/* Copies the fp32 weights into their bf16 copy (bf16 mode; after an
+ * upload or an optimizer step). */
+int thaw_cuda_graph_refresh_weights16(ThawCudaGraph *cg, ThawError *err);
 
 #endif

@@ -4,18 +4,45 @@
  * the host tables. */
 #include "engine/cuda/cuda_graph_internal.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/cuda_storage.h"
 
 #include <string.h>
 
-/* out[b, y, x, c] = in[b, c, y, x]; one thread per output element. */
-__global__ static void nchw_to_nhwc_kernel(float *out, const float *in, int c, int hw,
-                                           size_t total)
+/* out[b, y, x, c] = in[b, c, y, x] (rounded to bf16 in bf16 mode); one
+ * thread per output element. */
+template <typename S>
+__global__ static void nchw_to_nhwc_kernel(S *out, const float *in, int c, int hw, size_t total)
 {
     GRID_STRIDE(i, total) {
         unsigned ch = i % (unsigned)c, t = i / (unsigned)c;
         unsigned pix = t % (unsigned)hw, b = t / (unsigned)hw;
-        out[i] = in[(b * (size_t)c + ch) * (size_t)hw + pix];
+        out[i] = thaw_st<S>(in[(b * (size_t)c + ch) * (size_t)hw + pix]);
     }
+}
+
+__global__ static void to_bf16(thaw_bf16 *dst, const float *src, size_t n)
+{
+    GRID_STRIDE(i, n) {
+        dst[i] = thaw_st<thaw_bf16>(src[i]);
+    }
+}
+
+__global__ static void to_float(float *dst, const thaw_bf16 *src, size_t n)
+{
+    GRID_STRIDE(i, n) {
+        dst[i] = thaw_ld(src[i]);
+    }
+}
+
+int thaw_cuda_graph_refresh_weights16(ThawCudaGraph *cg, ThawError *err)
+{
+    ThawCudaContext *ctx = cg->ctx;
+    if (!cg->bf16) {
+        return 0;
+    }
+    LAUNCH(to_bf16, cg->arena.n_weights, (thaw_bf16 *)cg->weights16.ptr, cg->arena.weights,
+           cg->arena.n_weights);
+    return 0;
 }
 
 int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *images_nchw,
@@ -49,8 +76,15 @@ int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *im
     THAW_CUDA_CHECK(cudaEventRecord(cg->in_free, cg->ctx->stream));
     cg->in_pending = 1;
     const size_t total = in->numel;
-    nchw_to_nhwc_kernel<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, cg->ctx->stream>>>(
-        cg->vdata[g->input], (const float *)cg->input_nchw.ptr, in->c, in->h * in->w, total);
+    void *dst = thaw_cuda_graph_act(cg, cg->vdata[g->input]);
+    const float *src = (const float *)cg->input_nchw.ptr;
+    if (cg->bf16) {
+        nchw_to_nhwc_kernel<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, cg->ctx->stream>>>(
+            (thaw_bf16 *)dst, src, in->c, in->h * in->w, total);
+    } else {
+        nchw_to_nhwc_kernel<<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, cg->ctx->stream>>>(
+            (float *)dst, src, in->c, in->h * in->w, total);
+    }
     THAW_CUDA_CHECK_LAUNCH("nchw_to_nhwc_kernel");
     return 0;
 }
@@ -64,12 +98,21 @@ float *thaw_cuda_graph_input_stage(ThawCudaGraph *cg, const Model *m, int32_t **
     return (float *)stage;
 }
 
+/* The logits to pinned memory as float (bf16 ones widened on the device
+ * first). */
 static int queue_logits(ThawCudaGraph *cg, const Model *m, ThawError *err)
 {
+    ThawCudaContext *ctx = cg->ctx;
+    const size_t n = (size_t)m->batch * cg->classes;
     const float *logits = cg->vdata[m->graph.output];
+    if (cg->bf16) {
+        LAUNCH(to_float, n, (float *)cg->logits32.ptr,
+               (const thaw_bf16 *)thaw_cuda_graph_act(cg, logits), n);
+        logits = (const float *)cg->logits32.ptr;
+    }
     float *host = (float *)cg->out_stage.host + 1;
-    THAW_CUDA_CHECK(cudaMemcpyAsync(host, logits, (size_t)m->batch * cg->classes * sizeof(float),
-                                    cudaMemcpyDeviceToHost, cg->ctx->stream));
+    THAW_CUDA_CHECK(cudaMemcpyAsync(host, logits, n * sizeof(float), cudaMemcpyDeviceToHost,
+                                    ctx->stream));
     return 0;
 }
 
@@ -81,7 +124,7 @@ int thaw_cuda_graph_loss(ThawCudaGraph *cg, const Model *m, float smoothing, Tha
     float *loss = (float *)cg->row_loss.ptr + m->batch;
     int rc = thaw_cuda_cross_entropy_forward(cg->ctx, loss, (float *)cg->probs.ptr,
                                              (float *)cg->row_loss.ptr,
-                                             cg->vdata[m->graph.output],
+                                             thaw_cuda_graph_act(cg, cg->vdata[m->graph.output]),
                                              (const int32_t *)cg->labels.ptr, m->batch,
                                              cg->classes, smoothing, err);
     if (rc) {
@@ -118,7 +161,8 @@ int thaw_cuda_graph_optimizer_step(ThawCudaGraph *cg, const Model *m, const Opti
                                    ThawError *err)
 {
     thaw_cuda_optimizer_set_hyper(&cg->optim, hyper);
-    return thaw_cuda_optimizer_step(cg->ctx, &cg->optim, &cg->arena, &m->params, err);
+    int rc = thaw_cuda_optimizer_step(cg->ctx, &cg->optim, &cg->arena, &m->params, err);
+    return rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
 }
 
 int thaw_cuda_graph_download(ThawCudaGraph *cg, Model *m, ThawError *err)
@@ -128,7 +172,8 @@ int thaw_cuda_graph_download(ThawCudaGraph *cg, Model *m, ThawError *err)
 
 int thaw_cuda_graph_upload(ThawCudaGraph *cg, const Model *m, ThawError *err)
 {
-    return thaw_cuda_arena_upload(cg->ctx, &cg->arena, &m->params, err);
+    int rc = thaw_cuda_arena_upload(cg->ctx, &cg->arena, &m->params, err);
+    return rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
 }
 
 int thaw_cuda_graph_download_grads(ThawCudaGraph *cg, Model *m, ThawError *err)
@@ -150,8 +195,9 @@ size_t thaw_cuda_graph_device_bytes(const ThawCudaGraph *cg)
 {
     size_t n = (2 * cg->arena.n_weights + cg->arena.n_buffers) * sizeof(float);
     n += cg->optim.n_weights * sizeof(float) * (cg->optim.kind == OPT_ADAMW ? 2 : 1);
-    const DevBlock *blocks[] = {&cg->acts, &cg->small, &cg->argmax, &cg->input_nchw,
-                                &cg->labels, &cg->probs, &cg->row_loss};
+    const DevBlock *blocks[] = {&cg->acts,   &cg->small,   &cg->argmax,   &cg->input_nchw,
+                                &cg->labels, &cg->probs,   &cg->row_loss, &cg->weights16,
+                                &cg->logits32};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
         n += blocks[i]->bytes;
     }

@@ -4,7 +4,12 @@
  * are written (=) instead while thaw_cuda_context_set_din_assign is on). Every pointer
  * is device memory. Calls are asynchronous; each returns 0 or THAW_ERR_CUDA
  * with the failing call in err (launch errors show at once, faults inside a
- * kernel at the next thaw_cuda_synchronize). */
+ * kernel at the next thaw_cuda_synchronize).
+ *
+ * Arguments typed void * (the image models' activations, their gradients,
+ * convolution and linear weights) hold the context's storage type: float,
+ * or bf16 when thaw_cuda_context_set_bf16 is on; float * arguments are
+ * always float. */
 #ifndef THAW_CUDA_OPS_H
 #define THAW_CUDA_OPS_H
 
@@ -22,24 +27,24 @@ extern "C" {
 #include "engine/ops/pool.h"
 
 /* engine/ops/linear.h: out[n, o] = in[n, i] W[o, i]^T + b (cuBLAS). */
-int thaw_cuda_linear_forward(ThawCudaContext *ctx, float *out, const float *in,
-                             const float *weight, const float *bias, int n,
+int thaw_cuda_linear_forward(ThawCudaContext *ctx, void *out, const void *in,
+                             const void *weight, const float *bias, int n,
                              int in_features, int out_features, ThawError *err);
 /* din += dout W; dW += dout^T in; db += column sums of dout. */
-int thaw_cuda_linear_backward(ThawCudaContext *ctx, float *din, float *dweight,
-                              float *dbias, const float *dout, const float *in,
-                              const float *weight, int n, int in_features,
+int thaw_cuda_linear_backward(ThawCudaContext *ctx, void *din, float *dweight,
+                              float *dbias, const void *dout, const void *in,
+                              const void *weight, int n, int in_features,
                               int out_features, ThawError *err);
 
 /* engine/ops/activation.h: backward reads the forward output. */
-int thaw_cuda_relu_forward(ThawCudaContext *ctx, float *out, const float *in,
-                           size_t n, ThawError *err);
-int thaw_cuda_relu_backward(ThawCudaContext *ctx, float *din, const float *dout,
-                            const float *out, size_t n, ThawError *err);
-int thaw_cuda_relu6_forward(ThawCudaContext *ctx, float *out, const float *in,
-                            size_t n, ThawError *err);
-int thaw_cuda_relu6_backward(ThawCudaContext *ctx, float *din, const float *dout,
-                             const float *out, size_t n, ThawError *err);
+int thaw_cuda_relu_forward(ThawCudaContext *ctx, void *out, const void *in, size_t n,
+                           ThawError *err);
+int thaw_cuda_relu_backward(ThawCudaContext *ctx, void *din, const void *dout,
+                            const void *out, size_t n, ThawError *err);
+int thaw_cuda_relu6_forward(ThawCudaContext *ctx, void *out, const void *in, size_t n,
+                            ThawError *err);
+int thaw_cuda_relu6_backward(ThawCudaContext *ctx, void *din, const void *dout,
+                             const void *out, size_t n, ThawError *err);
 
 /* An activation applied by the op that feeds it, in the same pass (the
  * executor's fusion, thaw_cuda_graph_set_fuse): the same compare-and-select
@@ -101,35 +106,33 @@ int thaw_cuda_embedding_backward(ThawCudaContext *ctx, float *dtable, const floa
                                  ThawError *err);
 
 /* engine/ops/elementwise.h: out = act(a + b); da += dout, db += dout. */
-int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a,
-                          const float *b, size_t n, ThawCudaAct act, ThawError *err);
-int thaw_cuda_add_backward(ThawCudaContext *ctx, float *da, float *db,
-                           const float *dout, size_t n, ThawError *err);
+int thaw_cuda_add_forward(ThawCudaContext *ctx, void *out, const void *a, const void *b,
+                          size_t n, ThawCudaAct act, ThawError *err);
+int thaw_cuda_add_backward(ThawCudaContext *ctx, void *da, void *db, const void *dout,
+                           size_t n, ThawError *err);
 /* The backward of act(a + b) (the executor's fusion): da, db (+)= the
  * activation's backward of dout at its output act_out, the same bits as
  * the relu(6) backward followed by the add's. */
-int thaw_cuda_add_backward_gated(ThawCudaContext *ctx, float *da, float *db,
-                                 const float *dout, const float *act_out, ThawCudaAct act,
-                                 size_t n, ThawError *err);
+int thaw_cuda_add_backward_gated(ThawCudaContext *ctx, void *da, void *db, const void *dout,
+                                 const void *act_out, ThawCudaAct act, size_t n,
+                                 ThawError *err);
 
 /* Global average pooling [n, h, w, c] -> [n, c]: adaptive_avgpool2d with a
  * 1x1 output (engine/ops/pool.h). Backward spreads dout / (h*w). */
-int thaw_cuda_global_avgpool_forward(ThawCudaContext *ctx, float *out,
-                                     const float *in, int n, int h, int w, int c,
-                                     ThawError *err);
-int thaw_cuda_global_avgpool_backward(ThawCudaContext *ctx, float *din,
-                                      const float *dout, int n, int h, int w,
-                                      int c, ThawError *err);
+int thaw_cuda_global_avgpool_forward(ThawCudaContext *ctx, void *out, const void *in, int n,
+                                     int h, int w, int c, ThawError *err);
+int thaw_cuda_global_avgpool_backward(ThawCudaContext *ctx, void *din, const void *dout, int n,
+                                      int h, int w, int c, ThawError *err);
 
 /* engine/ops/cross_entropy.h, with label smoothing. probs[n, classes] keeps
  * the softmax for backward, row_loss[n] is scratch, *loss (one device
  * float) receives the mean loss. labels are int32 on the device. */
 int thaw_cuda_cross_entropy_forward(ThawCudaContext *ctx, float *loss,
                                     float *probs, float *row_loss,
-                                    const float *logits, const int32_t *labels,
+                                    const void *logits, const int32_t *labels,
                                     int n, int classes, float smoothing,
                                     ThawError *err);
-int thaw_cuda_cross_entropy_backward(ThawCudaContext *ctx, float *dlogits,
+int thaw_cuda_cross_entropy_backward(ThawCudaContext *ctx, void *dlogits,
                                      const float *probs, const int32_t *labels,
                                      int n, int classes, float smoothing,
                                      float dloss, ThawError *err);
@@ -139,13 +142,13 @@ int thaw_cuda_cross_entropy_backward(ThawCudaContext *ctx, float *dlogits,
  * (see cuda_conv.cu for the KRSC copies). No workspace argument: the
  * context owns cuDNN's workspace (capped by its limit) and scratch. The
  * first call for a shape picks the algorithms and caches them. */
-int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, float *out, const float *in,
-                             const float *weight, const float *bias,
+int thaw_cuda_conv2d_forward(ThawCudaContext *ctx, void *out, const void *in,
+                             const void *weight, const float *bias,
                              const Conv2dShape *s, ThawError *err);
 /* din += dconv/din, dweight += ..., dbias += column sums of dout; NULL skips. */
-int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, float *din, float *dweight,
-                              float *dbias, const float *dout, const float *in,
-                              const float *weight, const Conv2dShape *s,
+int thaw_cuda_conv2d_backward(ThawCudaContext *ctx, void *din, float *dweight,
+                              float *dbias, const void *dout, const void *in,
+                              const void *weight, const Conv2dShape *s,
                               ThawError *err);
 
 /* What the cache chose for one shape (cudnnConvolution*Algo_t values);
@@ -182,58 +185,58 @@ int thaw_cuda_conv2d_force_paths(ThawCudaContext *ctx, const Conv2dShape *s, con
  * train-mode backward takes the forward's eps (cuDNN's kernels ask for it).
  * Train mode without an activation can run on cuDNN's kernels instead
  * (thaw_cuda_context_set_cudnn_batchnorm). */
-int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, float *y, float *mean,
-                                      float *rstd, const float *x, const float *gamma,
+int thaw_cuda_batchnorm_forward_train(ThawCudaContext *ctx, void *y, float *mean,
+                                      float *rstd, const void *x, const float *gamma,
                                       const float *beta, float *running_mean,
                                       float *running_var, float momentum, float eps,
                                       int m, int c, ThawCudaAct act, ThawError *err);
-int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, float *y, const float *x,
+int thaw_cuda_batchnorm_forward_eval(ThawCudaContext *ctx, void *y, const void *x,
                                      const float *gamma, const float *beta,
                                      const float *running_mean,
                                      const float *running_var, float eps, int m,
                                      int c, ThawCudaAct act, ThawError *err);
-int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, float *dx, float *dgamma,
-                                       float *dbeta, const float *dy, const float *x,
+int thaw_cuda_batchnorm_backward_train(ThawCudaContext *ctx, void *dx, float *dgamma,
+                                       float *dbeta, const void *dy, const void *x,
                                        const float *mean, const float *rstd,
                                        const float *gamma, float eps, int m, int c,
                                        ThawError *err);
-int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, float *dx, float *dgamma,
-                                      float *dbeta, const float *dy, const float *x,
+int thaw_cuda_batchnorm_backward_eval(ThawCudaContext *ctx, void *dx, float *dgamma,
+                                      float *dbeta, const void *dy, const void *x,
                                       const float *gamma, const float *running_mean,
                                       const float *running_var, float eps, int m,
                                       int c, ThawError *err);
 
 /* engine/ops/pool.h: max pooling with int32 argmax (flat index into in, ties
  * keep the first, NaN wins); adaptive average pooling with PyTorch's bins. */
-int thaw_cuda_maxpool2d_forward(ThawCudaContext *ctx, float *out, int32_t *argmax,
-                                const float *in, const Pool2dShape *s, ThawError *err);
-int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, float *din, const float *dout,
+int thaw_cuda_maxpool2d_forward(ThawCudaContext *ctx, void *out, int32_t *argmax,
+                                const void *in, const Pool2dShape *s, ThawError *err);
+int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, void *din, const void *dout,
                                  const int32_t *argmax, const Pool2dShape *s,
                                  ThawError *err);
-int thaw_cuda_adaptive_avgpool2d_forward(ThawCudaContext *ctx, float *out,
-                                         const float *in, int n, int h, int w, int c,
+int thaw_cuda_adaptive_avgpool2d_forward(ThawCudaContext *ctx, void *out,
+                                         const void *in, int n, int h, int w, int c,
                                          int oh, int ow, ThawError *err);
-int thaw_cuda_adaptive_avgpool2d_backward(ThawCudaContext *ctx, float *din,
-                                          const float *dout, int n, int h, int w, int c,
+int thaw_cuda_adaptive_avgpool2d_backward(ThawCudaContext *ctx, void *din,
+                                          const void *dout, int n, int h, int w, int c,
                                           int oh, int ow, ThawError *err);
 
 /* engine/ops/elementwise.h's inverted dropout with the same generator: same
  * seed, same mask as the CPU (not PyTorch's stream). *rng_state is host
  * memory and advances as on the CPU. */
-int thaw_cuda_dropout_forward(ThawCudaContext *ctx, float *out, float *mask,
-                              const float *in, float p, size_t n, uint64_t *rng_state,
+int thaw_cuda_dropout_forward(ThawCudaContext *ctx, void *out, float *mask,
+                              const void *in, float p, size_t n, uint64_t *rng_state,
                               ThawError *err);
-int thaw_cuda_dropout_backward(ThawCudaContext *ctx, float *din, const float *dout,
+int thaw_cuda_dropout_backward(ThawCudaContext *ctx, void *din, const void *dout,
                                const float *mask, size_t n, ThawError *err);
 
 /* engine/ops/pad.h (asymmetric zero padding) and flatten to (c, h, w). */
-int thaw_cuda_pad2d_forward(ThawCudaContext *ctx, float *out, const float *in,
+int thaw_cuda_pad2d_forward(ThawCudaContext *ctx, void *out, const void *in,
                             const Pad2dShape *s, ThawError *err);
-int thaw_cuda_pad2d_backward(ThawCudaContext *ctx, float *din, const float *dout,
+int thaw_cuda_pad2d_backward(ThawCudaContext *ctx, void *din, const void *dout,
                              const Pad2dShape *s, ThawError *err);
-int thaw_cuda_flatten_forward(ThawCudaContext *ctx, float *out, const float *in, int n,
+int thaw_cuda_flatten_forward(ThawCudaContext *ctx, void *out, const void *in, int n,
                               int h, int w, int c, ThawError *err);
-int thaw_cuda_flatten_backward(ThawCudaContext *ctx, float *din, const float *dout,
+int thaw_cuda_flatten_backward(ThawCudaContext *ctx, void *din, const void *dout,
                                int n, int h, int w, int c, ThawError *err);
 
 #ifdef __cplusplus

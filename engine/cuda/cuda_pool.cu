@@ -7,8 +7,9 @@
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_pool_body.h"
 
-__global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
-                                   Pool2dShape s, size_t total)
+template <typename S>
+__global__ static void maxpool_fwd(S *out, int32_t *argmax, const S *in, Pool2dShape s,
+                                   size_t total)
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % s.c);
@@ -28,7 +29,7 @@ __global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
         for (int ih = h0; ih < h1; ih++) {
             for (int iw = w0; iw < w1; iw++) {
                 int32_t idx = (int32_t)((((size_t)b * s.h + ih) * s.w + iw) * s.c + j);
-                float v = in[idx];
+                float v = thaw_ld(in[idx]);
                 if (first || v > best || v != v) {
                     best = v;
                     where = idx;
@@ -36,14 +37,14 @@ __global__ static void maxpool_fwd(float *out, int32_t *argmax, const float *in,
                 }
             }
         }
-        out[i] = best;
+        out[i] = thaw_st<S>(best);   /* a value of in: exact in S */
         argmax[i] = where;
     }
 }
 
 /* Thread g of the backward (cuda_pool_body.h). */
-template <int V>
-__global__ static void maxpool_bwd(float *din, const float *dout, const int32_t *argmax,
+template <int V, typename S>
+__global__ static void maxpool_bwd(S *din, const S *dout, const int32_t *argmax,
                                    Pool2dShape s, int assign, unsigned groups)
 {
     GRID_STRIDE(g, groups) {
@@ -58,8 +59,9 @@ __device__ static void adaptive_bin(int i, int size, int outsize, int *lo, int *
     *hi = (int)((((long)i + 1) * size + outsize - 1) / outsize);
 }
 
-__global__ static void adaptive_fwd(float *out, const float *in, int h, int w, int c,
-                                    int oh, int ow, size_t total)
+template <typename S>
+__global__ static void adaptive_fwd(S *out, const S *in, int h, int w, int c, int oh, int ow,
+                                    size_t total)
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % c);
@@ -74,15 +76,16 @@ __global__ static void adaptive_fwd(float *out, const float *in, int h, int w, i
         float sum = 0.0f;
         for (int ih = h0; ih < h1; ih++) {
             for (int iw = w0; iw < w1; iw++) {
-                sum += in[(((size_t)b * h + ih) * w + iw) * c + j];
+                sum += thaw_ld(in[(((size_t)b * h + ih) * w + iw) * c + j]);
             }
         }
-        out[i] = sum * (1.0f / (float)((h1 - h0) * (w1 - w0)));
+        out[i] = thaw_st<S>(sum * (1.0f / (float)((h1 - h0) * (w1 - w0))));
     }
 }
 
-__global__ static void adaptive_bwd(float *din, const float *dout, int h, int w, int c,
-                                    int oh, int ow, int assign, size_t total)
+template <typename S>
+__global__ static void adaptive_bwd(S *din, const S *dout, int h, int w, int c, int oh, int ow,
+                                    int assign, size_t total)
 {
     GRID_STRIDE(i, total) {
         int j = (int)(i % c);
@@ -91,7 +94,7 @@ __global__ static void adaptive_bwd(float *din, const float *dout, int h, int w,
         t /= w;
         int ih = (int)(t % h);
         int b = (int)(t / h);
-        float acc = assign ? 0.0f : din[i];
+        float acc = assign ? 0.0f : thaw_ld(din[i]);
         /* Bins overlap when sizes do not divide: test each (oh, ow are small). */
         for (int oi = 0; oi < oh; oi++) {
             int h0, h1;
@@ -106,60 +109,98 @@ __global__ static void adaptive_bwd(float *din, const float *dout, int h, int w,
                     continue;
                 }
                 float inv = 1.0f / (float)((h1 - h0) * (w1 - w0));
-                acc += dout[(((size_t)b * oh + oi) * ow + oj) * c + j] * inv;
+                acc += thaw_ld(dout[(((size_t)b * oh + oi) * ow + oj) * c + j]) * inv;
             }
         }
-        din[i] = acc;
+        din[i] = thaw_st<S>(acc);
     }
+}
+
+template <typename S>
+static int maxpool_fwd_on(ThawCudaContext *ctx, void *out, int32_t *argmax, const void *in,
+                          const Pool2dShape *s, ThawError *err)
+{
+    size_t total = (size_t)s->n * s->p * s->q * s->c;
+    LAUNCH(maxpool_fwd<S>, total, (S *)out, argmax, (const S *)in, *s, total);
+    return 0;
+}
+
+template <typename S>
+static int maxpool_bwd_on(ThawCudaContext *ctx, void *din, const void *dout,
+                          const int32_t *argmax, const Pool2dShape *s, ThawError *err)
+{
+    size_t total = (size_t)s->n * s->h * s->w * s->c;
+    if (total >= THAW_CUDA_MAX_FLAT) {
+        return thaw_fail(err, THAW_ERR_ARG, "maxpool_bwd: %zu elements is over the GPU "
+                         "backend's 32-bit index limit", total);
+    }
+    if (total == 0) {
+        return 0;
+    }
+    if (s->c % 4 == 0 && thaw_chan_aligned(din) && thaw_chan_aligned(dout) &&
+        thaw_chan_aligned(argmax)) {
+        maxpool_bwd<4, S><<<thaw_cuda_blocks(total / 4), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+            (S *)din, (const S *)dout, argmax, *s, ctx->din_assign, (unsigned)(total / 4));
+    } else {
+        maxpool_bwd<1, S><<<thaw_cuda_blocks(total), THAW_CUDA_THREADS, 0, ctx->stream>>>(
+            (S *)din, (const S *)dout, argmax, *s, ctx->din_assign, (unsigned)total);
+    }
+    THAW_CUDA_CHECK_LAUNCH("maxpool_bwd");
+    return 0;
+}
+
+template <typename S>
+static int adaptive_fwd_on(ThawCudaContext *ctx, void *out, const void *in, int n, int h, int w,
+                           int c, int oh, int ow, ThawError *err)
+{
+    size_t total = (size_t)n * oh * ow * c;
+    LAUNCH(adaptive_fwd<S>, total, (S *)out, (const S *)in, h, w, c, oh, ow, total);
+    return 0;
+}
+
+template <typename S>
+static int adaptive_bwd_on(ThawCudaContext *ctx, void *din, const void *dout, int n, int h,
+                           int w, int c, int oh, int ow, ThawError *err)
+{
+    size_t total = (size_t)n * h * w * c;
+    LAUNCH(adaptive_bwd<S>, total, (S *)din, (const S *)dout, h, w, c, oh, ow,
+           ctx->din_assign, total);
+    return 0;
 }
 
 extern "C" {
 
-int thaw_cuda_maxpool2d_forward(ThawCudaContext *ctx, float *out, int32_t *argmax,
-                                const float *in, const Pool2dShape *s, ThawError *err)
+int thaw_cuda_maxpool2d_forward(ThawCudaContext *ctx, void *out, int32_t *argmax,
+                                const void *in, const Pool2dShape *s, ThawError *err)
 {
-    size_t total = (size_t)s->n * s->p * s->q * s->c;
-    LAUNCH(maxpool_fwd, total, out, argmax, in, *s, total);
-    return 0;
+    return THAW_BY_STORAGE(ctx, maxpool_fwd_on, ctx, out, argmax, in, s, err);
 }
 
-int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, float *din, const float *dout,
+int thaw_cuda_maxpool2d_backward(ThawCudaContext *ctx, void *din, const void *dout,
                                  const int32_t *argmax, const Pool2dShape *s,
                                  ThawError *err)
 {
-    size_t total = (size_t)s->n * s->h * s->w * s->c;
-    if (s->c % 4 == 0 && thaw_chan_aligned(din) && thaw_chan_aligned(dout) &&
-        thaw_chan_aligned(argmax)) {
-        LAUNCH(maxpool_bwd<4>, total / 4, din, dout, argmax, *s, ctx->din_assign,
-               (unsigned)(total / 4));
-    } else {
-        LAUNCH(maxpool_bwd<1>, total, din, dout, argmax, *s, ctx->din_assign, (unsigned)total);
-    }
-    return 0;
+    return THAW_BY_STORAGE(ctx, maxpool_bwd_on, ctx, din, dout, argmax, s, err);
 }
 
-int thaw_cuda_adaptive_avgpool2d_forward(ThawCudaContext *ctx, float *out,
-                                         const float *in, int n, int h, int w, int c,
-                                         int oh, int ow, ThawError *err)
+int thaw_cuda_adaptive_avgpool2d_forward(ThawCudaContext *ctx, void *out, const void *in,
+                                         int n, int h, int w, int c, int oh, int ow,
+                                         ThawError *err)
 {
     if (h <= 0 || w <= 0 || oh <= 0 || ow <= 0) {
         return thaw_fail(err, THAW_ERR_ARG, "adaptive average pool %dx%d -> %dx%d", h, w, oh, ow);
     }
-    size_t total = (size_t)n * oh * ow * c;
-    LAUNCH(adaptive_fwd, total, out, in, h, w, c, oh, ow, total);
-    return 0;
+    return THAW_BY_STORAGE(ctx, adaptive_fwd_on, ctx, out, in, n, h, w, c, oh, ow, err);
 }
 
-int thaw_cuda_adaptive_avgpool2d_backward(ThawCudaContext *ctx, float *din,
-                                          const float *dout, int n, int h, int w, int c,
-                                          int oh, int ow, ThawError *err)
+int thaw_cuda_adaptive_avgpool2d_backward(ThawCudaContext *ctx, void *din, const void *dout,
+                                          int n, int h, int w, int c, int oh, int ow,
+                                          ThawError *err)
 {
     if (h <= 0 || w <= 0 || oh <= 0 || ow <= 0) {
         return thaw_fail(err, THAW_ERR_ARG, "adaptive average pool %dx%d -> %dx%d", h, w, oh, ow);
     }
-    size_t total = (size_t)n * h * w * c;
-    LAUNCH(adaptive_bwd, total, din, dout, h, w, c, oh, ow, ctx->din_assign, total);
-    return 0;
+    return THAW_BY_STORAGE(ctx, adaptive_bwd_on, ctx, din, dout, n, h, w, c, oh, ow, err);
 }
 
 } /* extern "C" */

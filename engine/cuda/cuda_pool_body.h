@@ -27,9 +27,10 @@ __host__ __device__ static inline void thaw_windows_holding(int i, int stride, i
  * V values and 16-byte loads of argmax and dout (on the H100 the
  * one-channel version took 1.4 ms for ResNet-50's max pool backward at
  * batch 128, its forward 0.35). The windows in the CPU's order, each
- * channel's sum as before: the CPU op's bits. */
-template <int V>
-__host__ __device__ __forceinline__ void thaw_maxpool_backward_at(float *din, const float *dout,
+ * channel's sum as before: the CPU op's bits. S: float or bf16 maps
+ * (cuda_storage.h; the sums in float, one rounding at the store). */
+template <int V, typename S>
+__host__ __device__ __forceinline__ void thaw_maxpool_backward_at(S *din, const S *dout,
                                                                   const int32_t *argmax,
                                                                   const Pool2dShape &s,
                                                                   int assign, unsigned g)

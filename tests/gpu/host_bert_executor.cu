@@ -361,24 +361,28 @@ int thaw_cuda_optimizer_upload(ThawCudaContext *ctx, ThawCudaOptimizer *o,
 /* ---- the CUDA ops as their CPU twins (cuda_ops.h's contract: backward
  * adds, a NULL gradient is skipped) ---- */
 
-int thaw_cuda_linear_forward(ThawCudaContext *ctx, float *out, const float *in,
-                             const float *weight, const float *bias, int n, int in_features,
+/* The image ops' void pointers (cuda_ops.h) hold floats here: the BERT
+ * executor refuses a bf16 context. */
+int thaw_cuda_linear_forward(ThawCudaContext *ctx, void *out, const void *in,
+                             const void *weight, const float *bias, int n, int in_features,
                              int out_features, ThawError *err)
 {
     (void)ctx;
     (void)err;
-    linear_forward(out, in, weight, bias, n, in_features, out_features);
+    linear_forward((float *)out, (const float *)in, (const float *)weight, bias, n,
+                   in_features, out_features);
     return 0;
 }
 
-int thaw_cuda_linear_backward(ThawCudaContext *ctx, float *din, float *dweight, float *dbias,
-                              const float *dout, const float *in, const float *weight, int n,
+int thaw_cuda_linear_backward(ThawCudaContext *ctx, void *din, float *dweight, float *dbias,
+                              const void *dout, const void *in, const void *weight, int n,
                               int in_features, int out_features, ThawError *err)
 {
     (void)ctx;
     (void)err;
-    assign_zero(din, (size_t)n * in_features);
-    linear_backward(din, dweight, dbias, dout, in, weight, n, in_features, out_features);
+    assign_zero((float *)din, (size_t)n * in_features);
+    linear_backward((float *)din, dweight, dbias, (const float *)dout, (const float *)in,
+                    (const float *)weight, n, in_features, out_features);
     return 0;
 }
 
@@ -493,53 +497,53 @@ int thaw_cuda_embedding_backward(ThawCudaContext *ctx, float *dtable, const floa
     return 0;
 }
 
-int thaw_cuda_add_forward(ThawCudaContext *ctx, float *out, const float *a, const float *b,
+int thaw_cuda_add_forward(ThawCudaContext *ctx, void *out, const void *a, const void *b,
                           size_t n, ThawCudaAct act, ThawError *err)
 {
     (void)ctx;
     (void)err;
     assert_int_equal(act, THAW_CUDA_ACT_NONE);
-    add_forward(out, a, b, n);
+    add_forward((float *)out, (const float *)a, (const float *)b, n);
     return 0;
 }
 
 int thaw_cuda_cross_entropy_forward(ThawCudaContext *ctx, float *loss, float *probs,
-                                    float *row_loss, const float *logits, const int32_t *labels,
+                                    float *row_loss, const void *logits, const int32_t *labels,
                                     int n, int classes, float smoothing, ThawError *err)
 {
     (void)ctx;
     (void)row_loss;
     (void)err;
-    *loss = cross_entropy_forward(probs, logits, labels, n, classes, smoothing);
+    *loss = cross_entropy_forward(probs, (const float *)logits, labels, n, classes, smoothing);
     return 0;
 }
 
-int thaw_cuda_cross_entropy_backward(ThawCudaContext *ctx, float *dlogits, const float *probs,
+int thaw_cuda_cross_entropy_backward(ThawCudaContext *ctx, void *dlogits, const float *probs,
                                      const int32_t *labels, int n, int classes, float smoothing,
                                      float dloss, ThawError *err)
 {
     (void)ctx;
     (void)err;
-    cross_entropy_backward(dlogits, probs, labels, n, classes, smoothing, dloss);
+    cross_entropy_backward((float *)dlogits, probs, labels, n, classes, smoothing, dloss);
     return 0;
 }
 
-int thaw_cuda_dropout_forward(ThawCudaContext *ctx, float *out, float *mask, const float *in,
+int thaw_cuda_dropout_forward(ThawCudaContext *ctx, void *out, float *mask, const void *in,
                               float p, size_t n, uint64_t *rng_state, ThawError *err)
 {
     (void)ctx;
     (void)err;
-    dropout_forward(out, mask, in, p, n, rng_state);
+    dropout_forward((float *)out, mask, (const float *)in, p, n, rng_state);
     return 0;
 }
 
-int thaw_cuda_dropout_backward(ThawCudaContext *ctx, float *din, const float *dout,
+int thaw_cuda_dropout_backward(ThawCudaContext *ctx, void *din, const void *dout,
                                const float *mask, size_t n, ThawError *err)
 {
     (void)ctx;
     (void)err;
-    assign_zero(din, n);
-    dropout_backward(din, dout, mask, n);
+    assign_zero((float *)din, n);
+    dropout_backward((float *)din, (const float *)dout, mask, n);
     return 0;
 }
 
