@@ -4,10 +4,13 @@
  * bench_gpu_torch.py.
  *
  * usage: bench_gpu [--arch resnet50|efficientnet_lite0|...] [--batch N]
- *                  [--size S] [--tf32] [--iters N] [--warmup N] [--device N]
+ *                  [--size S] [--tf32 | --bf16] [--iters N] [--warmup N] [--device N]
  *                  [--heuristic] [--cudnn-1x1] [--gemm-1x1] [--cudnn-bn]
  *                  [--cudnn-depthwise] [--no-fuse]
  *                  [--no-assign] [--workspace-mib N] [--profile FILE]
+ * --bf16: bf16 mixed precision (thaw_cuda_context_set_bf16: bf16
+ * activations and matrix operands, fp32 master weights and optimizer), the
+ * counterpart of bench_gpu_torch.py --bf16 (torch.autocast).
  * --heuristic: cuDNN's heuristics pick the convolution algorithms (no
  * timing); default: benchmark mode (timed on first use, as PyTorch's
  * cudnn.benchmark and `thaw train --device cuda`). 1x1 convolutions: by
@@ -39,7 +42,7 @@
  * pays the algorithm search. Input is random, labels random.
  *
  * prints one JSON line:
- * {"impl":"thaw","arch":..,"batch":..,"size":..,"precision":"fp32"|"tf32",
+ * {"impl":"thaw","arch":..,"batch":..,"size":..,"precision":"fp32"|"tf32"|"bf16",
  *  "iters":..,"step_ms_min":..,"step_ms_median":..,"img_s":<batch/median>,
  *  "device_mb":..,"gpu":".."}
  * or {"impl":"thaw","skipped":"no GPU (...)"} with exit status 77. */
@@ -139,7 +142,7 @@ static int fail(const ThawError *err, const char *what)
 int main(int argc, char **argv)
 {
     const char *arch = "resnet50";
-    int batch = 64, size = 224, tf32 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
+    int batch = 64, size = 224, tf32 = 0, bf16 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
         cudnn_1x1 = 0, timed_1x1 = 1, cudnn_bn = 0, assign = 1, workspace_mib = 0, own_depthwise = 1,
         fuse = 1;
     const char *profile = NULL;
@@ -148,6 +151,8 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--tf32") == 0) {
             tf32 = 1;
+        } else if (strcmp(a, "--bf16") == 0) {
+            bf16 = 1;
         } else if (strcmp(a, "--heuristic") == 0) {
             heuristic = 1;
         } else if (strcmp(a, "--cudnn-1x1") == 0) {
@@ -179,7 +184,7 @@ int main(int argc, char **argv)
         } else if (v && strcmp(a, "--workspace-mib") == 0) {
             workspace_mib = atoi(v), i++;
         } else {
-            fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32] "
+            fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32 | --bf16] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
                             "[--cudnn-1x1] [--gemm-1x1] [--cudnn-bn] [--cudnn-depthwise] [--no-fuse] [--no-assign] [--workspace-mib N] "
                             "[--profile FILE]\n");
@@ -205,6 +210,7 @@ int main(int argc, char **argv)
         thaw_cuda_context_create(&ctx, device, tf32, (size_t)workspace_mib << 20, &err)) {
         return fail(&err, "device");
     }
+    thaw_cuda_context_set_bf16(ctx, bf16);
     thaw_cuda_context_set_benchmark(ctx, !heuristic);
     thaw_cuda_context_set_gemm_1x1(ctx, timed_1x1 ? THAW_CUDA_1X1_TIMED : !cudnn_1x1);
     thaw_cuda_context_set_own_depthwise(ctx, own_depthwise);
@@ -294,7 +300,7 @@ int main(int argc, char **argv)
     printf("{\"impl\":\"thaw\",\"arch\":\"%s\",\"batch\":%d,\"size\":%d,\"precision\":\"%s\","
            "\"iters\":%d,\"step_ms_min\":%.3f,\"step_ms_median\":%.3f,\"img_s\":%.1f,"
            "\"loss\":%.4f,\"device_mb\":%.0f,\"conv_algos\":\"%s%s%s%s%s%s\",\"gpu\":\"%s\"}\n",
-           arch, batch, size, tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
+           arch, batch, size, bf16 ? "bf16" : tf32 ? "tf32" : "fp32", iters, ms[0], med, batch / med * 1e3,
            loss, thaw_cuda_graph_device_bytes(cg) / 1e6, heuristic ? "heuristic" : "benchmark",
            timed_1x1 && !heuristic ? one_by_one : cudnn_1x1 ? ", 1x1 cudnn" : ", 1x1 gemm",
            own_depthwise ? "" : ", cudnn depthwise",

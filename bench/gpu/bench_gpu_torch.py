@@ -3,10 +3,12 @@ EfficientNet-Lite0 (bench/transfer/torch_lite0.py, the same architecture as
 thaw's) on the GPU, eager mode, channels_last, the same step as bench_gpu.c:
 batch upload from pinned memory, forward, cross-entropy, backward, SGD
 (momentum 0.9), loss read back. fp32 (TF32 off for convolutions and
-matmuls) or --tf32 (TF32 on for both).
+matmuls), --tf32 (TF32 on for both) or --bf16 (torch.autocast to bfloat16
+around forward and loss, fp32 weights and optimizer: PyTorch's mixed
+precision; bf16 needs no loss scaling).
 
 usage: bench_gpu_torch.py [--arch resnet50|efficientnet_lite0] [--batch N]
-                          [--size S] [--tf32] [--iters N] [--warmup N]
+                          [--size S] [--tf32 | --bf16] [--iters N] [--warmup N]
 prints one JSON line like bench_gpu.c, or
 {"impl":"torch","skipped":"torch without CUDA (...)"} when this Python's
 torch cannot use a GPU (Debian's python3-torch is CPU-only; the GPU machine
@@ -24,6 +26,7 @@ ap.add_argument("--arch", default="resnet50")
 ap.add_argument("--batch", type=int, default=64)
 ap.add_argument("--size", type=int, default=224)
 ap.add_argument("--tf32", action="store_true")
+ap.add_argument("--bf16", action="store_true")
 ap.add_argument("--iters", type=int, default=20)
 ap.add_argument("--warmup", type=int, default=3)
 ap.add_argument("--profile", help="after the timed steps, 3 profiled steps: GPU time "
@@ -68,7 +71,8 @@ for it in range(args.warmup + args.iters):
     x = host.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
     y = labels_host.to(dev, non_blocking=True)
     opt.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x), y)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.bf16):
+        loss = loss_fn(model(x), y)
     loss.backward()
     opt.step()
     value = loss.item()   # one synchronisation per step, like thaw's
@@ -103,7 +107,9 @@ def write_profile(path, step_ms):
             x = host.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = labels_host.to(dev, non_blocking=True)
             opt.zero_grad(set_to_none=True)
-            loss_fn(model(x), y).backward()
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.bf16):
+                step_loss = loss_fn(model(x), y)
+            step_loss.backward()
             opt.step()
         torch.cuda.synchronize()
     rows = []
@@ -125,7 +131,8 @@ def write_profile(path, step_ms):
         for ms_, n, key in sorted(rows, reverse=True)[:20]:
             f.write("  %8.3f %4d  %s\n" % (ms_, n, key[:110]))
 print(json.dumps({"impl": "torch", "arch": args.arch, "batch": args.batch, "size": args.size,
-                  "precision": "tf32" if args.tf32 else "fp32", "iters": args.iters,
+                  "precision": "bf16" if args.bf16 else "tf32" if args.tf32 else "fp32",
+                  "iters": args.iters,
                   "step_ms_min": round(min(times), 3), "step_ms_median": round(med, 3),
                   "img_s": round(args.batch / med * 1e3, 1), "loss": round(value, 4),
                   "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0)}))

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # GPU training throughput, thaw beside PyTorch on the same GPU (issue 5):
-# ResNet-50 and EfficientNet-Lite0, batch 64 and 128, 224x224, fp32 and
-# TF32; each configuration is one bench_gpu process, then one
+# ResNet-50 and EfficientNet-Lite0, batch 64 and 128, 224x224, fp32, TF32
+# and bf16 mixed precision (PyTorch: torch.autocast to bfloat16; BENCH_GPU_PRECS
+# narrows them); each configuration is one bench_gpu process, then one
 # bench_gpu_torch.py process. Prints a table (images/s and thaw / torch).
 # BENCH_GPU_ARCHS / BENCH_GPU_BATCHES narrow the matrix, BENCH_GPU_ITERS
 # sets the timed steps, BENCH_GPU_VARIANTS picks the variant rows
 # (bench_gpu flags without --, joined by commas, values after =: e.g.
-# "fuse heuristic,workspace-mib=2048"; @tf32 or @fp32 at the end runs one
+# "fuse heuristic,workspace-mib=2048"; @tf32, @fp32 or @bf16 at the end runs one
 # precision only; BENCH_GPU_LITE0_VARIANTS the same for EfficientNet-Lite0), BENCH_GPU_EXTRAS=0 skips them and the
 # profiles (a short slot on a GPU machine). Then text: all-MiniLM-L6-v2's
 # shape (random init: the GPU machine has no weights cache) fine-tuned at
@@ -31,6 +32,10 @@ BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
 VARIANTS=${BENCH_GPU_VARIANTS:-no-fuse@tf32 gemm-1x1@tf32}
 LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-cudnn-depthwise@tf32}
+PRECS=${BENCH_GPU_PRECS:-fp32 tf32 bf16}
+prec_flag() {   # PRECISION -> the flag both benchmarks take
+    case $1 in tf32) echo --tf32 ;; bf16) echo --bf16 ;; *) echo "" ;; esac
+}
 if [ ! -x "$BIN" ]; then
     echo "bench-gpu: $BIN missing (configure with -DTHAW_CUDA=ON)"; exit 1
 fi
@@ -44,8 +49,8 @@ status=0
 declare -A thaw_main torch_main   # arch/batch/prec -> img/s of the main rows
 for arch in $ARCHS; do
     for batch in $BATCHES; do
-        for prec in fp32 tf32; do
-            flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+        for prec in $PRECS; do
+            flag=$(prec_flag "$prec")
             t=$(timeout 120 "$BIN" --arch "$arch" --batch "$batch" --iters "$ITERS" $flag 2>&1 | tail -1)
             echo "$t" >> "$OUT"
             p=$(timeout 120 "$PY" "$ROOT/bench/gpu/bench_gpu_torch.py" --arch "$arch" \
@@ -125,7 +130,7 @@ if [ "$EXTRAS" != 0 ]; then
         vflags="--${2%%@*}"
         vflags=${vflags//,/ --}
         for prec in $precs; do
-            flag=""; [ "$prec" = tf32 ] && flag="--tf32"
+            flag=$(prec_flag "$prec")
             t=$(timeout 120 "$BIN" --arch "$1" --batch 128 --iters "$ITERS" ${vflags//=/ } $flag 2>&1 | tail -1)
             echo "$t" >> "$OUT"
             vi=$(field "$t" img_s)

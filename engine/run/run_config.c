@@ -50,19 +50,18 @@ void run_config_free(RunConfig *cfg)
     cfg->json = NULL;
 }
 
-/* "precision": fp32 (default) or tf32 (the GPU's convolutions and matrix
- * products on TF32 tensor cores, PyTorch's allow_tf32); bf16 is named so
- * that asking for it says it is not there yet rather than "unknown". */
+/* "precision": fp32 (default), tf32 (the GPU's convolutions and matrix
+ * products on TF32 tensor cores, PyTorch's allow_tf32) or bf16 (image
+ * models on the GPU: bf16 activations and matrix operands, fp32 master
+ * weights and optimizer, PyTorch's autocast; engine/cuda/cuda_context.h).
+ * Both only change GPU math: on the CPU the run is fp32 and says so. */
 static int parse_precision(Ctx *c, RunConfig *cfg, const cJSON *root)
 {
     static const char *PRECISIONS[] = {"fp32", "tf32", "bf16"};
     int which = 0;
     int rc = run_get_enum(c, root, "", "precision", PRECISIONS, 3, &which, NULL);
-    if (rc == 0 && which == 2) {
-        return thaw_fail(c->err, THAW_ERR_ARG, "%s: key 'precision': bf16 mixed precision is "
-                         "not implemented yet; use fp32 or tf32", c->path);
-    }
     cfg->tf32 = which == 1;
+    cfg->bf16 = which == 2;
     return rc;
 }
 

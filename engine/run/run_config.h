@@ -96,6 +96,7 @@ typedef struct {
     int workers;                    /* loader threads (2) */
     int feature_cache;              /* cache frozen-boundary activations (true) */
     int tf32;                       /* precision "tf32": TF32 tensor cores on the GPU */
+    int bf16;                       /* precision "bf16": bf16 mixed precision on the GPU */
 } RunConfig;
 
 /* Fills cfg with every default (no model, no dataset). */

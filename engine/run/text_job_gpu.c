@@ -27,6 +27,11 @@ int text_gpu_open(TextJob *j)
         job_gpu_note_cpu_precision(&j->core);
         return 0;
     }
+    if (j->core.cfg->bf16) {   /* the BERT executor is fp32 / TF32 only */
+        return thaw_fail(j->core.err, THAW_ERR_ARG, "%s: key 'precision': bf16 is for image "
+                         "models; text models train on the GPU in fp32 or tf32",
+                         j->core.cfg->path[0] ? j->core.cfg->path : "run config");
+    }
     struct TextGpu *g = calloc(1, sizeof *g);
     if (!g) {
         return thaw_fail(j->core.err, THAW_ERR_NOMEM, "out of memory");

@@ -55,8 +55,10 @@ BENCH_GPU_BATCHES=128 BENCH_GPU_ITERS=2 bash "$THAW_SOURCE_DIR/bench/gpu/run.sh"
 rc=$?
 cat "$W/bench.out"
 [ "$rc" -eq 0 ] || fail "bench/gpu/run.sh exit $rc with a working bench_gpu"
-rows=$(grep -cE '^(resnet50|efficientnet_lite0) +128 +(fp32|tf32) +123\.4 +skipped' "$W/bench.out")
-[ "$rows" -eq 4 ] || fail "want 4 main rows (2 models x 2 precisions, torch skipped), got $rows"
+rows=$(grep -cE '^(resnet50|efficientnet_lite0) +128 +(fp32|tf32|bf16) +123\.4 +skipped' "$W/bench.out")
+[ "$rows" -eq 6 ] || fail "want 6 main rows (2 models x 3 precisions, torch skipped), got $rows"
+grep -q '"args":"--arch resnet50 --batch 128 --iters 2 --bf16"' "$W/build/bench-gpu.jsonl" ||
+    fail "the bf16 row did not pass --bf16 to bench_gpu"
 grep -qE '^resnet50 no-fuse@tf32 +128 +tf32 +123\.4 +vs main +1\.00x +vs torch +- +stand-in algos$' \
     "$W/bench.out" || fail "no 'resnet50 no-fuse@tf32' row with its ratio to the main row and its algos"
 grep -qE '^resnet50 gemm-1x1@tf32 +128 +tf32' "$W/bench.out" ||

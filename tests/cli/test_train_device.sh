@@ -11,7 +11,8 @@
 #  - a text run (a tiny random-init BERT on a CSV) trains with --device cpu
 #    and, where a GPU is, with --device cuda (device line, checkpoints);
 #    without one, cuda is one line.
-#  - precision tf32 on the CPU trains like fp32 and says so; bf16 is one line.
+#  - precision tf32 and bf16 on the CPU train like fp32 and say so; on a
+#    GPU each names its precision, and bf16 for a text run is one line.
 #  - the workbench's --device: a bad value, and cuda without a GPU, are one
 #    line and exit 2 before the screen starts.
 set -u
@@ -58,7 +59,7 @@ grep -Eq '^epoch 1/1  train loss' "$W/cpu.out" || fail "--device cpu: no epoch l
 grep -q 'device: cuda' "$W/cpu.out" && fail "--device cpu: a cuda device line"
 [ -f "$W/cpu/epoch-001.safetensors" ] || fail "--device cpu: no checkpoint"
 
-# precision tf32 on the CPU: trains in fp32 and says so; bf16 is refused
+# precision tf32 / bf16 on the CPU: trains in fp32 and says so
 sed 's/"threads": 2}/"threads": 2, "precision": "tf32"}/' "$W/run.json" > "$W/tf32.json"
 "$B" train "$W/tf32.json" --device cpu --out "$W/tf32" > "$W/tf32.out" 2> "$W/tf32.err" ||
     fail "precision tf32 on cpu exited $? ($(cat "$W/tf32.err"))"
@@ -68,8 +69,12 @@ losses() { grep -E '^epoch 1/1' "$1" | sed -E 's/  [0-9.]+ samples\/s.*//'; }
 [ -n "$(losses "$W/cpu.out")" ] && [ "$(losses "$W/cpu.out")" = "$(losses "$W/tf32.out")" ] ||
     fail "precision tf32 on cpu: losses differ from the fp32 run"
 sed 's/"threads": 2}/"threads": 2, "precision": "bf16"}/' "$W/run.json" > "$W/bf16.json"
-"$B" train "$W/bf16.json" --device cpu --out "$W/bf16" > /dev/null 2> "$W/bf16.err"
-one_line_exit2 "precision bf16" $? "$W/bf16.err" "key 'precision': bf16 .* not implemented yet"
+"$B" train "$W/bf16.json" --device cpu --out "$W/bf16" > "$W/bf16.out" 2> "$W/bf16.err" ||
+    fail "precision bf16 on cpu exited $? ($(cat "$W/bf16.err"))"
+grep -q '^precision bf16 applies on the GPU; this run trains on the CPU in fp32$' "$W/bf16.out" ||
+    fail "precision bf16 on cpu: no note ($(head -3 "$W/bf16.out"))"
+[ "$(losses "$W/cpu.out")" = "$(losses "$W/bf16.out")" ] ||
+    fail "precision bf16 on cpu: losses differ from the fp32 run"
 
 has_gpu=0
 if command -v nvidia-smi > /dev/null && nvidia-smi -L 2> /dev/null | grep -q '^GPU ' &&
@@ -88,6 +93,11 @@ if [ "$has_gpu" -eq 1 ]; then
     "$B" train "$W/tf32.json" --device cuda --out "$W/cuda-tf32" > "$W/cuda-tf32.out" 2>&1 ||
         fail "precision tf32 on cuda exited $?"
     grep -q '^device: cuda:0 (.*), TF32 (' "$W/cuda-tf32.out" || fail "precision tf32: no TF32 line"
+    "$B" train "$W/bf16.json" --device cuda --out "$W/cuda-bf16" > "$W/cuda-bf16.out" 2>&1 ||
+        fail "precision bf16 on cuda exited $? ($(tail -2 "$W/cuda-bf16.out"))"
+    grep -q '^device: cuda:0 (.*), bf16 mixed precision (' "$W/cuda-bf16.out" ||
+        fail "precision bf16: no bf16 line"
+    grep -Eq '^epoch 1/1  train loss' "$W/cuda-bf16.out" || fail "precision bf16: no epoch line"
     "$B" train "$W/run.json" --device cuda:99 --out "$W/c99" > /dev/null 2> "$W/c99.err"
     one_line_exit2 "--device cuda:99" $? "$W/c99.err" "reports [0-9]+ CUDA device"
 else
@@ -113,6 +123,12 @@ if [ "$has_gpu" -eq 1 ]; then
     [ "$rc" -eq 0 ] || fail "text run --device cuda exited $rc ($(cat "$W/text.err"))"
     grep -q '^device: cuda:0 (' "$W/text.out" || fail "text run --device cuda: no device line"
     [ -f "$W/text/epoch-003.safetensors" ] || fail "text run --device cuda: no checkpoint"
+    "$THAW_PYTHON" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["precision"] = "bf16"
+json.dump(r, open(sys.argv[2], "w"))' "$W/tiny/run.json" "$W/tiny/bf16.json"
+    "$B" train "$W/tiny/bf16.json" --device cuda:0 --out "$W/text-bf16" > /dev/null \
+        2> "$W/text-bf16.err"
+    one_line_exit2 "text run precision bf16 on cuda" $? "$W/text-bf16.err" \
+        "key 'precision': bf16 is for image models"
 else
     one_line_exit2 "text run --device cuda (no GPU)" "$rc" "$W/text.err" \
         "no usable CUDA device|no CUDA backend"

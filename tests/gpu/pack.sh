@@ -10,7 +10,7 @@ set -euo pipefail
 BUILD=${1:?usage: tests/gpu/pack.sh BUILD_DIR DEST_DIR}
 DEST=${2:?usage: tests/gpu/pack.sh BUILD_DIR DEST_DIR}
 BINS="thaw bench/bench_gpu bench/bench_bert tests/test_gpu_check tests/test_gpu_ops tests/test_gpu_cnn_ops
-      tests/test_gpu_text_ops tests/test_gpu_bert tests/test_gpu_models tests/test_engine_thread"
+      tests/test_gpu_text_ops tests/test_gpu_bert tests/test_gpu_models tests/test_gpu_bf16 tests/test_engine_thread"
 rm -rf "$DEST"
 mkdir -p "$DEST/lib" "$DEST/bench" "$DEST/tests"
 for b in $BINS; do

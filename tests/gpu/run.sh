@@ -43,7 +43,7 @@ else
 fi
 echo "   nvcc: $(nvcc --version 2>/dev/null | tail -1)"
 
-TESTS="test_gpu_check test_gpu_ops test_gpu_cnn_ops test_gpu_text_ops test_gpu_bert test_gpu_models"
+TESTS="test_gpu_check test_gpu_ops test_gpu_cnn_ops test_gpu_text_ops test_gpu_bert test_gpu_models test_gpu_bf16"
 if [ -n "${THAW_GPU_PREBUILT:-}" ]; then
     BUILD=$(cd "$THAW_GPU_PREBUILT" && pwd)
     LOG=$BUILD/gpu-run.log

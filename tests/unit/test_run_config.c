@@ -92,7 +92,21 @@ static void full_file(void **state)
     assert_int_equal(cfg.patience, 2);
     assert_int_equal(cfg.train_bn, 1);
     assert_int_equal(cfg.tf32, 1);
+    assert_int_equal(cfg.bf16, 0);
     assert_int_equal(cfg.threads, 3);
+    run_config_free(&cfg);
+}
+
+static void precision_bf16(void **state)
+{
+    (void)state;
+    RunConfig cfg;
+    ThawError err = {0};
+    const char *text = "{\"model\":{\"arch\":\"resnet18\"},\"dataset\":{\"type\":"
+                       "\"fashion_mnist\"},\"precision\":\"bf16\"}";
+    assert_int_equal(run_config_parse(&cfg, "run.json", text, &err), 0);
+    assert_int_equal(cfg.bf16, 1);
+    assert_int_equal(cfg.tf32, 0);
     run_config_free(&cfg);
 }
 
@@ -102,8 +116,6 @@ static void errors_name_file_and_key(void **state)
 {
     (void)state;
     expect_error("{" BASE ",\"optimizer\":{\"lr\":\"x\"}}", "key 'optimizer.lr' must be a number");
-    expect_error("{" BASE ",\"precision\":\"bf16\"}",
-                 "key 'precision': bf16 mixed precision is not implemented yet");
     expect_error("{" BASE ",\"precision\":\"fp16\"}",
                  "key 'precision' must be one of fp32, tf32, bf16, got 'fp16'");
     expect_error("{" BASE ",\"optimizer\":{\"lr\":0}}", "key 'optimizer.lr' must be between");
@@ -157,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(full_file),
+        cmocka_unit_test(precision_bf16),
         cmocka_unit_test(errors_name_file_and_key),
         cmocka_unit_test(missing_file),
     };
