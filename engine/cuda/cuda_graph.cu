@@ -185,8 +185,7 @@ int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err)
     }
     const Value *in = &g->values[g->input];
     const size_t classes = g->values[g->output].numel / (size_t)m->batch;
-    const size_t act_bytes = cg->bf16 ? 2 : sizeof(float);
-    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->acts, (g->arena_floats + 16) * act_bytes, err);
+    rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->acts, (g->arena_floats + 16) * thaw_cuda_graph_act_bytes(cg), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->small, (small_floats(g) + 16) * sizeof(float), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->argmax, (argmax_n + scratch_n + 1) * sizeof(int32_t), err);
     rc = rc ? rc : thaw_cuda_block_grow(cg->ctx, &cg->input_nchw, in->numel * sizeof(float), err);
@@ -270,7 +269,7 @@ static float *param_grad(ThawCudaGraph *cg, const ParamTable *p, const Op *op, i
 static int copy_device(ThawCudaGraph *cg, void *dst, const void *src, size_t n,
                        ThawError *err)
 {
-    THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * (cg->bf16 ? 2 : sizeof(float)),
+    THAW_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * thaw_cuda_graph_act_bytes(cg),
                                     cudaMemcpyDeviceToDevice, cg->ctx->stream));
     return 0;
 }
@@ -470,7 +469,7 @@ static int input_grad(ThawCudaGraph *cg, const Graph *g, int i, int k, float **o
             *assign = 1;
         } else {
             int rc = thaw_cuda_zero(cg->ctx, thaw_cuda_graph_act(cg, cg->vgrad[v]),
-                                    val->numel * (cg->bf16 ? 2 : sizeof(float)), err);
+                                    val->numel * thaw_cuda_graph_act_bytes(cg), err);
             if (rc) {
                 return rc;
             }
@@ -615,7 +614,7 @@ int thaw_cuda_graph_backward(ThawCudaGraph *cg, Model *m, float smoothing, ThawE
     }
     const Value *out = &g->values[g->output];
     void *dlogits = thaw_cuda_graph_act(cg, cg->vgrad[g->output]);
-    rc = thaw_cuda_zero(cg->ctx, dlogits, out->numel * (cg->bf16 ? 2 : sizeof(float)), err);
+    rc = thaw_cuda_zero(cg->ctx, dlogits, out->numel * thaw_cuda_graph_act_bytes(cg), err);
     rc = rc ? rc : thaw_cuda_cross_entropy_backward(cg->ctx, dlogits,
                                                     (const float *)cg->probs.ptr,
                                                     (const int32_t *)cg->labels.ptr, m->batch,

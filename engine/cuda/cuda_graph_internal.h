@@ -64,6 +64,12 @@ static inline void *thaw_cuda_graph_act(const ThawCudaGraph *cg, const float *p)
     return (char *)cg->acts.ptr + (size_t)(p - base) * 2;
 }
 
+/* Bytes of one stored activation element: 4, or 2 in bf16 mode. */
+static inline size_t thaw_cuda_graph_act_bytes(const ThawCudaGraph *cg)
+{
+    return cg->bf16 ? 2 : sizeof(float);
+}
+
 /* Copies the fp32 weights into their bf16 copy (bf16 mode; after an
  * upload or an optimizer step). */
 int thaw_cuda_graph_refresh_weights16(ThawCudaGraph *cg, ThawError *err);

@@ -245,6 +245,19 @@ JSON
         sed 's/^/   /' "$W/tf32.out" | tail -8
         echo "   tf32: FAIL"
     fi
+    # And with "precision": "bf16" (bf16 mixed precision: its losses should
+    # follow the fp32 run's to about 2 digits).
+    sed 's/"seed": 3}/"seed": 3, "precision": "bf16"}/' "$W/run.json" >"$W/run-bf16.json"
+    if timeout 120 "$BUILD/thaw" train "$W/run-bf16.json" --device cuda --out "$W/out-bf16" \
+            >"$W/bf16.out" 2>&1 && [ -f "$W/out-bf16/epoch-002.safetensors" ] &&
+            grep -q "bf16 mixed precision" "$W/bf16.out"; then
+        grep -E "^(device|epoch)" "$W/bf16.out" | sed 's/^/   bf16: /'
+        echo "   bf16: PASS"
+    else
+        train_ok=0
+        sed 's/^/   /' "$W/bf16.out" | tail -8
+        echo "   bf16: FAIL"
+    fi
     # The same run on the CPU engine, for the loss curves side by side.
     if timeout 120 "$BUILD/thaw" train "$W/run.json" --device cpu --out "$W/out-cpu" \
             >"$W/train-cpu.out" 2>&1; then

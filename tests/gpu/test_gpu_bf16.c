@@ -1,7 +1,16 @@
 /* bf16 mixed precision of the GPU executor (thaw_cuda_context_set_bf16:
  * bf16 activations and matrix operands, fp32 master weights, reductions
  * and optimizer) against the CPU engine in fp32, on ResNet-18 (64x64) and
- * EfficientNet-Lite0 (128x128), batch 8, torchvision-style seeded init.
+ * EfficientNet-Lite0 (128x128), batch 8, torchvision-style seeded init,
+ * after op checks that say which op is off when a model check fails.
+ *
+ * Ops (bf16 context): convolution 3x3 (cuDNN), 1x1 strided (cuBLAS), 3x3
+ * depthwise stride 2 (own kernels), batch norm (train, fused relu), max
+ * pool, residual add, linear, cross-entropy, each forward and backward,
+ * against the CPU op fed the same bf16-rounded inputs. The maps they write
+ * are bf16 (one rounding: within 1e-2 x max |ref| with fp32 accumulation
+ * in between); float outputs (statistics, weight gradients computed from
+ * bf16 maps, the loss) must be the CPU's to 1e-2, max-pool indices exact.
  *
  * bf16 keeps 8 bits of mantissa, so the results are not the CPU's to 1e-3
  * (test_gpu_models checks fp32 that way); the question is whether they are
@@ -24,7 +33,15 @@
 #include <string.h>
 
 #include "engine/cuda/cuda_graph.h"
+#include "engine/cuda/cuda_ops.h"
 #include "engine/models/model.h"
+#include "engine/ops/activation.h"
+#include "engine/ops/batchnorm.h"
+#include "engine/ops/conv2d.h"
+#include "engine/ops/cross_entropy.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/linear.h"
+#include "engine/ops/pool.h"
 #include "engine/optim/optimizer.h"
 
 #include "gpu_parity.h"
@@ -38,8 +55,6 @@
 #define STEP_COSINE 0.95
 #define STEPS_LOSS_TOL 0.05
 #define FP32_TOL 1e-3
-
-static ThawCudaContext *ctx16;   /* the bf16 context; ctx (gpu_parity.h) is fp32 */
 
 /* max |a - b| / max |b| */
 static double rel_max(const float *a, const float *b, size_t n)
@@ -66,6 +81,108 @@ static double cosine(const float *a, const float *b, size_t n)
         return 1.0;
     }
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+}
+
+#define OP_TOL 1e-2
+
+static ThawCudaContext *ctx16;   /* the bf16 context; ctx (gpu_parity.h) is fp32 */
+
+/* ---- bf16 on the host: round to nearest even, as the device does ---- */
+
+static uint16_t bf16_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) {
+        return 0x7FC0;   /* NaN */
+    }
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static float bf16_value(uint16_t b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Random floats already rounded to bf16 (the CPU reference's inputs). */
+static float *random_bf16(size_t n, float lo, float hi)
+{
+    float *x = random_host(n, lo, hi);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = bf16_value(bf16_bits(x[i]));
+    }
+    return x;
+}
+
+static void *owned[64];
+static int n_owned;
+
+static void *keep(void *d)
+{
+    if (n_owned < 64) {
+        owned[n_owned++] = d;
+    }
+    return d;
+}
+
+static void release_owned(void)
+{
+    for (int i = 0; i < n_owned; i++) {
+        thaw_cuda_release(owned[i]);
+    }
+    n_owned = 0;
+}
+
+/* A device bf16 copy of x (its values are bf16 already or get rounded). */
+static void *dev16(const float *x, size_t n)
+{
+    uint16_t *h = malloc((n + 1) * sizeof *h);
+    for (size_t i = 0; i < n; i++) {
+        h[i] = bf16_bits(x[i]);
+    }
+    void *d = keep(to_device(h, n * sizeof *h));
+    free(h);
+    return d;
+}
+
+static float *dev32(const float *x, size_t n)
+{
+    return keep(to_device(x, n * sizeof(float)));
+}
+
+/* A bf16 device map against ref (max |diff| <= OP_TOL x max |ref|). */
+static void compare16(const char *name, const void *d, const float *ref, size_t n)
+{
+    uint16_t *h = malloc((n + 1) * sizeof *h);
+    check_rc(thaw_cuda_download(ctx16, h, d, n * sizeof *h, &err), "download");
+    check_rc(thaw_cuda_synchronize(ctx16, &err), "synchronize");
+    float *got = malloc((n + 1) * sizeof *got);
+    for (size_t i = 0; i < n; i++) {
+        got[i] = bf16_value(h[i]);
+    }
+    double r = rel_max(got, ref, n);
+    char detail[96];
+    snprintf(detail, sizeof detail, "bf16 max|diff|/max|ref| %.3e  tol %.0e", r, OP_TOL);
+    check_true(name, r <= OP_TOL, detail);
+    free(h);
+    free(got);
+}
+
+/* A float device array against ref, same bound. */
+static void compare32(const char *name, const float *d, const float *ref, size_t n)
+{
+    float *got = malloc((n + 1) * sizeof *got);
+    check_rc(thaw_cuda_download(ctx16, got, d, n * sizeof *got, &err), "download");
+    check_rc(thaw_cuda_synchronize(ctx16, &err), "synchronize");
+    double r = rel_max(got, ref, n);
+    char detail[96];
+    snprintf(detail, sizeof detail, "fp32 max|diff|/max|ref| %.3e  tol %.0e", r, OP_TOL);
+    check_true(name, r <= OP_TOL, detail);
+    free(got);
 }
 
 static int plan_train(Model *m, int size)
@@ -268,6 +385,182 @@ static void three_steps(const char *arch, int size, Model *cpu, Model *g16, cons
     free(pc);
 }
 
+/* One convolution forward and backward (din, dweight) on ctx16. */
+static void conv16(const char *name, int n, int h, int w, int c, int k, int r, int stride, int pad,
+                   int groups)
+{
+    Conv2dShape s;
+    check_rc(conv2d_shape_init(&s, n, h, w, c, k, r, r, stride, pad, 1, groups) ? THAW_ERR_ARG
+                                                                               : 0,
+             "conv shape");
+    const size_t nx = (size_t)n * h * w * c, ny = (size_t)n * s.p * s.q * k;
+    const size_t nw = (size_t)k * (c / groups) * r * r;
+    float *x = random_bf16(nx, -1, 1), *wt = random_bf16(nw, -0.3f, 0.3f);
+    float *dy = random_bf16(ny, -1, 1);
+    float *y = calloc(ny + 1, sizeof(float)), *dx = calloc(nx + 1, sizeof(float));
+    float *dw = calloc(nw + 1, sizeof(float));
+    float *ws = malloc((conv2d_workspace_floats(&s) + 1) * sizeof(float));
+    conv2d_forward(y, x, wt, NULL, &s, ws);
+    conv2d_backward(dx, dw, NULL, dy, x, wt, &s, ws);
+    void *d_x = dev16(x, nx), *d_w = dev16(wt, nw), *d_dy = dev16(dy, ny);
+    void *d_y = dev16(y, ny), *d_dx = dev16(dx, nx);
+    float *zeros = calloc(nw + 1, sizeof(float));
+    float *d_dw = dev32(zeros, nw);
+    char label[96];
+    check_rc(thaw_cuda_conv2d_forward(ctx16, d_y, d_x, d_w, NULL, &s, &err), name);
+    thaw_cuda_context_set_din_assign(ctx16, 1);
+    check_rc(thaw_cuda_conv2d_backward(ctx16, d_dx, d_dw, NULL, d_dy, d_x, d_w, &s, &err), name);
+    thaw_cuda_context_set_din_assign(ctx16, 0);
+    snprintf(label, sizeof label, "bf16 %s fwd", name);
+    compare16(label, d_y, y, ny);
+    snprintf(label, sizeof label, "bf16 %s din", name);
+    compare16(label, d_dx, dx, nx);
+    snprintf(label, sizeof label, "bf16 %s dweight", name);
+    compare32(label, d_dw, dw, nw);
+    free(x), free(wt), free(dy), free(y), free(dx), free(dw), free(ws), free(zeros);
+    release_owned();
+}
+
+static void batchnorm16(int m, int c)
+{
+    const size_t mc = (size_t)m * c;
+    float *x = random_bf16(mc, -2, 3), *g = random_host(c, 0.5f, 1.5f);
+    float *b = random_host(c, -0.5f, 0.5f), *dy = random_bf16(mc, -1, 1);
+    float *rm = calloc(c + 1, sizeof(float)), *rv = calloc(c + 1, sizeof(float));
+    float *y = malloc((mc + 1) * sizeof(float)), *mean = malloc((c + 1) * sizeof(float));
+    float *rstd = malloc((c + 1) * sizeof(float)), *dx = calloc(mc + 1, sizeof(float));
+    float *dg = calloc(c + 1, sizeof(float)), *db = calloc(c + 1, sizeof(float));
+    batchnorm_forward_train(y, mean, rstd, x, g, b, NULL, NULL, 0.1f, 1e-5f, m, c);
+    batchnorm_backward_train(dx, dg, db, dy, x, mean, rstd, g, m, c);
+    float *act = malloc((mc + 1) * sizeof(float));
+    relu_forward(act, y, mc);
+    void *d_x = dev16(x, mc), *d_y = dev16(y, mc), *d_dy = dev16(dy, mc), *d_dx = dev16(dx, mc);
+    float *d_g = dev32(g, c), *d_b = dev32(b, c), *d_mean = dev32(rm, c);
+    float *d_rstd = dev32(rm, c), *d_dg = dev32(rm, c), *d_db = dev32(rv, c);
+    check_rc(thaw_cuda_batchnorm_forward_train(ctx16, d_y, d_mean, d_rstd, d_x, d_g, d_b, NULL,
+                                               NULL, 0.1f, 1e-5f, m, c, THAW_CUDA_ACT_RELU,
+                                               &err), "bn forward");
+    compare16("bf16 batchnorm train y + relu", d_y, act, mc);
+    compare32("bf16 batchnorm mean", d_mean, mean, c);
+    compare32("bf16 batchnorm rstd", d_rstd, rstd, c);
+    thaw_cuda_context_set_din_assign(ctx16, 1);
+    check_rc(thaw_cuda_batchnorm_backward_train(ctx16, d_dx, d_dg, d_db, d_dy, d_x, d_mean,
+                                                d_rstd, d_g, 1e-5f, m, c, &err), "bn backward");
+    thaw_cuda_context_set_din_assign(ctx16, 0);
+    compare16("bf16 batchnorm dx", d_dx, dx, mc);
+    compare32("bf16 batchnorm dgamma", d_dg, dg, c);
+    compare32("bf16 batchnorm dbeta", d_db, db, c);
+    free(x), free(g), free(b), free(dy), free(rm), free(rv), free(y), free(mean), free(rstd);
+    free(dx), free(dg), free(db), free(act);
+    release_owned();
+}
+
+static void pool_add_linear_loss16(void)
+{
+    /* max pool 3x3 s2 p1 */
+    Pool2dShape ps;
+    check_rc(pool2d_shape_init(&ps, 2, 9, 9, 16, 3, 2, 1) ? THAW_ERR_ARG : 0, "pool shape");
+    const size_t pin = (size_t)2 * 9 * 9 * 16, pout = (size_t)2 * ps.p * ps.q * 16;
+    float *x = random_bf16(pin, -1, 1), *dout = random_bf16(pout, -1, 1);
+    float *out = malloc((pout + 1) * sizeof(float)), *din = calloc(pin + 1, sizeof(float));
+    int32_t *am = malloc((pout + 1) * sizeof(int32_t));
+    maxpool2d_forward(out, am, x, &ps);
+    maxpool2d_backward(din, dout, am, &ps);
+    void *d_x = dev16(x, pin), *d_out = dev16(out, pout), *d_dout = dev16(dout, pout);
+    void *d_din = dev16(din, pin);
+    int32_t *d_am = keep(to_device(am, pout * sizeof(int32_t)));
+    check_rc(thaw_cuda_maxpool2d_forward(ctx16, d_out, d_am, d_x, &ps, &err), "maxpool");
+    check_rc(thaw_cuda_maxpool2d_backward(ctx16, d_din, d_dout, d_am, &ps, &err), "maxpool");
+    compare16("bf16 maxpool fwd", d_out, out, pout);
+    compare_exact_int("bf16 maxpool argmax", d_am, am, pout);
+    compare16("bf16 maxpool bwd (+=)", d_din, din, pin);
+    free(x), free(dout), free(out), free(din), free(am);
+
+    /* residual add + relu, and its gated backward */
+    const size_t na = 4096;
+    float *a = random_bf16(na, -1, 1), *b = random_bf16(na, -1, 1), *g = random_bf16(na, -1, 1);
+    float *sum = malloc((na + 1) * sizeof(float)), *dsum = calloc(na + 1, sizeof(float));
+    add_forward(sum, a, b, na);
+    relu_forward(sum, sum, na);
+    relu_backward(dsum, g, sum, na);
+    void *d_a = dev16(a, na), *d_b = dev16(b, na), *d_s = dev16(a, na), *d_g = dev16(g, na);
+    void *d_da = dev16(a, na);
+    check_rc(thaw_cuda_add_forward(ctx16, d_s, d_a, d_b, na, THAW_CUDA_ACT_RELU, &err), "add");
+    compare16("bf16 add + relu fwd", d_s, sum, na);
+    thaw_cuda_context_set_din_assign(ctx16, 1);
+    check_rc(thaw_cuda_add_backward_gated(ctx16, d_da, NULL, d_g, d_s, THAW_CUDA_ACT_RELU, na,
+                                          &err), "add backward");
+    thaw_cuda_context_set_din_assign(ctx16, 0);
+    compare16("bf16 add + relu bwd", d_da, dsum, na);
+    free(a), free(b), free(g), free(sum), free(dsum);
+
+    /* linear with bias, then cross-entropy on its logits */
+    const int n = 8, in_f = 64, out_f = 10;
+    float *lx = random_bf16((size_t)n * in_f, -1, 1), *lw = random_bf16((size_t)out_f * in_f, -0.3f, 0.3f);
+    float *lb = random_host(out_f, -0.1f, 0.1f), *ly = malloc((n * out_f + 1) * sizeof(float));
+    linear_forward(ly, lx, lw, lb, n, in_f, out_f);
+    void *d_lx = dev16(lx, (size_t)n * in_f), *d_lw = dev16(lw, (size_t)out_f * in_f);
+    float *d_lb = dev32(lb, out_f);
+    void *d_ly = dev16(ly, (size_t)n * out_f);
+    check_rc(thaw_cuda_linear_forward(ctx16, d_ly, d_lx, d_lw, d_lb, n, in_f, out_f, &err),
+             "linear");
+    compare16("bf16 linear fwd", d_ly, ly, (size_t)n * out_f);
+    /* cross-entropy reads the device's bf16 logits: the CPU gets the same */
+    uint16_t *lh = malloc((n * out_f + 1) * sizeof *lh);
+    check_rc(thaw_cuda_download(ctx16, lh, d_ly, (size_t)n * out_f * 2, &err), "download");
+    check_rc(thaw_cuda_synchronize(ctx16, &err), "synchronize");
+    for (int i = 0; i < n * out_f; i++) {
+        ly[i] = bf16_value(lh[i]);
+    }
+    int32_t labels[8] = {0, 3, 9, 1, 1, 5, 7, 2};
+    float *probs = malloc((n * out_f + 1) * sizeof(float));
+    float *dlog = calloc(n * out_f + 1, sizeof(float));
+    float loss = cross_entropy_forward(probs, ly, labels, n, out_f, SMOOTHING);
+    cross_entropy_backward(dlog, probs, labels, n, out_f, SMOOTHING, 1.0f);
+    float *d_probs = dev32(probs, (size_t)n * out_f), *d_rows = dev32(probs, n + 1);
+    int32_t *d_labels = keep(to_device(labels, sizeof labels));
+    float *zeros = calloc((size_t)n * out_f + (size_t)out_f * in_f + 1, sizeof(float));
+    void *d_dlog = dev16(zeros, (size_t)n * out_f);
+    check_rc(thaw_cuda_cross_entropy_forward(ctx16, d_rows + n, d_probs, d_rows, d_ly, d_labels,
+                                             n, out_f, SMOOTHING, &err), "cross-entropy");
+    compare32("bf16 cross-entropy loss", d_rows + n, &loss, 1);
+    check_rc(thaw_cuda_cross_entropy_backward(ctx16, d_dlog, d_probs, d_labels, n, out_f,
+                                              SMOOTHING, 1.0f, &err), "cross-entropy backward");
+    compare16("bf16 cross-entropy dlogits", d_dlog, dlog, (size_t)n * out_f);
+    /* linear backward from those bf16 dlogits */
+    uint16_t *gh = malloc((n * out_f + 1) * sizeof *gh);
+    check_rc(thaw_cuda_download(ctx16, gh, d_dlog, (size_t)n * out_f * 2, &err), "download");
+    check_rc(thaw_cuda_synchronize(ctx16, &err), "synchronize");
+    for (int i = 0; i < n * out_f; i++) {
+        dlog[i] = bf16_value(gh[i]);
+    }
+    float *ldx = calloc((size_t)n * in_f + 1, sizeof(float));
+    float *ldw = calloc((size_t)out_f * in_f + 1, sizeof(float));
+    float *ldb = calloc(out_f + 1, sizeof(float));
+    linear_backward(ldx, ldw, ldb, dlog, lx, lw, n, in_f, out_f);
+    void *d_ldx = dev16(zeros, (size_t)n * in_f);
+    float *d_ldw = dev32(zeros, (size_t)out_f * in_f), *d_ldb = dev32(zeros, out_f);
+    check_rc(thaw_cuda_linear_backward(ctx16, d_ldx, d_ldw, d_ldb, d_dlog, d_lx, d_lw, n, in_f,
+                                       out_f, &err), "linear backward");
+    compare16("bf16 linear din", d_ldx, ldx, (size_t)n * in_f);
+    compare32("bf16 linear dweight", d_ldw, ldw, (size_t)out_f * in_f);
+    compare32("bf16 linear dbias", d_ldb, ldb, out_f);
+    free(lx), free(lw), free(lb), free(ly), free(lh), free(probs), free(dlog), free(zeros);
+    free(gh), free(ldx), free(ldw), free(ldb);
+    release_owned();
+}
+
+static void op_checks(void)
+{
+    printf("-- ops on the bf16 context against the CPU ops on the same bf16 inputs\n");
+    conv16("conv 3x3 s1 p1 (cuDNN)", 2, 12, 12, 16, 32, 3, 1, 1, 1);
+    conv16("conv 1x1 s2 (GEMM)", 2, 12, 12, 32, 64, 1, 2, 0, 1);
+    conv16("depthwise 3x3 s2 p1", 2, 13, 13, 32, 32, 3, 2, 1, 32);
+    batchnorm16(2 * 12 * 12, 32);
+    pool_add_linear_loss16();
+    fflush(stdout);
+}
+
 static void run_case(const char *arch, int size)
 {
     Model cpu, g32, g16;
@@ -303,6 +596,9 @@ int main(int argc, char **argv)
     thaw_cuda_context_set_deterministic(ctx, 1);
     check_rc(thaw_cuda_context_create(&ctx16, 0, 0, (size_t)256 << 20, &err), "bf16 context");
     thaw_cuda_context_set_bf16(ctx16, 1);
+    if (argc == 1) {
+        op_checks();
+    }
     static const struct {
         const char *arch;
         int size;
