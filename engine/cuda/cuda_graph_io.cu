@@ -1,7 +1,8 @@
 /* The GPU executor's traffic with the host: batches in through pinned
  * memory (the NCHW -> NHWC change on the device), the loss and logits out,
- * the optimizer step, and weights / gradients / optimizer state to and from
- * the host tables. */
+ * the bf16 weight copy. The optimizer step and the host tables' sync are
+ * in cuda_graph_sync.cu (no kernels: tests/gpu/host_graph_executor runs it
+ * on the CPU). */
 #include "engine/cuda/cuda_graph_internal.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_storage.h"
@@ -155,40 +156,6 @@ int thaw_cuda_graph_outputs(ThawCudaGraph *cg, float *loss, const float **logits
         *logits = (const float *)cg->out_stage.host + 1;
     }
     return 0;
-}
-
-int thaw_cuda_graph_optimizer_step(ThawCudaGraph *cg, const Model *m, const Optimizer *hyper,
-                                   ThawError *err)
-{
-    thaw_cuda_optimizer_set_hyper(&cg->optim, hyper);
-    int rc = thaw_cuda_optimizer_step(cg->ctx, &cg->optim, &cg->arena, &m->params, err);
-    return rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
-}
-
-int thaw_cuda_graph_download(ThawCudaGraph *cg, Model *m, ThawError *err)
-{
-    return thaw_cuda_arena_download(cg->ctx, &cg->arena, &m->params, err);
-}
-
-int thaw_cuda_graph_upload(ThawCudaGraph *cg, const Model *m, ThawError *err)
-{
-    int rc = thaw_cuda_arena_upload(cg->ctx, &cg->arena, &m->params, err);
-    return rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
-}
-
-int thaw_cuda_graph_download_grads(ThawCudaGraph *cg, Model *m, ThawError *err)
-{
-    return thaw_cuda_arena_download_grads(cg->ctx, &cg->arena, &m->params, err);
-}
-
-int thaw_cuda_graph_download_optimizer(ThawCudaGraph *cg, Optimizer *host, ThawError *err)
-{
-    return thaw_cuda_optimizer_download(cg->ctx, &cg->optim, host, err);
-}
-
-int thaw_cuda_graph_upload_optimizer(ThawCudaGraph *cg, const Optimizer *host, ThawError *err)
-{
-    return thaw_cuda_optimizer_upload(cg->ctx, &cg->optim, host, err);
 }
 
 size_t thaw_cuda_graph_device_bytes(const ThawCudaGraph *cg)

@@ -35,34 +35,7 @@ extern "C" {
 #include "engine/cuda/cuda_bert_internal.h"
 #include "engine/cuda/cuda_ops.h"
 
-/* ---- CUDA runtime calls the executor makes itself ---- */
-
-static cudaError_t host_memcpy_async(void *dst, const void *src, size_t bytes,
-                                     cudaMemcpyKind kind, cudaStream_t s)
-{
-    (void)kind;
-    (void)s;
-    memmove(dst, src, bytes);
-    return cudaSuccess;
-}
-
-static cudaError_t host_memcpy_2d_async(void *dst, size_t dpitch, const void *src, size_t spitch,
-                                        size_t width, size_t height, cudaMemcpyKind kind,
-                                        cudaStream_t s)
-{
-    (void)kind;
-    (void)s;
-    for (size_t r = 0; r < height; r++) {
-        memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
-    }
-    return cudaSuccess;
-}
-
-static cudaError_t host_stream_sync(cudaStream_t s)
-{
-    (void)s;
-    return cudaSuccess;
-}
+#include "tests/gpu/host_runtime.h"
 
 #define cudaMemcpyAsync host_memcpy_async
 #define cudaMemcpy2DAsync host_memcpy_2d_async

@@ -23,8 +23,9 @@
  * |logit|). The kernels
  * themselves are checked elsewhere (host_pool, host_depthwise,
  * host_storage here; test_gpu_* on a GPU). The executor's batch and
- * output plumbing (cuda_graph_io.cu: it launches kernels) is replaced by
- * the equivalents at the end of the stand-ins. */
+ * output plumbing and its bf16 weight copy (cuda_graph_io.cu: it launches
+ * kernels) are replaced by their equivalents at the end of the stand-ins;
+ * its optimizer step and host sync (cuda_graph_sync.cu) run as they are. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,44 +52,7 @@ extern "C" {
 
 #include "engine/cuda/cuda_storage.h"
 
-/* ---- CUDA runtime calls the executor makes itself ---- */
-
-static cudaError_t host_memcpy_async(void *dst, const void *src, size_t bytes,
-                                     cudaMemcpyKind kind, cudaStream_t s)
-{
-    (void)kind;
-    (void)s;
-    memmove(dst, src, bytes);
-    return cudaSuccess;
-}
-
-static cudaError_t host_event_create(cudaEvent_t *e, unsigned flags = 0)
-{
-    (void)flags;
-    *e = (cudaEvent_t)calloc(1, 16);
-    return cudaSuccess;
-}
-
-static cudaError_t host_event_destroy(cudaEvent_t e)
-{
-    free((void *)e);
-    return cudaSuccess;
-}
-
-static cudaError_t host_event_record(cudaEvent_t e, cudaStream_t s)
-{
-    (void)e;
-    (void)s;
-    return cudaSuccess;
-}
-
-static cudaError_t host_event_elapsed(float *ms, cudaEvent_t a, cudaEvent_t b)
-{
-    (void)a;
-    (void)b;
-    *ms = 0.0f;
-    return cudaSuccess;
-}
+#include "tests/gpu/host_runtime.h"
 
 #define cudaMemcpyAsync host_memcpy_async
 #define cudaEventCreateWithFlags host_event_create
@@ -97,6 +61,7 @@ static cudaError_t host_event_elapsed(float *ms, cudaEvent_t a, cudaEvent_t b)
 #define cudaEventRecord host_event_record
 #define cudaEventElapsedTime host_event_elapsed
 #include "engine/cuda/cuda_graph.cu"
+#include "engine/cuda/cuda_graph_sync.cu"
 #undef cudaMemcpyAsync
 #undef cudaEventCreateWithFlags
 #undef cudaEventCreate
@@ -602,30 +567,6 @@ int thaw_cuda_graph_outputs(ThawCudaGraph *cg, float *loss, const float **logits
         *logits = host_logits;
     }
     return 0;
-}
-
-int thaw_cuda_graph_optimizer_step(ThawCudaGraph *cg, const Model *m, const Optimizer *hyper,
-                                   ThawError *err)
-{
-    thaw_cuda_optimizer_set_hyper(&cg->optim, hyper);
-    int rc = thaw_cuda_optimizer_step(cg->ctx, &cg->optim, &cg->arena, &m->params, err);
-    return rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
-}
-
-int thaw_cuda_graph_download(ThawCudaGraph *cg, Model *m, ThawError *err)
-{
-    return thaw_cuda_arena_download(cg->ctx, &cg->arena, &m->params, err);
-}
-
-int thaw_cuda_graph_upload(ThawCudaGraph *cg, const Model *m, ThawError *err)
-{
-    int rc = thaw_cuda_arena_upload(cg->ctx, &cg->arena, &m->params, err);
-    return rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
-}
-
-int thaw_cuda_graph_download_grads(ThawCudaGraph *cg, Model *m, ThawError *err)
-{
-    return thaw_cuda_arena_download_grads(cg->ctx, &cg->arena, &m->params, err);
 }
 
 } /* extern "C" */
