@@ -7,7 +7,8 @@
  * CUDA ops as the CPU ops on the context's storage. In fp32 the stand-ins
  * are the CPU model's own ops, so one step (logits, loss, every gradient,
  * BN buffers) and two SGD steps with frozen groups must give the CPU
- * model's exact bits, fused or not, assign mode or zero-then-add. In bf16
+ * model's exact bits, fused or not, assign mode or zero-then-add
+ * (ResNet-18, ResNet-50, Lite0). In bf16
  * each stand-in widens its bf16 inputs, runs the CPU op in float and
  * rounds what it stores once, as the kernels do: a wrong address, element
  * size or weight copy shows as garbage against the CPU's fp32 step, and
@@ -867,6 +868,7 @@ static void fp32_steps_are_the_cpus(void **state)
 {
     (void)state;
     run_arch("resnet18", 32, 0);
+    run_arch("resnet50", 32, 0);
     run_arch("efficientnet_lite0", 64, 0);
 }
 
