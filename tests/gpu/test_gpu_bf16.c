@@ -507,15 +507,16 @@ static void pool_add_linear_loss16(void)
     int32_t *am = malloc((pout + 1) * sizeof(int32_t));
     maxpool2d_forward(out, am, x, &ps);
     maxpool2d_backward(din, dout, am, &ps);
+    float *pool_zeros = calloc(pin + 1, sizeof(float));
     void *d_x = dev16(x, pin), *d_out = dev16(out, pout), *d_dout = dev16(dout, pout);
-    void *d_din = dev16(din, pin);
+    void *d_din = dev16(pool_zeros, pin);   /* the CPU's din started at zero too */
     int32_t *d_am = keep(to_device(am, pout * sizeof(int32_t)));
     check_rc(thaw_cuda_maxpool2d_forward(ctx16, d_out, d_am, d_x, &ps, &err), "maxpool");
     check_rc(thaw_cuda_maxpool2d_backward(ctx16, d_din, d_dout, d_am, &ps, &err), "maxpool");
     compare16("bf16 maxpool fwd", d_out, out, pout);
     compare_exact_int("bf16 maxpool argmax", d_am, am, pout);
     compare16("bf16 maxpool bwd (+=)", d_din, din, pin);
-    free(x), free(dout), free(out), free(din), free(am);
+    free(x), free(dout), free(out), free(din), free(am), free(pool_zeros);
 
     /* residual add + relu, and its gated backward */
     const size_t na = 4096;
