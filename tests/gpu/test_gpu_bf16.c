@@ -238,8 +238,6 @@ static size_t pack_trainable(const ParamTable *t, const float *values, float *ou
     return n;
 }
 
-/* One step: the fp32 executor matches the CPU, the bf16 one is close and
- * not the same. */
 /* The images rounded to bf16 (the floor runs' input). */
 static float *rounded_images(const float *images, size_t n)
 {
@@ -250,6 +248,8 @@ static float *rounded_images(const float *images, size_t n)
     return r;
 }
 
+/* One step: the fp32 executor matches the CPU, the bf16 one is close
+ * (within its floors, fl: the CPU on the rounded images) and not the same. */
 static void one_step(const char *arch, int size, Model *cpu, Model *g32, Model *g16,
                      Model *fl, const float *images, const float *rounded,
                      const int32_t *labels)
