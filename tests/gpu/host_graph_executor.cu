@@ -8,12 +8,13 @@
  * are the CPU model's own ops, so one step (logits, loss, every gradient,
  * BN buffers) and two SGD steps with frozen groups must give the CPU
  * model's exact bits, fused or not, assign mode or zero-then-add
- * (ResNet-18, ResNet-50, Lite0). In bf16
+ * (ResNet-18, ResNet-50, Lite0), and so must the validation forward
+ * (eval plan: BN on running statistics, dropout off). In bf16
  * each stand-in widens its bf16 inputs, runs the CPU op in float and
  * rounds what it stores once, as the kernels do: a wrong address, element
  * size or weight copy shows as garbage against the CPU's fp32 step, and
  * fused against unfused, assign against zero-then-add must again be the
- * same bits. How far bf16 may move the gradients is measured, not
+ * same bits (the eval forward within 5% of max |logit|: measured 1e-2). How far bf16 may move the gradients is measured, not
  * guessed: these random-init networks in train-mode batch norm are so
  * ill-conditioned that the CPU's own fp32 gradients turn by
  * 1 - cos = 0.018 (ResNet-18, batch 8, 64x64) when only the input images
@@ -686,6 +687,33 @@ static void variants_same(ThawCudaGraph *cg, Model *gm, const float *images, con
     }
 }
 
+/* Validation: the eval-mode plan (BN on its running statistics, dropout
+ * off, no gradients) on both, the same weights and buffers: the CPU's
+ * logits (fp32: its bits; bf16: within 5% of max |logit|). */
+static void eval_forward(ThawCudaGraph *cg, Model *cpu, Model *gm, const float *images, int size,
+                         int bf16)
+{
+    GraphMode mode = {.training = 0, .train_bn = 0, .want_input_grad = 0};
+    check(model_plan(cpu, BATCH, size, size, &mode, &err));
+    check(model_plan(gm, BATCH, size, size, &mode, &err));
+    check(thaw_cuda_graph_plan(cg, gm, &err));
+    model_forward(cpu, images);
+    check(thaw_cuda_graph_set_batch(cg, gm, images, NULL, &err));
+    check(thaw_cuda_graph_forward(cg, gm, &err));
+    const size_t nl = (size_t)BATCH * CLASSES;
+    float *got = widen(cg->ctx, thaw_cuda_graph_act(cg, cg->vdata[gm->graph.output]), nl);
+    if (bf16) {
+        double r = rel_max(got, model_logits(cpu), nl);
+        printf("  eval forward: logits rel %.3e\n", r);
+        assert_true(r <= 0.05);
+    } else {
+        size_t d = bits_differ(got, model_logits(cpu), nl);
+        printf("  eval forward: %zu logits differ\n", d);
+        assert_int_equal(d, 0);
+    }
+    free(got);
+}
+
 static void freeze_some(ParamTable *t, Optimizer *o)
 {
     for (int g = 0; g < t->n_groups; g++) {
@@ -775,6 +803,7 @@ static void run_arch(const char *arch, int size, int bf16)
     }
     variants_same(cg, &gm, images, labels, rng, logits, grads);
     check(thaw_cuda_graph_upload(cg, &gm, &err));   /* the variants moved BN buffers */
+    eval_forward(cg, &cpu, &gm, images, size, bf16);
     thaw_cuda_graph_destroy(cg);
 
     /* two SGD steps with the first groups frozen, from the same start */
