@@ -6,8 +6,9 @@
 #include "engine/cuda/cuda_context_internal.h"
 #include "engine/cuda/cuda_ops.h"
 
-/* The flat kernels take n in units of V floats: V = 4 (16-byte loads and
- * stores) when n % 4 == 0 and every pointer is 16-byte aligned. */
+/* The flat kernels take n in units of V elements: V = 4 (16-byte loads
+ * and stores of floats, 8-byte of bf16) when n % 4 == 0 and every pointer
+ * is 16-byte aligned. */
 template <int V, typename S>
 __global__ static void relu_fwd(S *out, const S *in, unsigned n)
 {
