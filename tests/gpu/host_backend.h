@@ -2,7 +2,8 @@
  * host stand-ins ("device" memory is host memory), for the host_*.cu tests
  * that run an executor's own code on the CPU (host_bert_executor,
  * host_graph_executor). Blocks grow filled with NaN, so a read before a
- * write shows; the optimizer is the CPU optimizer_step over the arena.
+ * write shows; the parameter arena is cuda_arena.cu's own code over these
+ * stand-ins; the optimizer is the CPU optimizer_step over the arena.
  * Include once, after the executor's sources. */
 #ifndef THAW_TESTS_GPU_HOST_BACKEND_H
 #define THAW_TESTS_GPU_HOST_BACKEND_H
@@ -75,103 +76,29 @@ int thaw_cuda_zero(ThawCudaContext *c, void *dst, size_t bytes, ThawError *err)
     return 0;
 }
 
-int thaw_cuda_staging_init(ThawCudaStaging *s, size_t bytes, ThawError *err)
+} /* extern "C" */
+
+/* The arena and staging code itself (cuda_arena.cu) over the stand-ins
+ * above; pinned host memory is plain host memory here. */
+static inline cudaError_t host_malloc_host(void **p, size_t bytes)
 {
-    (void)err;
-    s->host = calloc(1, bytes ? bytes : 1);
-    s->bytes = bytes;
-    return 0;
+    *p = calloc(1, bytes ? bytes : 1);
+    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 
-void thaw_cuda_staging_free(ThawCudaStaging *s)
+static inline cudaError_t host_free_host(void *p)
 {
-    free(s->host);
-    memset(s, 0, sizeof *s);
+    free(p);
+    return cudaSuccess;
 }
 
-int thaw_cuda_arena_init(ThawCudaContext *ctx, ThawCudaArena *a, const ParamTable *t,
-                         ThawError *err)
-{
-    (void)ctx;
-    (void)err;
-    memset(a, 0, sizeof *a);
-    a->n_weights = t->n_weights;
-    a->n_buffers = t->n_buffers;
-    a->weights = (float *)calloc(t->n_weights + 1, sizeof(float));
-    a->grads = (float *)malloc((t->n_weights + 1) * sizeof(float));
-    memset(a->grads, 0xff, (t->n_weights + 1) * sizeof(float));   /* NaN until zeroed */
-    a->buffers = (float *)calloc(t->n_buffers + 1, sizeof(float));
-    return 0;
-}
+#define cudaMallocHost host_malloc_host
+#define cudaFreeHost host_free_host
+#include "engine/cuda/cuda_arena.cu"
+#undef cudaMallocHost
+#undef cudaFreeHost
 
-void thaw_cuda_arena_free(ThawCudaArena *a)
-{
-    free(a->weights);
-    free(a->grads);
-    free(a->buffers);
-    memset(a, 0, sizeof *a);
-}
-
-int thaw_cuda_arena_upload(ThawCudaContext *ctx, ThawCudaArena *a, const ParamTable *t,
-                           ThawError *err)
-{
-    (void)ctx;
-    (void)err;
-    memcpy(a->weights, t->weights, t->n_weights * sizeof(float));
-    if (t->n_buffers) {
-        memcpy(a->buffers, t->buffers, t->n_buffers * sizeof(float));
-    }
-    return 0;
-}
-
-int thaw_cuda_arena_download(ThawCudaContext *ctx, const ThawCudaArena *a, ParamTable *t,
-                             ThawError *err)
-{
-    (void)ctx;
-    (void)err;
-    memcpy(t->weights, a->weights, t->n_weights * sizeof(float));
-    if (t->n_buffers) {
-        memcpy(t->buffers, a->buffers, t->n_buffers * sizeof(float));
-    }
-    return 0;
-}
-
-int thaw_cuda_arena_download_grads(ThawCudaContext *ctx, const ThawCudaArena *a, ParamTable *t,
-                                   ThawError *err)
-{
-    (void)ctx;
-    (void)err;
-    memcpy(t->grads, a->grads, t->n_weights * sizeof(float));
-    return 0;
-}
-
-int thaw_cuda_arena_zero_grad(ThawCudaContext *ctx, ThawCudaArena *a, const ParamTable *t,
-                              ThawError *err)
-{
-    (void)ctx;
-    (void)err;
-    for (int i = 0; i < t->count; i++) {
-        if (params_trainable(t, i)) {
-            memset(a->grads + t->items[i].offset, 0, t->items[i].numel * sizeof(float));
-        }
-    }
-    return 0;
-}
-
-float *thaw_cuda_arena_data(const ThawCudaArena *a, const ParamTable *t, int index)
-{
-    const ParamInfo *p = &t->items[index];
-    if (p->kind == PARAM_WEIGHT) {
-        return a->weights + p->offset;
-    }
-    return p->kind == PARAM_BUFFER ? a->buffers + p->offset : NULL;
-}
-
-float *thaw_cuda_arena_grad(const ThawCudaArena *a, const ParamTable *t, int index)
-{
-    const ParamInfo *p = &t->items[index];
-    return p->kind == PARAM_WEIGHT ? a->grads + p->offset : NULL;
-}
+extern "C" {
 
 /* The optimizer: the CPU optimizer_step over the arena. */
 int thaw_cuda_optimizer_init(ThawCudaContext *ctx, ThawCudaOptimizer *o, OptimizerKind kind,
