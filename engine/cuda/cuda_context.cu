@@ -127,11 +127,6 @@ void thaw_cuda_context_set_bf16(ThawCudaContext *c, int bf16)
     thaw_cuda_conv_cache_clear(c);   /* the plans' descriptors carry the type */
 }
 
-int thaw_cuda_context_bf16(const ThawCudaContext *c)
-{
-    return c->act_bf16;
-}
-
 void thaw_cuda_context_set_own_depthwise(ThawCudaContext *c, int own)
 {
     c->own_depthwise = own != 0;

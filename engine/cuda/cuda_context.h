@@ -75,7 +75,6 @@ int thaw_cuda_context_device(const ThawCudaContext *ctx);
  * BERT executor are fp32 only (a bf16 context is refused there). 0: fp32
  * (the default). Clears the convolution algorithm cache. */
 void thaw_cuda_context_set_bf16(ThawCudaContext *ctx, int bf16);
-int thaw_cuda_context_bf16(const ThawCudaContext *ctx);
 
 /* din_assign 1: the next backward calls write (=) their input gradient
  * (din, dx, da/db) instead of adding to it, so it needs no zeroing first;
