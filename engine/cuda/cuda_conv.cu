@@ -84,9 +84,13 @@ static int make_conv_desc(ThawCudaContext *ctx, cudnnConvolutionDescriptor_t *d,
                                                      CUDNN_DATA_FLOAT));
     THAW_CUDNN_CHECK(cudnnSetConvolutionGroupCount(*d, s->groups));
     /* Set before the heuristics so they consider (or exclude) tensor-core
-     * algorithms; FMA keeps fp32 exact when TF32 is not allowed. */
-    THAW_CUDNN_CHECK(cudnnSetConvolutionMathType(*d, tensor_cores(ctx) ? CUDNN_DEFAULT_MATH
-                                                                       : CUDNN_FMA_MATH));
+     * algorithms; FMA keeps fp32 exact when TF32 is not allowed. bf16 asks
+     * for tensor-op math as PyTorch does for 16-bit data (DEFAULT only
+     * promises TF32). */
+    const cudnnMathType_t math = ctx->act_bf16     ? CUDNN_TENSOR_OP_MATH
+                                 : ctx->allow_tf32 ? CUDNN_DEFAULT_MATH
+                                                   : CUDNN_FMA_MATH;
+    THAW_CUDNN_CHECK(cudnnSetConvolutionMathType(*d, math));
     return 0;
 }
 

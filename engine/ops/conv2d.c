@@ -13,7 +13,9 @@
  *            for 1x1 stride 1: dout x W in the same pass as dW;
  *            otherwise dcol = dout x wr, then a gather col2im.
  * Threads: one OpenMP region per pass; each thread takes whole chunks
- * (dynamic schedule) and runs its own im2col and single-threaded GEMMs, so
+ * (dynamic schedule where chunks write apart, static for dW's partials so
+ * its sums are the same bits on every run) and runs its own im2col and
+ * single-threaded GEMMs, so
  * OpenBLAS's pool and OpenMP's never spin against each other on the same
  * cores. The im2col chunk is ~1 MB per thread (at least 512 GEMM rows), so
  * the workspace does not grow with the batch. Depthwise convs take a direct
@@ -220,8 +222,9 @@ void conv2d_forward(float *out, const float *in, const float *weight,
               chunk_floats(s));
 }
 
-/* dbias[j] += sum over rows of dout[:, j]; rows split over threads, each
- * with a private partial per block of channels. */
+/* dbias[j] += sum over rows of dout[:, j]; rows split over threads in
+ * fixed blocks, each with a private partial per block of channels, added
+ * in thread order (the same bits on every run). */
 static void bias_grad(float *dbias, const float *dout, size_t m, int k)
 {
     enum { KB = 256 };
@@ -238,9 +241,15 @@ static void bias_grad(float *dbias, const float *dout, size_t m, int k)
                     acc[j] += d[j];
                 }
             }
-#pragma omp critical(conv2d_bias_grad)
-            for (int j = 0; j < kn; j++) {
-                dbias[k0 + j] += acc[j];
+            /* iteration t runs on thread t; ordered adds them 0, 1, ... */
+#pragma omp for ordered schedule(static, 1)
+            for (int t = 0; t < omp_get_num_threads(); t++) {
+#pragma omp ordered
+                {
+                    for (int j = 0; j < kn; j++) {
+                        dbias[k0 + j] += acc[j];
+                    }
+                }
             }
         }
     }
@@ -270,9 +279,11 @@ static void reduce_weight_grad(float *dweight, const float *wbuf,
     }
 }
 
-/* dW_g += dout_g^T x col_g. Threads take chunks dynamically (no barriers,
- * which stall badly when other processes share the cores) and accumulate
- * into private partials; one reduction at the end. For 1x1 stride-1 convs
+/* dW_g += dout_g^T x col_g. Each thread takes a fixed run of chunks
+ * (static: which chunks a partial sums, and so its bits, must not depend
+ * on timing; there are a multiple of the thread count of equal chunks) and
+ * accumulates into a private partial; one reduction at the end, in thread
+ * order. For 1x1 stride-1 convs
  * din (when not NULL) is done in the same pass, din_chunk += dout_chunk x W,
  * while the dout chunk is still in cache: dout is read from memory once. */
 static void weight_grad(float *dweight, float *din, const float *dout,
@@ -301,7 +312,7 @@ static void weight_grad(float *dweight, float *din, const float *dout,
         }
 #pragma omp single nowait
         used = omp_get_num_threads();
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int ci = 0; ci < chunks; ci++) {
             int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
             int m = pw ? row1 - row0 : (row1 - row0) * s->q;

@@ -4,7 +4,8 @@
  * with weights reordered to [r][s][c] so a tap's weights are contiguous too.
  *
  * Workspace: wr[r*s*c], then per thread a partial dW [r*s*c] and dbias [c]
- * (backward weight reduces across threads at the end; no atomics). */
+ * (backward weight reduces across threads at the end, in thread order, so
+ * the same bits on every run; no atomics). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -266,18 +267,22 @@ static void dw_weight_grad(float *dweight, float *dbias, const float *dout,
                 }
             }
         }
-#pragma omp critical(conv2d_dw_reduce)
-        {
-            if (dweight) {
-                for (int ch = 0; ch < C; ch++) {
-                    for (int t = 0; t < ntap; t++) {
-                        dweight[(size_t)ch * ntap + t] += dw[(size_t)t * C + ch];
+        /* iteration t runs on thread t; ordered adds the partials 0, 1, ... */
+#pragma omp for ordered schedule(static, 1)
+        for (int th = 0; th < omp_get_num_threads(); th++) {
+#pragma omp ordered
+            {
+                if (dweight) {
+                    for (int ch = 0; ch < C; ch++) {
+                        for (int t = 0; t < ntap; t++) {
+                            dweight[(size_t)ch * ntap + t] += dw[(size_t)t * C + ch];
+                        }
                     }
                 }
-            }
-            if (dbias) {
-                for (int i = 0; i < C; i++) {
-                    dbias[i] += db[i];
+                if (dbias) {
+                    for (int i = 0; i < C; i++) {
+                        dbias[i] += db[i];
+                    }
                 }
             }
         }

@@ -7,6 +7,8 @@
 #  - --json: every line parses, with start, step, epoch and done events;
 #  - resume: the epoch-1 checkpoint resumed for the 2nd epoch gives a checkpoint
 #    byte-identical to the uninterrupted run's (weights, optimizer state, metadata);
+#  - the same full fine-tuning run twice with 4 threads: byte-identical
+#    checkpoints;
 #  - SIGINT mid-run: exit 130, a valid interrupted.safetensors, and resuming
 #    from it also reaches the byte-identical final checkpoint;
 #  - bad run files: exit 2, exactly one stderr line naming the file and key.
@@ -75,6 +77,17 @@ grep -q '^resumed from .* at epoch 2, step 5' "$W/resume.out" || fail "no resume
 cmp -s "$W/full/epoch-002.safetensors" "$W/part/epoch-002.safetensors" ||
     fail "resumed run differs from the uninterrupted one"
 [ -f "$W/part/epoch-001.safetensors" ] && fail "resume re-ran epoch 1"
+
+# 3b. the same run twice, every layer training, 4 threads: the same
+#     checkpoint byte for byte (the CPU ops' sums do not depend on timing)
+sed 's/"fine_tune", "trainable": \["layer4"\]/"full"/; s/"threads": 2/"threads": 4/; s/"epochs": 2/"epochs": 1/' \
+    "$W/run.json" > "$W/twice.json"
+for k in 1 2; do
+    "$B" train "$W/twice.json" --out "$W/twice$k" > "$W/twice$k.out" 2>&1 ||
+        fail "full run $k exited $? ($(cat "$W/twice$k.out"))"
+done
+cmp -s "$W/twice1/epoch-001.safetensors" "$W/twice2/epoch-001.safetensors" ||
+    fail "the same run twice gave different checkpoints"
 
 # 4. SIGINT after the 3rd step: exit 130, a checkpoint, resume to the same end
 "$B" train "$W/run.json" --out "$W/sig" --json > "$W/sig.jsonl" 2> "$W/sig.err" &

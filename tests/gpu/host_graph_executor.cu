@@ -908,15 +908,11 @@ static void bf16_steps_follow_the_cpu(void **state)
     run_arch("efficientnet_lite0", 128, 1);
 }
 
-/* OpenMP (libgomp, through the engine): one thread, because the CPU
- * convolution's weight gradient adds per-thread partials taken by dynamic
- * scheduling, so with several threads its bits vary run to run and "the
- * CPU's exact bits" would not be one thing. */
-extern "C" void omp_set_num_threads(int n);
-
+/* The CPU ops run with OpenMP's default thread count: their sums are the
+ * same bits run to run (tests/unit/test_cpu_determinism), so the CPU
+ * model's step and the executor's are one thing to compare. */
 int main(void)
 {
-    omp_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fp32_steps_are_the_cpus),
         cmocka_unit_test(bf16_steps_follow_the_cpu),
