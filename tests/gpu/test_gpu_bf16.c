@@ -6,8 +6,10 @@
  *
  * Ops (bf16 context): convolution 3x3 (cuDNN), 1x1 strided (cuBLAS), 3x3
  * depthwise stride 2 (own kernels), batch norm (train, fused relu), max
- * pool, residual add, linear, cross-entropy, each forward and backward,
- * against the CPU op fed the same bf16-rounded inputs. The maps they write
+ * pool, residual add, linear, cross-entropy, then relu6, batch norm eval,
+ * global / adaptive average pooling, padding, dropout and flatten (their
+ * backward adding onto a random din), each forward and backward, against
+ * the CPU op fed the same bf16-rounded inputs. The maps they write
  * are bf16 (one rounding: within 1e-2 x max |ref| with fp32 accumulation
  * in between); float outputs (statistics, weight gradients computed from
  * bf16 maps, the loss) must be the CPU's to 1e-2, max-pool indices exact.
@@ -44,6 +46,7 @@
 #include "engine/ops/cross_entropy.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/linear.h"
+#include "engine/ops/pad.h"
 #include "engine/ops/pool.h"
 #include "engine/optim/optimizer.h"
 
@@ -592,6 +595,123 @@ static void pool_add_linear_loss16(void)
     release_owned();
 }
 
+/* The ops the models reach only through the model checks: relu6, batch
+ * norm eval (fused relu6), global and adaptive average pooling, padding,
+ * dropout (same seed: the CPU's mask) and flatten, forward and backward;
+ * backward adds (+=) onto a random din here, as the executor does where a
+ * value has several consumers. */
+static void more_ops16(void)
+{
+    const int n = 2, h = 7, w = 6, c = 24, m = n * h * w;
+    const size_t mc = (size_t)m * c;
+    float *x = random_bf16(mc, -3, 8), *dy = random_bf16(mc, -1, 1);
+    float *din0 = random_bf16(mc, -1, 1);
+    float *y = malloc((mc + 1) * sizeof(float)), *dx = copy_host(din0, mc);
+
+    /* relu6 */
+    relu6_forward(y, x, mc);
+    relu6_backward(dx, dy, y, mc);
+    void *d_x = dev16(x, mc), *d_y = dev16(din0, mc), *d_dy = dev16(dy, mc);
+    void *d_dx = dev16(din0, mc);
+    check_rc(thaw_cuda_relu6_forward(ctx16, d_y, d_x, mc, &err), "relu6");
+    check_rc(thaw_cuda_relu6_backward(ctx16, d_dx, d_dy, d_y, mc, &err), "relu6 backward");
+    compare16("bf16 relu6 fwd", d_y, y, mc);
+    compare16("bf16 relu6 bwd (+=)", d_dx, dx, mc);
+
+    /* batch norm eval with its relu6 fused, then the eval backward */
+    float *g = random_host(c, 0.5f, 1.5f), *b = random_host(c, -0.5f, 0.5f);
+    float *rm = random_host(c, -1, 1), *rv = random_host(c, 0.5f, 2.0f);
+    float *dg = calloc(c + 1, sizeof(float)), *db = calloc(c + 1, sizeof(float));
+    batchnorm_forward_eval(y, x, g, b, rm, rv, 1e-5f, m, c);
+    relu6_forward(y, y, mc);
+    memcpy(dx, din0, mc * sizeof(float));
+    batchnorm_backward_eval(dx, dg, db, dy, x, g, rm, rv, 1e-5f, m, c);
+    float *d_g = dev32(g, c), *d_b = dev32(b, c), *d_rm = dev32(rm, c), *d_rv = dev32(rv, c);
+    float *zeros = calloc(mc + 1, sizeof(float));
+    float *d_dg = dev32(zeros, c), *d_db = dev32(zeros, c);
+    d_dx = dev16(din0, mc);
+    check_rc(thaw_cuda_batchnorm_forward_eval(ctx16, d_y, d_x, d_g, d_b, d_rm, d_rv, 1e-5f, m,
+                                              c, THAW_CUDA_ACT_RELU6, &err), "bn eval");
+    check_rc(thaw_cuda_batchnorm_backward_eval(ctx16, d_dx, d_dg, d_db, d_dy, d_x, d_g, d_rm,
+                                               d_rv, 1e-5f, m, c, &err), "bn eval backward");
+    compare16("bf16 batchnorm eval y + relu6", d_y, y, mc);
+    compare16("bf16 batchnorm eval dx (+=)", d_dx, dx, mc);
+    compare32("bf16 batchnorm eval dgamma", d_dg, dg, c);
+    compare32("bf16 batchnorm eval dbeta", d_db, db, c);
+
+    /* global (1x1) and adaptive (7x6 -> 3x2) average pooling */
+    const size_t nc = (size_t)n * c, na = (size_t)n * 3 * 2 * c;
+    float *gp = malloc((nc + 1) * sizeof(float)), *dgp = random_bf16(na, -1, 1);
+    adaptive_avgpool2d_forward(gp, x, n, h, w, c, 1, 1);
+    memcpy(dx, din0, mc * sizeof(float));
+    adaptive_avgpool2d_backward(dx, dgp, n, h, w, c, 1, 1);
+    void *d_gp = dev16(zeros, nc), *d_dgp = dev16(dgp, na);
+    d_dx = dev16(din0, mc);
+    check_rc(thaw_cuda_global_avgpool_forward(ctx16, d_gp, d_x, n, h, w, c, &err), "avgpool");
+    check_rc(thaw_cuda_global_avgpool_backward(ctx16, d_dx, d_dgp, n, h, w, c, &err),
+             "avgpool backward");
+    compare16("bf16 global avgpool fwd", d_gp, gp, nc);
+    compare16("bf16 global avgpool bwd (+=)", d_dx, dx, mc);
+    float *ap = malloc((na + 1) * sizeof(float));
+    adaptive_avgpool2d_forward(ap, x, n, h, w, c, 3, 2);
+    memcpy(dx, din0, mc * sizeof(float));
+    adaptive_avgpool2d_backward(dx, dgp, n, h, w, c, 3, 2);
+    void *d_ap = dev16(zeros, na);
+    d_dx = dev16(din0, mc);
+    check_rc(thaw_cuda_adaptive_avgpool2d_forward(ctx16, d_ap, d_x, n, h, w, c, 3, 2, &err),
+             "adaptive avgpool");
+    check_rc(thaw_cuda_adaptive_avgpool2d_backward(ctx16, d_dx, d_dgp, n, h, w, c, 3, 2, &err),
+             "adaptive avgpool backward");
+    compare16("bf16 adaptive avgpool 3x2 fwd", d_ap, ap, na);
+    compare16("bf16 adaptive avgpool 3x2 bwd (+=)", d_dx, dx, mc);
+
+    /* TensorFlow "SAME" padding: 0 before, 1 after */
+    Pad2dShape ps = {.n = n, .h = h, .w = w, .c = c, .top = 0, .bottom = 1, .left = 0,
+                     .right = 1};
+    const size_t np = (size_t)n * (h + 1) * (w + 1) * c;
+    float *pad = malloc((np + 1) * sizeof(float)), *dpad = random_bf16(np, -1, 1);
+    pad2d_forward(pad, x, &ps);
+    memcpy(dx, din0, mc * sizeof(float));
+    pad2d_backward(dx, dpad, &ps);
+    void *d_pad = dev16(dpad, np), *d_dpad = dev16(dpad, np);
+    d_dx = dev16(din0, mc);
+    check_rc(thaw_cuda_pad2d_forward(ctx16, d_pad, d_x, &ps, &err), "pad");
+    check_rc(thaw_cuda_pad2d_backward(ctx16, d_dx, d_dpad, &ps, &err), "pad backward");
+    compare16("bf16 pad fwd", d_pad, pad, np);
+    compare16("bf16 pad bwd (+=)", d_dx, dx, mc);
+
+    /* dropout p = 0.2, the CPU's generator from the same seed */
+    uint64_t seed_cpu = 1234, seed_gpu = 1234;
+    float *mask = malloc((mc + 1) * sizeof(float));
+    dropout_forward(y, mask, x, 0.2f, mc, &seed_cpu);
+    memcpy(dx, din0, mc * sizeof(float));
+    dropout_backward(dx, dy, mask, mc);
+    float *d_mask = dev32(zeros, mc);
+    d_dx = dev16(din0, mc);
+    check_rc(thaw_cuda_dropout_forward(ctx16, d_y, d_mask, d_x, 0.2f, mc, &seed_gpu, &err),
+             "dropout");
+    check_rc(thaw_cuda_dropout_backward(ctx16, d_dx, d_dy, d_mask, mc, &err), "dropout backward");
+    compare16("bf16 dropout fwd", d_y, y, mc);
+    compare32("bf16 dropout mask", d_mask, mask, mc);
+    check_true("bf16 dropout generator", seed_cpu == seed_gpu, "state advanced as on the CPU");
+    compare16("bf16 dropout bwd (+=)", d_dx, dx, mc);
+
+    /* flatten to (c, h, w) and back */
+    flatten_forward(y, x, n, h, w, c);
+    memcpy(dx, din0, mc * sizeof(float));
+    flatten_backward(dx, dy, n, h, w, c);
+    d_dx = dev16(din0, mc);
+    check_rc(thaw_cuda_flatten_forward(ctx16, d_y, d_x, n, h, w, c, &err), "flatten");
+    check_rc(thaw_cuda_flatten_backward(ctx16, d_dx, d_dy, n, h, w, c, &err), "flatten backward");
+    compare16("bf16 flatten fwd", d_y, y, mc);
+    compare16("bf16 flatten bwd (+=)", d_dx, dx, mc);
+
+    free(x), free(dy), free(din0), free(y), free(dx), free(g), free(b), free(rm), free(rv);
+    free(dg), free(db), free(zeros), free(gp), free(dgp), free(ap), free(pad), free(dpad);
+    free(mask);
+    release_owned();
+}
+
 static void op_checks(void)
 {
     printf("-- ops on the bf16 context against the CPU ops on the same bf16 inputs\n");
@@ -600,6 +720,7 @@ static void op_checks(void)
     conv16("depthwise 3x3 s2 p1", 2, 13, 13, 32, 32, 3, 2, 1, 32);
     batchnorm16(2 * 12 * 12, 32);
     pool_add_linear_loss16();
+    more_ops16();
     fflush(stdout);
 }
 
