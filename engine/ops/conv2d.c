@@ -7,14 +7,14 @@
  * stride-1 unpadded convs need no im2col: col is the input itself.
  * Backward:
  *   dW_g  += dout_g^T x col_g, col recomputed chunk by chunk, summed in a
- *            private partial per thread (GEMM beta=1), reduced once;
+ *            partial per fixed run of chunks (GEMM beta=1), reduced once;
  *   din   += for stride 1: a stride-1 convolution of dout with flipped,
  *            transposed weights, accumulated by the GEMM itself (beta=1);
  *            for 1x1 stride 1: dout x W in the same pass as dW;
  *            otherwise dcol = dout x wr, then a gather col2im.
  * Threads: one OpenMP region per pass; each thread takes whole chunks
- * (dynamic schedule where chunks write apart, static for dW's partials so
- * its sums are the same bits on every run) and runs its own im2col and
+ * (dynamic schedule; dW's partials are fixed runs of chunks, so its sums
+ * are the same bits on every run) and runs its own im2col and
  * single-threaded GEMMs, so
  * OpenBLAS's pool and OpenMP's never spin against each other on the same
  * cores. The im2col chunk is ~1 MB per thread (at least 512 GEMM rows), so
@@ -111,17 +111,7 @@ static size_t thread_col_floats(const Conv2dShape *s)
     return col;
 }
 
-/* Layout: [reordered weights][one col chunk per thread][a dW partial per
- * thread but the first]. */
-size_t conv2d_workspace_floats(const Conv2dShape *s)
-{
-    if (conv2d_is_depthwise(s)) {
-        return conv2d_dw_workspace_floats(s);
-    }
-    size_t nt = (size_t)conv2d_threads();
-    size_t dw = (size_t)s->k * s->r * s->s * (s->c / s->groups);
-    return weight_floats(s) + nt * thread_col_floats(s) + (nt - 1) * dw;
-}
+
 
 /* OpenBLAS runs single-threaded inside our regions (see conv2d_internal.h). */
 static int blas_single_begin(void)
@@ -255,9 +245,10 @@ static void bias_grad(float *dbias, const float *dout, size_t m, int k)
     }
 }
 
-/* dweight += the partial dW of every thread. Thread 0's partial is wbuf in
- * [k][r][s][cg] order, or dweight itself for 1x1 weights; the others sit in
- * `extra`, one k*kdim block each, in the same order as thread 0's. */
+/* dweight += the partial dW of every slot, in slot order. Slot 0's partial
+ * is wbuf in [k][r][s][cg] order, or dweight itself for 1x1 weights; the
+ * others sit in `extra`, one k*kdim block each, in the same order as slot
+ * 0's. */
 static void reduce_weight_grad(float *dweight, const float *wbuf,
                                const float *extra, int nextra,
                                const Conv2dShape *s)
@@ -279,11 +270,33 @@ static void reduce_weight_grad(float *dweight, const float *wbuf,
     }
 }
 
-/* dW_g += dout_g^T x col_g. Each thread takes a fixed run of chunks
- * (static: which chunks a partial sums, and so its bits, must not depend
- * on timing; there are a multiple of the thread count of equal chunks) and
- * accumulates into a private partial; one reduction at the end, in thread
- * order. For 1x1 stride-1 convs
+/* Partials of the weight gradient: two per thread, so a thread slowed by
+ * another process leaves its second run of chunks to a faster one. */
+static int weight_grad_slots(void)
+{
+    int nt = conv2d_threads();
+    return nt > 1 ? 2 * nt : 1;
+}
+
+/* Layout: [reordered weights][one col chunk per thread][a dW partial per
+ * weight-gradient slot but the first]. */
+size_t conv2d_workspace_floats(const Conv2dShape *s)
+{
+    if (conv2d_is_depthwise(s)) {
+        return conv2d_dw_workspace_floats(s);
+    }
+    size_t nt = (size_t)conv2d_threads();
+    size_t dw = (size_t)s->k * s->r * s->s * (s->c / s->groups);
+    return weight_floats(s) + nt * thread_col_floats(s) +
+           (size_t)(weight_grad_slots() - 1) * dw;
+}
+
+/* dW_g += dout_g^T x col_g. The chunks are cut into weight_grad_slots()
+ * fixed runs, each summed into its own partial (GEMM beta=1) and the
+ * partials added in slot order at the end: which chunks a partial holds,
+ * and so every bit of dW, does not depend on which thread ran it or when.
+ * Threads take whole slots dynamically (no barriers, which stall badly when
+ * other processes share the cores). For 1x1 stride-1 convs
  * din (when not NULL) is done in the same pass, din_chunk += dout_chunk x W,
  * while the dout chunk is still in cache: dout is read from memory once. */
 static void weight_grad(float *dweight, float *din, const float *dout,
@@ -293,55 +306,62 @@ static void weight_grad(float *dweight, float *din, const float *dout,
 {
     const int G = s->groups, cg = s->c / G, kg = s->k / G;
     const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
-    const int pw = is_pointwise(s), nt = conv2d_threads();
+    const int pw = is_pointwise(s), slots = weight_grad_slots();
     const size_t block = (size_t)s->k * kdim;
-    /* 1x1 weights share PyTorch's layout: thread 0 adds into dweight. */
+    /* 1x1 weights share PyTorch's layout: slot 0 adds into dweight. */
     float *acc0 = weight_floats(s) ? wbuf : dweight;
     const int rows = pw ? s->n * s->h * s->w : s->n * s->p;
-    const int rpc = pw ? pointwise_rows(s) : conv2d_rows_per_chunk(s, conv2d_chunk_budget());
-    const int chunks = (rows + rpc - 1) / rpc;
-    int used = 1;
+    int rpc = pw ? pointwise_rows(s) : conv2d_rows_per_chunk(s, conv2d_chunk_budget());
+    int chunks = (rows + rpc - 1) / rpc;
+    if (chunks % slots) {
+        /* shorter chunks (the im2col buffer still fits), so that the slots
+         * hold equally many where the rows allow */
+        int want = (chunks + slots - 1) / slots * slots;
+        rpc = (rows + want - 1) / want;
+        chunks = (rows + rpc - 1) / rpc;
+    }
     const int saved = blas_single_begin();
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(conv2d_threads())
     {
-        int tid = omp_get_thread_num();
-        float *mycol = col + (size_t)tid * col_stride;
-        float *acc = tid == 0 ? acc0 : part + (size_t)(tid - 1) * block;
-        if (acc != dweight) {
-            memset(acc, 0, block * sizeof(float));
-        }
-#pragma omp single nowait
-        used = omp_get_num_threads();
-#pragma omp for schedule(static)
-        for (int ci = 0; ci < chunks; ci++) {
-            int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
-            int m = pw ? row1 - row0 : (row1 - row0) * s->q;
-            const float *b = in + (size_t)row0 * s->c;
-            int ldb = s->c, kd = cg;
-            if (!pw) {
-                conv2d_im2col(mycol, in, s, row0, row1, 0, 1);
-                b = mycol;
-                ldb = lda;
-                kd = kdim;
+        float *mycol = col + (size_t)omp_get_thread_num() * col_stride;
+#pragma omp for schedule(dynamic, 1)
+        for (int slot = 0; slot < slots; slot++) {
+            float *acc = slot == 0 ? acc0 : part + (size_t)(slot - 1) * block;
+            if (acc != dweight) {
+                memset(acc, 0, block * sizeof(float));
             }
-            const float *d = dout + (size_t)row0 * (pw ? 1 : s->q) * s->k;
-            for (int g = 0; g < G; g++) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, kd, m,
-                            1.0f, d + (size_t)g * kg, s->k,
-                            b + (size_t)g * kd, ldb, 1.0f,
-                            acc + (size_t)g * kg * kd, kd);
-                if (pw && din) {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
-                                cg, kg, 1.0f, d + (size_t)g * kg, s->k,
-                                weight + (size_t)g * kg * cg, cg, 1.0f,
-                                din + (size_t)row0 * s->c + (size_t)g * cg, s->c);
+            const int c0 = (int)((long)chunks * slot / slots);
+            const int c1 = (int)((long)chunks * (slot + 1) / slots);
+            for (int ci = c0; ci < c1; ci++) {
+                int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
+                int m = pw ? row1 - row0 : (row1 - row0) * s->q;
+                const float *b = in + (size_t)row0 * s->c;
+                int ldb = s->c, kd = cg;
+                if (!pw) {
+                    conv2d_im2col(mycol, in, s, row0, row1, 0, 1);
+                    b = mycol;
+                    ldb = lda;
+                    kd = kdim;
+                }
+                const float *d = dout + (size_t)row0 * (pw ? 1 : s->q) * s->k;
+                for (int g = 0; g < G; g++) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, kd, m,
+                                1.0f, d + (size_t)g * kg, s->k,
+                                b + (size_t)g * kd, ldb, 1.0f,
+                                acc + (size_t)g * kg * kd, kd);
+                    if (pw && din) {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
+                                    cg, kg, 1.0f, d + (size_t)g * kg, s->k,
+                                    weight + (size_t)g * kg * cg, cg, 1.0f,
+                                    din + (size_t)row0 * s->c + (size_t)g * cg, s->c);
+                    }
                 }
             }
         }
     }
     blas_single_end(saved);
-    if (acc0 == wbuf || used > 1) {
-        reduce_weight_grad(dweight, acc0 == wbuf ? wbuf : NULL, part, used - 1, s);
+    if (acc0 == wbuf || slots > 1) {
+        reduce_weight_grad(dweight, acc0 == wbuf ? wbuf : NULL, part, slots - 1, s);
     }
 }
 
