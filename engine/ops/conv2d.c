@@ -270,12 +270,31 @@ static void reduce_weight_grad(float *dweight, const float *wbuf,
     }
 }
 
-/* Partials of the weight gradient: two per thread, so a thread slowed by
- * another process leaves its second run of chunks to a faster one. */
+/* Partials of the weight gradient, at most: two per thread, so a thread
+ * slowed by another process leaves its second run of chunks to a faster
+ * one. */
 static int weight_grad_slots(void)
 {
     int nt = conv2d_threads();
     return nt > 1 ? 2 * nt : 1;
+}
+
+/* The slots for `chunks` equal chunks (a multiple of the thread count):
+ * two per thread when there are enough chunks to cut (*chunks rounded up
+ * to a multiple of them), else one per thread. More chunks than that would
+ * cost more than they balance: every chunk's GEMM reads and writes its
+ * whole weight-sized partial. */
+static int weight_grad_slots_for(int *chunks)
+{
+    const int nt = conv2d_threads(), most = weight_grad_slots();
+    if (most == 1 || *chunks % most == 0) {
+        return most;
+    }
+    if (*chunks >= 2 * most) {
+        *chunks = (*chunks + most - 1) / most * most;
+        return most;
+    }
+    return *chunks % nt == 0 ? nt : 1;
 }
 
 /* Layout: [reordered weights][one col chunk per thread][a dW partial per
@@ -291,8 +310,8 @@ size_t conv2d_workspace_floats(const Conv2dShape *s)
            (size_t)(weight_grad_slots() - 1) * dw;
 }
 
-/* dW_g += dout_g^T x col_g. The chunks are cut into weight_grad_slots()
- * fixed runs, each summed into its own partial (GEMM beta=1) and the
+/* dW_g += dout_g^T x col_g. The chunks are cut into fixed runs (slots),
+ * each summed into its own partial (GEMM beta=0, then 1) and the
  * partials added in slot order at the end: which chunks a partial holds,
  * and so every bit of dW, does not depend on which thread ran it or when.
  * Threads take whole slots dynamically (no barriers, which stall badly when
@@ -306,17 +325,16 @@ static void weight_grad(float *dweight, float *din, const float *dout,
 {
     const int G = s->groups, cg = s->c / G, kg = s->k / G;
     const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
-    const int pw = is_pointwise(s), slots = weight_grad_slots();
+    const int pw = is_pointwise(s);
     const size_t block = (size_t)s->k * kdim;
     /* 1x1 weights share PyTorch's layout: slot 0 adds into dweight. */
     float *acc0 = weight_floats(s) ? wbuf : dweight;
     const int rows = pw ? s->n * s->h * s->w : s->n * s->p;
     int rpc = pw ? pointwise_rows(s) : conv2d_rows_per_chunk(s, conv2d_chunk_budget());
-    int chunks = (rows + rpc - 1) / rpc;
-    if (chunks % slots) {
-        /* shorter chunks (the im2col buffer still fits), so that the slots
-         * hold equally many where the rows allow */
-        int want = (chunks + slots - 1) / slots * slots;
+    int chunks = (rows + rpc - 1) / rpc, want = chunks;
+    const int slots = weight_grad_slots_for(&want);
+    if (want != chunks) {
+        /* shorter chunks: the im2col buffer still fits */
         rpc = (rows + want - 1) / want;
         chunks = (rows + rpc - 1) / rpc;
     }
@@ -327,12 +345,14 @@ static void weight_grad(float *dweight, float *din, const float *dout,
 #pragma omp for schedule(dynamic, 1)
         for (int slot = 0; slot < slots; slot++) {
             float *acc = slot == 0 ? acc0 : part + (size_t)(slot - 1) * block;
-            if (acc != dweight) {
-                memset(acc, 0, block * sizeof(float));
-            }
             const int c0 = (int)((long)chunks * slot / slots);
             const int c1 = (int)((long)chunks * (slot + 1) / slots);
+            if (acc != dweight && c0 == c1) {
+                memset(acc, 0, block * sizeof(float));
+            }
             for (int ci = c0; ci < c1; ci++) {
+                /* a partial's first GEMM writes it (no zeroing pass) */
+                const float beta = acc != dweight && ci == c0 ? 0.0f : 1.0f;
                 int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
                 int m = pw ? row1 - row0 : (row1 - row0) * s->q;
                 const float *b = in + (size_t)row0 * s->c;
@@ -347,7 +367,7 @@ static void weight_grad(float *dweight, float *din, const float *dout,
                 for (int g = 0; g < G; g++) {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, kd, m,
                                 1.0f, d + (size_t)g * kg, s->k,
-                                b + (size_t)g * kd, ldb, 1.0f,
+                                b + (size_t)g * kd, ldb, beta,
                                 acc + (size_t)g * kg * kd, kd);
                     if (pw && din) {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
