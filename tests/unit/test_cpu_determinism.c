@@ -100,6 +100,14 @@ static void conv_3x3_same_bits(void **state)
     conv_case(4, 14, 14, 16, 24, 3, 1, 1, 1, 4096);
 }
 
+/* 12 chunks for 4 threads: too few to cut into two runs per thread, so one
+ * run per thread (the other path of the weight gradient's partials). */
+static void conv_few_chunks_same_bits(void **state)
+{
+    (void)state;
+    conv_case(2, 12, 12, 8, 16, 3, 1, 1, 1, 1800);
+}
+
 static void conv_strided_same_bits(void **state)
 {
     (void)state;
@@ -158,6 +166,7 @@ int main(void)
     omp_set_num_threads(THREADS);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conv_3x3_same_bits),
+        cmocka_unit_test(conv_few_chunks_same_bits),
         cmocka_unit_test(conv_strided_same_bits),
         cmocka_unit_test(conv_1x1_same_bits),
         cmocka_unit_test(conv_grouped_same_bits),
