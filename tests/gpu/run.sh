@@ -7,7 +7,8 @@
 #   bash tests/gpu/run.sh [BUILD_DIR] [PYTHON]   (default: build-gpu, python3)
 #   GPU_RUN_BENCH=0 skips the benchmark, GPU_RUN_TRAIN=0 the engine-thread
 #   session and the thaw train runs, GPU_RUN_ENGINE=0 only the engine-thread
-#   session, GPU_RUN_TESTS=0 the test binaries.
+#   session, GPU_RUN_TESTS=0 the test binaries; GPU_TESTS_PARALLEL=0 runs
+#   the test binaries one after the other instead of side by side.
 #   THAW_GPU_PREBUILT=DIR uses binaries packed by tests/gpu/pack.sh instead of
 #   configuring and building (for GPU machines without our build deps); the
 #   CUDA libraries (cuBLAS, cuDNN) are then looked up on this machine.
@@ -81,40 +82,74 @@ section "tests (each once; ops: max |gpu - cpu| <= 1e-4 x max |cpu|, models: 1e-
 : >"$TESTS_LOG"
 failed_tests=0
 [ "${GPU_RUN_TESTS:-1}" = 0 ] && TESTS=""
-for t in $TESTS; do
+# Each test is one process with its own log; they run side by side (the
+# GPU is shared, each test holds well under 1 GB of it; the CPU references
+# get an equal share of the cores each), GPU_TESTS_PARALLEL=0 runs them one
+# after the other. The results are then read in a fixed order.
+TEST_LOGS=$BUILD/gpu-test-logs
+rm -rf "$TEST_LOGS"
+mkdir -p "$TEST_LOGS"
+# run_test NAME CMD...: CMD under a 300 s timeout, its output in
+# TEST_LOGS/NAME.log, "exit-status seconds" in TEST_LOGS/NAME.rc.
+run_test() {
+    local name=$1 t0
+    shift
     t0=$(date +%s)
-    echo "-- $t" >>"$TESTS_LOG"
-    timeout 240 "$BUILD/tests/$t" >>"$TESTS_LOG" 2>&1
-    rc=$?
+    timeout 300 "$@" >"$TEST_LOGS/$name.log" 2>&1
+    echo "$? $(( $(date +%s) - t0 ))" >"$TEST_LOGS/$name.rc"
+}
+# Lite0 again with depthwise convolutions through cuDNN instead of thaw's
+# own kernels (the default). (ResNet-18 with THAW_GPU_CUDNN_BN=1, batch norm
+# on cuDNN's kernels, misses gradient parity on an H100: the option stays
+# off and out of this run.)
+EXTRA_NAME="test_gpu_models efficientnet_lite0, cudnn depthwise"
+EXTRA_LOG=test_gpu_models-lite0-cudnn-depthwise
+if [ -n "$TESTS" ]; then
+    n_tests=$(( $(wc -w <<<"$TESTS") + 1 ))
+    threads=$JOBS
+    [ "${GPU_TESTS_PARALLEL:-1}" != 0 ] && threads=$(( JOBS / n_tests * 2 ))
+    [ "$threads" -lt 2 ] && threads=2
+    # (the pids, not a bare wait: that would also wait for the tee above)
+    pids=""
+    for t in $TESTS; do
+        if [ "${GPU_TESTS_PARALLEL:-1}" != 0 ]; then
+            run_test "$t" env OMP_NUM_THREADS=$threads "$BUILD/tests/$t" &
+            pids="$pids $!"
+        else
+            run_test "$t" env OMP_NUM_THREADS=$threads "$BUILD/tests/$t"
+        fi
+    done
+    if [ "${GPU_TESTS_PARALLEL:-1}" != 0 ]; then
+        run_test "$EXTRA_LOG" env OMP_NUM_THREADS=$threads THAW_GPU_CUDNN_DEPTHWISE=1 \
+            "$BUILD/tests/test_gpu_models" efficientnet_lite0 &
+        pids="$pids $!"
+        # shellcheck disable=SC2086
+        wait $pids
+    else
+        run_test "$EXTRA_LOG" env OMP_NUM_THREADS=$threads THAW_GPU_CUDNN_DEPTHWISE=1 \
+            "$BUILD/tests/test_gpu_models" efficientnet_lite0
+    fi
+    mode="side by side"
+    [ "${GPU_TESTS_PARALLEL:-1}" = 0 ] && mode="one after the other"
+    echo "   all tests done after $(( $(date +%s) - start )) s ($mode, $threads OpenMP threads each)"
+fi
+for t in $TESTS ${TESTS:+$EXTRA_LOG}; do
+    label=$t
+    [ "$t" = "$EXTRA_LOG" ] && label=$EXTRA_NAME
+    read -r rc secs <"$TEST_LOGS/$t.rc" 2>/dev/null || { rc=255; secs=0; }
     case $rc in
         0) verdict=PASS ;;
         77) verdict="SKIPPED (no GPU)"; failed_tests=$((failed_tests + 1)) ;;
-        124) verdict="FAIL (timeout 240 s)"; failed_tests=$((failed_tests + 1)) ;;
+        124) verdict="FAIL (timeout 300 s)"; failed_tests=$((failed_tests + 1)) ;;
         *) verdict="FAIL (exit $rc)"; failed_tests=$((failed_tests + 1)) ;;
     esac
-    echo "-- $t: $verdict, $(( $(date +%s) - t0 )) s" >>"$TESTS_LOG"
-    printf "   %-20s %s, %d s\n" "$t" "$verdict" $(( $(date +%s) - t0 ))
+    {
+        echo "-- $label"
+        cat "$TEST_LOGS/$t.log" 2>/dev/null
+        echo "-- $label: $verdict, $secs s"
+    } >>"$TESTS_LOG"
+    printf "   %-20s %s, %d s\n" "$label" "$verdict" "$secs"
 done
-if [ -n "$TESTS" ]; then
-    # Lite0 again with depthwise convolutions through cuDNN instead of
-    # thaw's own kernels (the default). (ResNet-18 with THAW_GPU_CUDNN_BN=1,
-    # batch norm on cuDNN's kernels, misses gradient parity on an H100: the
-    # option stays off and out of this run.)
-    for extra in "efficientnet_lite0 THAW_GPU_CUDNN_DEPTHWISE cudnn depthwise"; do
-        read -r arch var what <<<"$extra"
-        t0=$(date +%s)
-        echo "-- test_gpu_models $arch ($what)" >>"$TESTS_LOG"
-        env "$var=1" timeout 240 "$BUILD/tests/test_gpu_models" "$arch" >>"$TESTS_LOG" 2>&1
-        rc=$?
-        case $rc in
-            0) verdict=PASS ;;
-            77) verdict="SKIPPED (no GPU)"; failed_tests=$((failed_tests + 1)) ;;
-            *) verdict="FAIL (exit $rc)"; failed_tests=$((failed_tests + 1)) ;;
-        esac
-        printf "   %-20s %s, %d s\n" "test_gpu_models $arch, $what" "$verdict" \
-            $(( $(date +%s) - t0 ))
-    done
-fi
 section "details"
 grep -E "^(-- |gpu:|gpu-op|FAIL|ok:|skipped|   device|   noise|   over tol)" "$TESTS_LOG" | sed 's/^/   /'
 failed_checks=$(grep -cE "gpu-op .*FAIL|^FAIL" "$TESTS_LOG" || true)
