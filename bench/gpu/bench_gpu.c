@@ -7,7 +7,7 @@
  *                  [--size S] [--tf32 | --bf16] [--iters N] [--warmup N] [--device N]
  *                  [--heuristic] [--cudnn-1x1] [--gemm-1x1] [--cudnn-bn]
  *                  [--cudnn-depthwise] [--no-fuse]
- *                  [--no-assign] [--workspace-mib N] [--profile FILE]
+ *                  [--no-assign] [--serial] [--workspace-mib N] [--profile FILE]
  * --bf16: bf16 mixed precision (thaw_cuda_context_set_bf16: bf16
  * activations and matrix operands, fp32 master weights and optimizer), the
  * counterpart of bench_gpu_torch.py --bf16 (torch.autocast).
@@ -36,8 +36,13 @@
  * staging buffer, as PyTorch's side uploads a pinned tensor; `thaw train`
  * also copies each loader batch into that buffer, not timed here), forward,
  * softmax cross-entropy, backward over every group (strategy full), SGD
- * (momentum 0.9) on the device arena; the loss is read
- * back after the step (one synchronisation per step). cuDNN picks its
+ * (momentum 0.9) on the device arena, in `thaw train`'s order: the loss is
+ * read back after the forward (one synchronisation per step), backward and
+ * SGD are queued, and the next step's upload (on the executor's copy
+ * stream) overlaps them; a step's time runs from one step's return to the
+ * next's. --serial: the order before the copy stream, everything queued
+ * and the loss read at the end, so nothing overlaps the upload (PyTorch's
+ * eager loop as bench_gpu_torch.py writes it). cuDNN picks its
  * fastest algorithms (not the deterministic set); the first (warm-up) step
  * pays the algorithm search. Input is random, labels random.
  *
@@ -144,7 +149,7 @@ int main(int argc, char **argv)
     const char *arch = "resnet50";
     int batch = 64, size = 224, tf32 = 0, bf16 = 0, iters = 20, warmup = 3, device = 0, heuristic = 0,
         cudnn_1x1 = 0, timed_1x1 = 1, cudnn_bn = 0, assign = 1, workspace_mib = 0, own_depthwise = 1,
-        fuse = 1;
+        fuse = 1, serial = 0;
     const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -167,6 +172,8 @@ int main(int argc, char **argv)
             own_depthwise = 0;
         } else if (strcmp(a, "--no-assign") == 0) {
             assign = 0;
+        } else if (strcmp(a, "--serial") == 0) {
+            serial = 1;
         } else if (v && strcmp(a, "--profile") == 0) {
             profile = v, i++;
         } else if (v && strcmp(a, "--arch") == 0) {
@@ -186,7 +193,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_gpu [--arch A] [--batch N] [--size S] [--tf32 | --bf16] "
                             "[--iters N] [--warmup N] [--device N] [--heuristic] "
-                            "[--cudnn-1x1] [--gemm-1x1] [--cudnn-bn] [--cudnn-depthwise] [--no-fuse] [--no-assign] [--workspace-mib N] "
+                            "[--cudnn-1x1] [--gemm-1x1] [--cudnn-bn] [--cudnn-depthwise] [--no-fuse] [--no-assign] [--serial] [--workspace-mib N] "
                             "[--profile FILE]\n");
             return 2;
         }
@@ -255,6 +262,7 @@ int main(int argc, char **argv)
     float loss = 0;
     const int profiled = profile ? 3 : 0;
     double *op_fwd = NULL, *op_bwd = NULL;
+    double t_prev = now_ms();
     for (int it = 0; it < warmup + iters + profiled; it++) {
         if (it == warmup + iters) {
             op_fwd = calloc((size_t)m.graph.n_ops, sizeof(double));
@@ -263,22 +271,34 @@ int main(int argc, char **argv)
                 return fail(&err, "profile");
             }
         }
-        double t0 = now_ms();
         int rc = thaw_cuda_graph_set_batch(cg, &m, images, labels, &err);
         rc = rc ? rc : thaw_cuda_graph_forward(cg, &m, &err);
         rc = rc ? rc : thaw_cuda_graph_loss(cg, &m, 0.0f, &err);
+        if (!serial) {
+            rc = rc ? rc : thaw_cuda_graph_outputs(cg, &loss, NULL, &err);
+        }
         rc = rc ? rc : thaw_cuda_graph_backward(cg, &m, 0.0f, &err);
         rc = rc ? rc : thaw_cuda_graph_optimizer_step(cg, &m, &hyper, &err);
-        rc = rc ? rc : thaw_cuda_graph_outputs(cg, &loss, NULL, &err);
+        if (serial) {
+            rc = rc ? rc : thaw_cuda_graph_outputs(cg, &loss, NULL, &err);
+        }
         if (rc == 0 && it >= warmup + iters) {
-            rc = thaw_cuda_graph_op_times(cg, op_fwd, op_bwd, m.graph.n_ops, &err);
+            rc = thaw_cuda_synchronize(ctx, &err);
+            rc = rc ? rc : thaw_cuda_graph_op_times(cg, op_fwd, op_bwd, m.graph.n_ops, &err);
         }
         if (rc) {
             return fail(&err, "step");
         }
+        /* step to step: in the default order a step's backward finishes
+         * inside the next one's time */
+        const double t = now_ms();
         if (it >= warmup && it < warmup + iters) {
-            ms[it - warmup] = now_ms() - t0;
+            ms[it - warmup] = t - t_prev;
         }
+        t_prev = t;
+    }
+    if (thaw_cuda_synchronize(ctx, &err)) {
+        return fail(&err, "synchronize");
     }
     qsort(ms, (size_t)iters, sizeof *ms, cmp_double);
     double med = ms[iters / 2];

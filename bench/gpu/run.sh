@@ -30,7 +30,7 @@ ITERS=${BENCH_GPU_ITERS:-15}
 ARCHS=${BENCH_GPU_ARCHS:-resnet50 efficientnet_lite0}
 BATCHES=${BENCH_GPU_BATCHES:-64 128}
 EXTRAS=${BENCH_GPU_EXTRAS:-1}   # 0: skip the variant rows and the profiles
-VARIANTS=${BENCH_GPU_VARIANTS:-no-fuse@tf32 gemm-1x1@tf32}
+VARIANTS=${BENCH_GPU_VARIANTS:-serial@tf32 no-fuse@tf32 gemm-1x1@tf32}
 LITE0_VARIANTS=${BENCH_GPU_LITE0_VARIANTS:-cudnn-depthwise@tf32}
 PRECS=${BENCH_GPU_PRECS:-fp32 tf32 bf16}
 prec_flag() {   # PRECISION -> the flag both benchmarks take
@@ -107,7 +107,8 @@ if [ "${BENCH_GPU_TEXT:-1}" != 0 ]; then
 fi
 # Variants at batch 128, each with its ratio to the main thaw row of the
 # same model and precision and to PyTorch's, and what bench_gpu reports of
-# the options (conv_algos). ResNet-50 (default), TF32: without fusion of
+# the options (conv_algos). ResNet-50 (default), TF32: the upload not
+# overlapping the last step's backward (serial: PyTorch's loop order), without fusion of
 # batch norm / add with their relu (what the default gains), 1x1
 # convolutions all as GEMMs instead of timed against cuDNN per shape.
 # Lite0: depthwise convolutions through cuDNN instead of thaw's kernels.

@@ -30,10 +30,19 @@ int thaw_cuda_graph_create(ThawCudaGraph **out, ThawCudaContext *ctx, const Mode
         rc = thaw_cuda_arena_upload(ctx, &cg->arena, &m->params, err);
         rc = rc ? rc : thaw_cuda_graph_refresh_weights16(cg, err);
         rc = rc ? rc : thaw_cuda_optimizer_init(ctx, &cg->optim, kind, &m->params, err);
-        if (rc == 0) {
-            cudaError_t s = cudaEventCreateWithFlags(&cg->in_free, cudaEventDisableTiming);
+        /* the upload's events and stream (cuda_graph_io.cu) */
+        cudaEvent_t *events[] = {&cg->in_free, &cg->in_read, &cg->in_copied};
+        for (size_t i = 0; rc == 0 && i < sizeof events / sizeof events[0]; i++) {
+            cudaError_t s = cudaEventCreateWithFlags(events[i], cudaEventDisableTiming);
             if (s != cudaSuccess) {
                 rc = thaw_cuda_fail_runtime(err, s, "cudaEventCreateWithFlags", __FILE__,
+                                            __LINE__);
+            }
+        }
+        if (rc == 0) {
+            cudaError_t s = cudaStreamCreateWithFlags(&cg->copy_stream, cudaStreamNonBlocking);
+            if (s != cudaSuccess) {
+                rc = thaw_cuda_fail_runtime(err, s, "cudaStreamCreateWithFlags", __FILE__,
                                             __LINE__);
             }
         }
@@ -67,8 +76,14 @@ void thaw_cuda_graph_destroy(ThawCudaGraph *cg)
     }
     thaw_cuda_staging_free(&cg->in_stage);
     thaw_cuda_staging_free(&cg->out_stage);
-    if (cg->in_free) {
-        cudaEventDestroy(cg->in_free);
+    cudaEvent_t events[] = {cg->in_free, cg->in_read, cg->in_copied};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        if (events[i]) {
+            cudaEventDestroy(events[i]);
+        }
+    }
+    if (cg->copy_stream) {
+        cudaStreamDestroy(cg->copy_stream);
     }
     thaw_cuda_graph_set_profile(cg, NULL, 0, NULL);
     free(cg->vdata);

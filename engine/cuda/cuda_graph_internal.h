@@ -40,6 +40,11 @@ struct ThawCudaGraph {
     ThawCudaStaging in_stage, out_stage;
     cudaEvent_t in_free;           /* the last upload has left in_stage */
     int in_pending;
+    /* The images go up on their own stream, so a batch uploads while the
+     * last step's backward still runs: in_read (main stream, after the
+     * NHWC change) frees input_nchw, in_copied (copy stream) hands it on. */
+    cudaStream_t copy_stream;
+    cudaEvent_t in_read, in_copied;
     int has_labels;
     int assign_grads;              /* first gradient writes assign (no zeroing) */
     int fuse;                      /* BN/add + relu(6) forward in one pass */

@@ -64,8 +64,15 @@ int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *im
     if ((const char *)images_nchw != stage) {
         memcpy(stage, images_nchw, img_bytes);
     }
+    /* The images on the copy stream, once the last NHWC change has read
+     * input_nchw: they overlap whatever the main stream still has queued
+     * (the last step's backward and optimizer). The labels stay on the main
+     * stream: the last step's loss backward still reads them. */
+    THAW_CUDA_CHECK(cudaStreamWaitEvent(cg->copy_stream, cg->in_read, 0));
     THAW_CUDA_CHECK(cudaMemcpyAsync(cg->input_nchw.ptr, stage, img_bytes,
-                                    cudaMemcpyHostToDevice, cg->ctx->stream));
+                                    cudaMemcpyHostToDevice, cg->copy_stream));
+    THAW_CUDA_CHECK(cudaEventRecord(cg->in_copied, cg->copy_stream));
+    THAW_CUDA_CHECK(cudaStreamWaitEvent(cg->ctx->stream, cg->in_copied, 0));
     cg->has_labels = labels != NULL;
     if (labels) {
         if ((const char *)labels != stage + img_bytes) {
@@ -74,6 +81,7 @@ int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *im
         THAW_CUDA_CHECK(cudaMemcpyAsync(cg->labels.ptr, stage + img_bytes, lab_bytes,
                                         cudaMemcpyHostToDevice, cg->ctx->stream));
     }
+    /* after the wait above: both copies have left in_stage */
     THAW_CUDA_CHECK(cudaEventRecord(cg->in_free, cg->ctx->stream));
     cg->in_pending = 1;
     const size_t total = in->numel;
@@ -87,6 +95,7 @@ int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *im
             (float *)dst, src, in->c, in->h * in->w, total);
     }
     THAW_CUDA_CHECK_LAUNCH("nchw_to_nhwc_kernel");
+    THAW_CUDA_CHECK(cudaEventRecord(cg->in_read, cg->ctx->stream));
     return 0;
 }
 

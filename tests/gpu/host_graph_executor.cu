@@ -62,6 +62,8 @@ extern "C" {
 #define cudaEventDestroy host_event_destroy
 #define cudaEventRecord host_event_record
 #define cudaEventElapsedTime host_event_elapsed
+#define cudaStreamCreateWithFlags host_stream_create
+#define cudaStreamDestroy host_stream_destroy
 #include "engine/cuda/cuda_graph.cu"
 #include "engine/cuda/cuda_graph_sync.cu"
 #undef cudaMemcpyAsync
@@ -70,6 +72,8 @@ extern "C" {
 #undef cudaEventDestroy
 #undef cudaEventRecord
 #undef cudaEventElapsedTime
+#undef cudaStreamCreateWithFlags
+#undef cudaStreamDestroy
 
 #include "tests/gpu/host_backend.h"
 

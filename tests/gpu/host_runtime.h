@@ -38,6 +38,19 @@ static inline cudaError_t host_stream_sync(cudaStream_t s)
     return cudaSuccess;
 }
 
+static inline cudaError_t host_stream_create(cudaStream_t *s, unsigned flags)
+{
+    (void)flags;
+    *s = (cudaStream_t)calloc(1, 16);
+    return cudaSuccess;
+}
+
+static inline cudaError_t host_stream_destroy(cudaStream_t s)
+{
+    free((void *)s);
+    return cudaSuccess;
+}
+
 static inline cudaError_t host_event_create(cudaEvent_t *e, unsigned flags = 0)
 {
     (void)flags;

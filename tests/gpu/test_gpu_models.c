@@ -491,6 +491,54 @@ static void optimizer_steps(const Case *c, OptimizerKind kind, Model *cpu, Model
     optimizer_free(&gpu_hyper);
 }
 
+/* The images of a batch go up on their own stream, overlapping the last
+ * step's backward: the forward right after must still see the new batch.
+ * A step on batch A (its backward left queued), batch B at once, B's
+ * logits; then, after a full synchronisation, B again (same dropout
+ * masks): the same bits, and not A's. */
+static void upload_overlaps_backward(const Case *c, Model *gm, ThawCudaGraph *cg,
+                                     size_t per_image)
+{
+    char name[96], detail[160];
+    const size_t nl = (size_t)BATCH * CLASSES;
+    float *a = malloc(per_image * BATCH * sizeof(float));
+    float *b = malloc(per_image * BATCH * sizeof(float));
+    int32_t la[BATCH], lb[BATCH];
+    fill_batch(a, la, per_image);
+    fill_batch(b, lb, per_image);
+    float loss;
+    const float *l = NULL;
+    check_rc(gpu_step(cg, gm, a, la, NULL, &loss, &l), "gpu step on A");
+    float *logits_a = copy_host(l, nl);
+    const uint64_t rng = gm->graph.dropout_rng;
+    float *logits_b[2];
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) {
+            check_rc(thaw_cuda_synchronize(ctx, &err), "synchronize");
+            gm->graph.dropout_rng = rng;
+        }
+        check_rc(thaw_cuda_graph_set_batch(cg, gm, b, lb, &err), "batch B");
+        check_rc(thaw_cuda_graph_forward(cg, gm, &err), "forward B");
+        check_rc(thaw_cuda_graph_loss(cg, gm, 0.1f, &err), "loss B");
+        check_rc(thaw_cuda_graph_outputs(cg, &loss, &l, &err), "outputs B");
+        logits_b[k] = copy_host(l, nl);
+    }
+    size_t differ = 0, same_as_a = 0;
+    for (size_t i = 0; i < nl; i++) {
+        differ += memcmp(&logits_b[0][i], &logits_b[1][i], sizeof(float)) != 0;
+        same_as_a += memcmp(&logits_b[0][i], &logits_a[i], sizeof(float)) == 0;
+    }
+    snprintf(detail, sizeof detail, "%zu of %zu logits differ from B's after a sync, %zu equal "
+             "A's", differ, nl, same_as_a);
+    snprintf(name, sizeof name, "%s upload overlaps backward", c->arch);
+    check_true(name, differ == 0 && same_as_a < nl, detail);
+    free(a);
+    free(b);
+    free(logits_a);
+    free(logits_b[0]);
+    free(logits_b[1]);
+}
+
 static int create_models(const Case *c, Model **models, int n)
 {
     for (int k = 0; k < n; k++) {
@@ -528,6 +576,7 @@ static void run_case(const Case *c)
     gradient_step(c, &models[0], &models[2], &models[1], cg, images, labels, per_image);
     optimizer_steps(c, OPT_SGD, &models[0], &models[2], &models[1], cg, images, labels,
                     per_image);
+    upload_overlaps_backward(c, &models[1], cg, per_image);
     printf("   device memory held: %.1f MB\n", thaw_cuda_graph_device_bytes(cg) / 1e6);
     thaw_cuda_graph_destroy(cg);
     for (int k = 0; k < 2 + N_ALT; k++) {
