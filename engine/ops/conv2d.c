@@ -111,8 +111,6 @@ static size_t thread_col_floats(const Conv2dShape *s)
     return col;
 }
 
-
-
 /* OpenBLAS runs single-threaded inside our regions (see conv2d_internal.h). */
 static int blas_single_begin(void)
 {
@@ -279,11 +277,12 @@ static int weight_grad_slots(void)
     return nt > 1 ? 2 * nt : 1;
 }
 
-/* The slots for `chunks` equal chunks (a multiple of the thread count):
- * two per thread when there are enough chunks to cut (*chunks rounded up
- * to a multiple of them), else one per thread. More chunks than that would
- * cost more than they balance: every chunk's GEMM reads and writes its
- * whole weight-sized partial. */
+/* The slots for `chunks` equal chunks (usually a multiple of the thread
+ * count): two per thread when there are enough chunks to cut (*chunks
+ * rounded up to a multiple of them), else one per thread (or per chunk,
+ * when there are fewer). More chunks than that would cost more than they
+ * balance: every chunk's GEMM reads and writes its whole weight-sized
+ * partial. A function of the shape and the thread count only. */
 static int weight_grad_slots_for(int *chunks)
 {
     const int nt = conv2d_threads(), most = weight_grad_slots();
@@ -294,7 +293,7 @@ static int weight_grad_slots_for(int *chunks)
         *chunks = (*chunks + most - 1) / most * most;
         return most;
     }
-    return *chunks % nt == 0 ? nt : 1;
+    return *chunks < nt ? *chunks : nt;
 }
 
 /* Layout: [reordered weights][one col chunk per thread][a dW partial per

@@ -6,6 +6,7 @@
  * the first run's bit for bit. The ops' values are checked against
  * PyTorch elsewhere (test_conv2d, test_cross_entropy); this test is about
  * the order of their sums. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,18 @@ static size_t differing(const float *a, const float *b, size_t n)
     return bad;
 }
 
+/* max |a - b| / max |b| */
+static double max_rel(const float *a, const float *b, size_t n)
+{
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        worst = d > worst ? d : worst;
+        scale = fabs((double)b[i]) > scale ? fabs((double)b[i]) : scale;
+    }
+    return worst / (scale > 0 ? scale : 1.0);
+}
+
 /* conv2d_backward REPEATS times into zeroed buffers: din, dweight and
  * dbias each the same bits every time. */
 static void conv_case(int n, int h, int w, int c, int k, int r, int stride, int pad,
@@ -84,6 +97,22 @@ static void conv_case(int n, int h, int w, int c, int k, int r, int stride, int 
     assert_int_equal(bad_in, 0);
     assert_int_equal(bad_w, 0);
     assert_int_equal(bad_b, 0);
+    /* and the sums themselves: one thread (one partial, every chunk in
+     * order) agrees up to rounding, so no chunk is lost or counted twice */
+    omp_set_num_threads(1);
+    float *ws1 = zeros(conv2d_workspace_floats(&s));
+    float *din1 = zeros(nin), *dw1 = zeros(nw), *db1 = zeros((size_t)k);
+    conv2d_backward(din1, dw1, db1, dout, in, weight, &s, ws1);
+    omp_set_num_threads(THREADS);
+    double rel_in = max_rel(din0, din1, nin), rel_w = max_rel(dw0, dw1, nw);
+    double rel_b = max_rel(db0, db1, (size_t)k);
+    printf("  against one thread: max rel diff din %.1e, dweight %.1e, dbias %.1e\n", rel_in,
+           rel_w, rel_b);
+    assert_true(rel_in < 1e-5 && rel_w < 1e-5 && rel_b < 1e-5);
+    free(ws1);
+    free(din1);
+    free(dw1);
+    free(db1);
     conv2d_set_chunk_budget(0);
     free(in);
     free(weight);
@@ -101,11 +130,13 @@ static void conv_3x3_same_bits(void **state)
 }
 
 /* 12 chunks for 4 threads: too few to cut into two runs per thread, so one
- * run per thread (the other path of the weight gradient's partials). */
+ * run per thread (the other path of the weight gradient's partials); and 3
+ * output rows for 4 threads: one run per row. */
 static void conv_few_chunks_same_bits(void **state)
 {
     (void)state;
     conv_case(2, 12, 12, 8, 16, 3, 1, 1, 1, 1800);
+    conv_case(1, 3, 9, 8, 16, 3, 1, 1, 1, 256);
 }
 
 static void conv_strided_same_bits(void **state)
