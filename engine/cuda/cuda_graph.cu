@@ -64,6 +64,9 @@ void thaw_cuda_graph_destroy(ThawCudaGraph *cg)
         ThawError ignored;
         thaw_cuda_synchronize(cg->ctx, &ignored);
     }
+    if (cg->copy_stream) {
+        cudaStreamSynchronize(cg->copy_stream);
+    }
     DevBlock *blocks[] = {&cg->acts,   &cg->small,    &cg->argmax,    &cg->input_nchw,
                           &cg->labels, &cg->probs,    &cg->row_loss,  &cg->weights16,
                           &cg->logits32};
@@ -183,6 +186,10 @@ int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err)
         return thaw_fail(err, THAW_ERR_ARG, "GPU executor: the context's bf16 mode changed "
                          "after the executor was made");
     }
+    /* An upload a failed set_batch left on the copy stream (the main
+     * stream's wait covers it otherwise) must be done before its memory
+     * may move. */
+    THAW_CUDA_CHECK(cudaStreamSynchronize(cg->copy_stream));
     int rc = grow_tables(cg, g->n_values, g->n_ops, err);
     /* argmax: one slot per max-pool op that runs backward, one shared
      * scratch for the others (as the CPU plan) */

@@ -42,9 +42,12 @@ void thaw_cuda_graph_destroy(ThawCudaGraph *cg);
 int thaw_cuda_graph_plan(ThawCudaGraph *cg, const Model *m, ThawError *err);
 
 /* Copies one batch (NCHW float images of the planned batch size, and
- * labels, may be NULL for inference) into pinned memory and uploads it on
- * the stream; the layout change to NHWC runs on the device. Waits first
- * until the previous upload has left the pinned buffer. */
+ * labels, may be NULL for inference) into pinned memory and uploads it:
+ * the images on the executor's copy stream (overlapping what the context's
+ * stream still has queued, such as the last step's backward), the labels
+ * on the context's stream, which waits for the images before the layout
+ * change to NHWC runs on the device. Waits first until the previous upload
+ * has left the pinned buffer. */
 int thaw_cuda_graph_set_batch(ThawCudaGraph *cg, const Model *m, const float *images_nchw,
                               const int32_t *labels, ThawError *err);
 

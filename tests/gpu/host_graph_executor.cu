@@ -64,6 +64,7 @@ extern "C" {
 #define cudaEventElapsedTime host_event_elapsed
 #define cudaStreamCreateWithFlags host_stream_create
 #define cudaStreamDestroy host_stream_destroy
+#define cudaStreamSynchronize host_stream_sync
 #include "engine/cuda/cuda_graph.cu"
 #include "engine/cuda/cuda_graph_sync.cu"
 #undef cudaMemcpyAsync
@@ -74,6 +75,7 @@ extern "C" {
 #undef cudaEventElapsedTime
 #undef cudaStreamCreateWithFlags
 #undef cudaStreamDestroy
+#undef cudaStreamSynchronize
 
 #include "tests/gpu/host_backend.h"
 
