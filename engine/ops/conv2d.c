@@ -150,6 +150,29 @@ static int pointwise_rows(const Conv2dShape *s)
     return conv2d_balance_chunk((long long)s->n * s->h * s->w, m);
 }
 
+/* One chunk's column matrix for rows [row0, row1) of the output (images x
+ * output rows, or pixels for 1x1 stride-1 convs): the im2col of that chunk
+ * in col, or the input itself where no im2col is needed. m rows, ld apart,
+ * kd columns per group. */
+typedef struct {
+    const float *a;
+    int m, ld, kd;
+} ChunkCols;
+
+static ChunkCols chunk_cols(const float *in, const Conv2dShape *s, float *col, int row0,
+                            int row1)
+{
+    ChunkCols c = {in + (size_t)row0 * s->c, row1 - row0, s->c, s->c / s->groups};
+    if (!is_pointwise(s)) {
+        conv2d_im2col(col, in, s, row0, row1, 0, 1);
+        c.a = col;
+        c.m = (row1 - row0) * s->q;
+        c.ld = s->r * s->s * s->c;
+        c.kd = s->r * s->s * (s->c / s->groups);
+    }
+    return c;
+}
+
 /* out = beta*out + conv(in, wr) (+ bias); wr in [k][r][s][cg] order.
  * Each thread takes whole chunks of output rows: its own im2col, its own
  * GEMMs, so threads never share or wait on a buffer. */
@@ -157,8 +180,7 @@ static void gemm_conv(float *out, float beta, const float *in, const float *wr,
                       const float *bias, const Conv2dShape *s, float *col,
                       size_t col_stride)
 {
-    const int G = s->groups, cg = s->c / G, kg = s->k / G;
-    const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
+    const int G = s->groups, kg = s->k / G;
     const int pw = is_pointwise(s);
     const int rows = pw ? s->n * s->h * s->w : s->n * s->p;
     const int rpc = pw ? pointwise_rows(s) : conv2d_rows_per_chunk(s, conv2d_chunk_budget());
@@ -170,24 +192,16 @@ static void gemm_conv(float *out, float beta, const float *in, const float *wr,
 #pragma omp for schedule(dynamic, 1)
         for (int ci = 0; ci < chunks; ci++) {
             int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
-            int m = pw ? row1 - row0 : (row1 - row0) * s->q;
-            const float *a = in + (size_t)row0 * s->c;
-            int ld = s->c, kd = cg;
-            if (!pw) {
-                conv2d_im2col(mycol, in, s, row0, row1, 0, 1);
-                a = mycol;
-                ld = lda;
-                kd = kdim;
-            }
+            const ChunkCols c = chunk_cols(in, s, mycol, row0, row1);
             float *o = out + (size_t)row0 * (pw ? 1 : s->q) * s->k;
             for (int g = 0; g < G; g++) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, kg, kd,
-                            1.0f, a + (size_t)g * kd, ld,
-                            wr + (size_t)g * kg * kd, kd, beta,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c.m, kg, c.kd,
+                            1.0f, c.a + (size_t)g * c.kd, c.ld,
+                            wr + (size_t)g * kg * c.kd, c.kd, beta,
                             o + (size_t)g * kg, s->k);
             }
             if (bias) {
-                add_bias_rows(o, bias, (size_t)m, s->k);
+                add_bias_rows(o, bias, (size_t)c.m, s->k);
             }
         }
     }
@@ -323,7 +337,7 @@ static void weight_grad(float *dweight, float *din, const float *dout,
                         size_t col_stride, float *part)
 {
     const int G = s->groups, cg = s->c / G, kg = s->k / G;
-    const int kdim = s->r * s->s * cg, lda = s->r * s->s * s->c;
+    const int kdim = s->r * s->s * cg;
     const int pw = is_pointwise(s);
     const size_t block = (size_t)s->k * kdim;
     /* 1x1 weights share PyTorch's layout: slot 0 adds into dweight. */
@@ -353,23 +367,15 @@ static void weight_grad(float *dweight, float *din, const float *dout,
                 /* a partial's first GEMM writes it (no zeroing pass) */
                 const float beta = acc != dweight && ci == c0 ? 0.0f : 1.0f;
                 int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
-                int m = pw ? row1 - row0 : (row1 - row0) * s->q;
-                const float *b = in + (size_t)row0 * s->c;
-                int ldb = s->c, kd = cg;
-                if (!pw) {
-                    conv2d_im2col(mycol, in, s, row0, row1, 0, 1);
-                    b = mycol;
-                    ldb = lda;
-                    kd = kdim;
-                }
+                const ChunkCols c = chunk_cols(in, s, mycol, row0, row1);
                 const float *d = dout + (size_t)row0 * (pw ? 1 : s->q) * s->k;
                 for (int g = 0; g < G; g++) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, kd, m,
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, c.kd, c.m,
                                 1.0f, d + (size_t)g * kg, s->k,
-                                b + (size_t)g * kd, ldb, beta,
-                                acc + (size_t)g * kg * kd, kd);
+                                c.a + (size_t)g * c.kd, c.ld, beta,
+                                acc + (size_t)g * kg * c.kd, c.kd);
                     if (pw && din) {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c.m,
                                     cg, kg, 1.0f, d + (size_t)g * kg, s->k,
                                     weight + (size_t)g * kg * cg, cg, 1.0f,
                                     din + (size_t)row0 * s->c + (size_t)g * cg, s->c);
