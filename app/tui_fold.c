@@ -276,8 +276,9 @@ void tui_fold_event(TuiApp *app, const BusEvent *ev)
         break;
     case BUS_EV_DONE:
         if (ev->msg && ev->msg[0]) {
+            /* no log line: the DONE state that follows names the checkpoint,
+             * and at 80x24 a second line would push the last epoch's out */
             snprintf(app->checkpoint, sizeof app->checkpoint, "%s", ev->msg);
-            wb_log(s, "run ended; checkpoint: %s", ev->msg);
         }
         break;
     case BUS_EV_SNAPSHOT:

@@ -8,6 +8,12 @@
 #include "views/theme.h"
 #include "views/views.h"
 
+static int ends_with(const char *text, const char *tail)
+{
+    size_t n = strlen(text), m = strlen(tail);
+    return n >= m && strcmp(text + n - m, tail) == 0;
+}
+
 void log_view_draw(WINDOW *win, WbRect r, const WbState *s)
 {
     if (r.h < 1 || r.w < 1) {
@@ -32,12 +38,19 @@ void log_view_draw(WINDOW *win, WbRect r, const WbState *s)
         }
         wattrset(win, A_NORMAL);
     }
-    int first = s->log_count - rows;
+    /* The newest log line often is the status itself ("done: " + the same
+     * text); shown twice it would push an older line (the last epoch's
+     * accuracy) off a 3-row log. */
+    int count = s->log_count;
+    if (s->status_msg[0] && count > 0 && ends_with(wb_log_line(s, count - 1), s->status_msg)) {
+        count--;
+    }
+    int first = count - rows;
     if (first < 0) {
         first = 0;
     }
     wattrset(win, theme_attr(THEME_DIM, s->color));
-    for (int i = first; i < s->log_count; i++, y++) {
+    for (int i = first; i < count; i++, y++) {
         wb_put(win, r, y, r.x + 1, r.w - 1, wb_log_line(s, i), s->utf8);
     }
     wattrset(win, A_NORMAL);

@@ -436,6 +436,38 @@ static void long_error_wraps(void **state)
     free(s);
 }
 
+/* The end of a run at 80x24: the status line says where the checkpoint
+ * went, the log's copy of it ("done: " + the same text) is not drawn a
+ * second time, so the last epoch's accuracy stays on the 3-row log. */
+static void run_end_not_twice(void **state)
+{
+    (void)state;
+    WbState *s = malloc(sizeof *s);
+    populate(s, 1);
+    s->job = WB_JOB_DONE;
+    const char *end = "finished 3 epochs: runs/tiny/epoch-003.safetensors";
+    wb_log(s, "epoch 3/3  train loss 0.4000 acc 0.870  val loss 0.4500 acc 0.860");
+    wb_log(s, "done: %s", end);
+    snprintf(s->status_msg, sizeof s->status_msg, "%s", end);
+    uint32_t max_cp;
+    open_term(24, 80);
+    wb_draw(stdscr, s);
+    char *text = read_screen(24, 80, &max_cp);
+    dump("80x24 run end", text);
+    must_have(text, end, "80x24 run end");
+    must_have(text, "epoch 3/3  train loss 0.4000", "80x24 run end (last epoch)");
+    assert_null(strstr(text, "done: finished"));
+    free(text);
+    /* a status that is not the newest line: every log line is drawn */
+    snprintf(s->status_msg, sizeof s->status_msg, "%s", "saved runs/tiny/manual.safetensors");
+    wb_draw(stdscr, s);
+    text = read_screen(24, 80, &max_cp);
+    must_have(text, "done: finished 3 epochs", "80x24 other status");
+    free(text);
+    wb_free(s);
+    free(s);
+}
+
 static void empty_state(void **state)
 {
     (void)state;
@@ -503,6 +535,7 @@ int main(void)
         cmocka_unit_test(empty_state),
         cmocka_unit_test(gpu_device_name),
         cmocka_unit_test(long_error_wraps),
+        cmocka_unit_test(run_end_not_twice),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
