@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/run/metrics_log.h"
 #include "engine/run/schedule.h"
 
 void job_core_init(JobCore *c, const RunConfig *cfg, const TrainOptions *opt, ThawError *err)
@@ -264,6 +265,28 @@ int job_core_early_stop(const JobCore *c, TrainResult *res, int epoch)
         return 1;
     }
     return 0;
+}
+
+/* ---- metrics.csv ---- */
+
+static void metrics_failed(JobCore *c, const ThawError *e)
+{
+    c->metrics_off = 1;
+    job_core_log(c, "warning: %s (no more metrics rows; checkpoints go on)", e->msg);
+}
+
+void job_core_metrics_epoch(JobCore *c, const TrainEvent *ev)
+{
+    ThawError e = {0};
+    if (!c->metrics_off && !c->metrics_started) {
+        c->metrics_started = 1;
+        if (metrics_log_start(c->opt->out_dir, ev->epoch - 1, &e) != 0) {
+            metrics_failed(c, &e);
+        }
+    }
+    if (!c->metrics_off && metrics_log_epoch(c->opt->out_dir, ev, &e) != 0) {
+        metrics_failed(c, &e);
+    }
 }
 
 /* ---- snapshots ---- */

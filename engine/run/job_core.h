@@ -35,6 +35,8 @@ typedef struct {
     double best;
     int bad_epochs;
     Journal journal;           /* live changes, saved in checkpoints */
+    int metrics_started;       /* metrics.csv begun (at the first finished epoch) */
+    int metrics_off;           /* metrics.csv could not be written: warned once */
 } JobCore;
 
 /* A zeroed core for a run (best = +inf). */
@@ -68,6 +70,14 @@ int job_core_apply_layer_choices(JobCore *c, ParamTable *t, const char *examples
 /* The optimizer over t (momentum and nesterov for SGD) and the schedule
  * over total_steps. */
 int job_core_setup_optimizer(JobCore *c, ParamTable *t);
+
+/* A finished epoch's row in out_dir/metrics.csv (metrics_log.h). The first
+ * one of a run starts the file (keeping the rows of the epochs before it,
+ * after a resume), so a run stopped before its first epoch ends leaves no
+ * file. A file that cannot be written gives one warning line, not a failed
+ * run: the checkpoints are what must not be lost, and they report their
+ * own failures. */
+void job_core_metrics_epoch(JobCore *c, const TrainEvent *ev);
 
 /* ---- live control bodies (train_control.h), for either job ---- */
 

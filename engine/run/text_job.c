@@ -197,6 +197,7 @@ static int finish_epoch(TextJob *j, TrainResult *res, double train_time, int64_t
         return 0;
     }
     job_core_emit(&j->core, &ev);
+    job_core_metrics_epoch(&j->core, &ev);
     res->epochs_done = j->core.epoch;
     res->steps_done = j->core.global_step;
     return job_core_early_stop(&j->core, res, j->core.epoch);

@@ -274,6 +274,7 @@ static int run_epochs(Job *j, TrainResult *res)
             return rc;
         }
         job_core_emit(&j->core, &ev);
+        job_core_metrics_epoch(&j->core, &ev);
         res->epochs_done = j->core.epoch + 1;
         res->steps_done = j->core.global_step;
         if (job_core_early_stop(&j->core, res, j->core.epoch + 1)) {

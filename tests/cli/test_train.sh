@@ -7,6 +7,8 @@
 #  - --json: every line parses, with start, step, epoch and done events;
 #  - resume: the epoch-1 checkpoint resumed for the 2nd epoch gives a checkpoint
 #    byte-identical to the uninterrupted run's (weights, optimizer state, metadata);
+#  - metrics.csv: one row per epoch matching the --json epoch events, and
+#    after a resume in the same folder epoch 1's row kept, epoch 2's once;
 #  - the same full fine-tuning run twice with 4 threads: byte-identical
 #    checkpoints;
 #  - SIGINT mid-run: exit 130, a valid interrupted.safetensors, and resuming
@@ -77,6 +79,27 @@ grep -q '^resumed from .* at epoch 2, step 5' "$W/resume.out" || fail "no resume
 cmp -s "$W/full/epoch-002.safetensors" "$W/part/epoch-002.safetensors" ||
     fail "resumed run differs from the uninterrupted one"
 [ -f "$W/part/epoch-001.safetensors" ] && fail "resume re-ran epoch 1"
+
+# 3a. metrics.csv: a row per epoch with the epoch lines' numbers; resumed
+#     from epoch 1 in the same folder, epoch 1's row stays as it was and
+#     epoch 2's is written again, once
+"$THAW_PYTHON" - "$W/full/metrics.csv" "$W/full.jsonl" <<'PY' || fail "metrics.csv does not match the epoch events"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+epochs = [e for e in map(json.loads, open(sys.argv[2])) if e["event"] == "epoch"]
+assert [int(r["epoch"]) for r in rows] == [1, 2], rows
+for r, e in zip(rows, epochs):
+    assert abs(float(r["train_loss"]) - e["train_loss"]) <= 1e-5 * abs(e["train_loss"]), (r, e)
+    assert abs(float(r["val_acc"]) - e["val_acc"]) <= 1e-6, (r, e)
+    assert r["time"].endswith("Z") and float(r["samples_per_s"]) > 0, r
+PY
+cp -r "$W/full" "$W/again"
+"$B" train "$W/run.json" --out "$W/again" --resume "$W/again/epoch-001.safetensors" \
+    > "$W/again.out" 2>&1 || fail "resume in the same folder failed: $(cat "$W/again.out")"
+[ "$(cut -d, -f1 "$W/again/metrics.csv" | tr '\n' ' ')" = "epoch 1 2 " ] ||
+    fail "metrics.csv after a resume from epoch 1: $(cat "$W/again/metrics.csv")"
+[ "$(sed -n 2p "$W/again/metrics.csv")" = "$(sed -n 2p "$W/full/metrics.csv")" ] ||
+    fail "epoch 1's row changed on resume"
 
 # 3b. the same run twice, every layer training, 4 threads: the same
 #     checkpoint byte for byte (the CPU ops' sums do not depend on timing)

@@ -54,6 +54,11 @@ grep -q '^  love ' "$W/human.out" && grep -q '^  sports ' "$W/human.out" ||
     fail "confusion matrix lacks the topic names"
 [ -f "$W/human/epoch-001.safetensors" ] && [ -f "$W/human/epoch-002.safetensors" ] ||
     fail "no per-epoch checkpoints"
+# metrics.csv: the header and a row per epoch, validation columns filled
+awk -F, 'NR == 1 && $1 == "epoch" && $5 == "val_loss" { h = 1 }
+         NR > 1 && $1 == NR - 1 && $5 != "" && $6 != "" { n++ }
+         END { exit !(h && n == 2 && NR == 3) }' "$W/human/metrics.csv" ||
+    fail "metrics.csv: $(cat "$W/human/metrics.csv" 2>&1)"
 
 # 2. --json (the reference run for resume)
 "$B" train "$W/run.json" --out "$W/full" --json > "$W/full.jsonl" 2> "$W/full.err" ||
