@@ -101,10 +101,11 @@ run_tests() {
     THAW_ASAN_BINARY="$ROOT/build-asan/thaw" \
         ctest --test-dir "$ROOT/build-asan" --output-on-failure -L 'unit|cli|tui' -j"$JOBS"
 
-    echo "quickstart: libFuzzer build, safetensors (60 s) and .pth (30 s) parsers"
+    echo "quickstart: libFuzzer build, safetensors (60 s), .pth, run file and WordPiece (30 s each)"
     cmake -S "$ROOT" -B "$ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_COMPILER=clang -DTHAW_FUZZ=ON >/dev/null
-    cmake --build "$ROOT/build-fuzz" -j"$JOBS" --target fuzz_safetensors fuzz_pth >/dev/null
+    cmake --build "$ROOT/build-fuzz" -j"$JOBS" \
+        --target fuzz_safetensors fuzz_pth fuzz_run_config fuzz_wordpiece >/dev/null
     ctest --test-dir "$ROOT/build-fuzz" --output-on-failure -L fuzz
 }
 
