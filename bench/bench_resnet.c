@@ -5,6 +5,7 @@
  * usage: bench_resnet [--arch resnet18|resnet50] [--batch N] [--size S]
  *                     [--mode forward|head|layer4|full] [--iters N]
  *                     [--warmup N] [--threads N] [--classes N]
+ *        (THAW_BENCH_WINOGRAD=0 in the environment: no Winograd convs)
  *
  * Modes (the same in the PyTorch driver):
  *   forward  eval-mode forward only (BN running stats), no gradients
@@ -27,6 +28,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include "engine/ops/conv2d.h"
 
 #include "engine/models/model.h"
 #include "engine/optim/optimizer.h"
@@ -153,6 +156,12 @@ int main(int argc, char **argv)
     }
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
+    /* THAW_BENCH_WINOGRAD=0: every conv through im2col + GEMM, to measure
+     * what the Winograd path gives in one run */
+    const char *wino = getenv("THAW_BENCH_WINOGRAD");
+    if (wino && strcmp(wino, "0") == 0) {
+        conv2d_set_winograd(0);
+    }
 
     ThawError err = {0};
     Model m;

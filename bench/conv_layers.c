@@ -2,7 +2,7 @@
  * ResNet) for one shape. Driven by bench/conv_layers.py, which runs PyTorch
  * on the same shapes in the same run and prints the comparison.
  *
- * usage: conv_layers n h w c k r s stride pad groups reps [f|b|fb]
+ * usage: [THAW_BENCH_WINOGRAD=0] conv_layers n h w c k r s stride pad groups reps [f|b|fb]
  * (the optional last argument times only forward or only backward, for
  * profiling one direction with perf)
  * prints: "fwd_ms=<min> bwd_ms=<min> fwd_med=<median> bwd_med=<median>
@@ -56,6 +56,12 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    /* THAW_BENCH_WINOGRAD=0: 3x3 stride-1 convs through im2col + GEMM, to
+     * compare the two paths on one machine in one run */
+    const char *wino = getenv("THAW_BENCH_WINOGRAD");
+    if (wino && strcmp(wino, "0") == 0) {
+        conv2d_set_winograd(0);
+    }
     if (argc != 12 && argc != 13) {
         fprintf(stderr, "usage: %s n h w c k r s stride pad groups reps [f|b|fb]\n", argv[0]);
         return 2;

@@ -19,7 +19,9 @@
  * OpenBLAS's pool and OpenMP's never spin against each other on the same
  * cores. The im2col chunk is ~1 MB per thread (at least 512 GEMM rows), so
  * the workspace does not grow with the batch. Depthwise convs take a direct
- * NHWC kernel (conv2d_depthwise.c). */
+ * NHWC kernel (conv2d_depthwise.c); 3x3 stride-1 convs with 128 channels
+ * or more take Winograd F(2x2, 3x3) (conv2d_winograd.c) for the forward
+ * pass and the data gradient. */
 #include "conv2d.h"
 
 #include <cblas.h>
@@ -52,6 +54,18 @@ int conv2d_shape_init(Conv2dShape *s, int n, int h, int w, int c, int k,
     s->p = (eh - 1) / stride + 1;
     s->q = (ew - 1) / stride + 1;
     return 0;
+}
+
+static int g_winograd = 1;
+
+void conv2d_set_winograd(int on)
+{
+    g_winograd = on != 0;
+}
+
+static int use_winograd(const Conv2dShape *s)
+{
+    return g_winograd && conv2d_wino_applies(s);
 }
 
 /* 1x1, stride 1, no padding: the input already is the column matrix. */
@@ -220,6 +234,10 @@ void conv2d_forward(float *out, const float *in, const float *weight,
         conv2d_reorder_weight(workspace, weight, s);
         wr = workspace;
     }
+    if (use_winograd(s)) {
+        conv2d_wino_forward(out, 0.0f, in, wr, bias, s, workspace + weight_floats(s));
+        return;
+    }
     gemm_conv(out, 0.0f, in, wr, bias, s, workspace + weight_floats(s),
               chunk_floats(s));
 }
@@ -319,8 +337,19 @@ size_t conv2d_workspace_floats(const Conv2dShape *s)
     }
     size_t nt = (size_t)conv2d_threads();
     size_t dw = (size_t)s->k * s->r * s->s * (s->c / s->groups);
-    return weight_floats(s) + nt * thread_col_floats(s) +
-           (size_t)(weight_grad_slots() - 1) * dw;
+    size_t gemm = weight_floats(s) + nt * thread_col_floats(s) +
+                  (size_t)(weight_grad_slots() - 1) * dw;
+    /* Winograd's buffers start where the col chunks do (the forward, and
+     * the data gradient, which runs after the weight gradient's partials
+     * are reduced). Sized whether or not conv2d_set_winograd has it on. */
+    size_t wino = conv2d_wino_workspace_floats(s);
+    if (bwd_data_as_conv(s)) {
+        Conv2dShape t = transposed_shape(s);
+        size_t wt = conv2d_wino_workspace_floats(&t);
+        wino = wino > wt ? wino : wt;
+    }
+    wino += weight_floats(s);
+    return gemm > wino ? gemm : wino;
 }
 
 /* dW_g += dout_g^T x col_g. The chunks are cut into fixed runs (slots),
@@ -450,6 +479,10 @@ static void data_grad(float *din, const float *dout, const float *weight,
     if (bwd_data_as_conv(s)) {
         Conv2dShape t = transposed_shape(s);
         conv2d_flip_weight(wbuf, weight, s);
+        if (use_winograd(&t)) {
+            conv2d_wino_forward(din, 1.0f, dout, wbuf, NULL, &t, col);
+            return;
+        }
         gemm_conv(din, 1.0f, dout, wbuf, NULL, &t, col, chunk_floats(&t));
         return;
     }

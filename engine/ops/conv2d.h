@@ -50,4 +50,8 @@ void conv2d_backward(float *din, float *dweight, float *dbias,
  * conv2d_workspace_floats(), so size the workspace after calling it. */
 void conv2d_set_chunk_budget(size_t floats);
 
+/* Tests and benchmarks only: 0 turns the Winograd path for 3x3 stride-1
+ * convs off (im2col + GEMM for every conv), 1 (the default) back on. */
+void conv2d_set_winograd(int on);
+
 #endif

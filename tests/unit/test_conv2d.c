@@ -16,11 +16,13 @@
 #include <cmocka.h>
 
 #include "engine/ops/conv2d.h"
+#include "engine/ops/conv2d_internal.h"
 #include "support/golden.h"
 
 static const char *const required_cases[] = {
     "c3s1p1", "stem7s2p3", "pw1x1s1", "pw1x1s2", "c3s2p1", "dil2",
-    "groups2", "dw3s1", "dw3s2", "dw5s1", "batch4",
+    "groups2", "dw3s1", "dw3s2", "dw5s1", "batch4", "wino128", "wino_odd", "wino_p0",
+    "wino_batch",
 };
 
 typedef struct {
@@ -219,6 +221,42 @@ static void matches_pytorch_one_row_chunks(void **state)
     run_all(1, "[chunk1]");
 }
 
+/* Every case again with Winograd off: 3x3 stride-1 convs through im2col
+ * and GEMM, the path every other conv takes. */
+static void matches_pytorch_without_winograd(void **state)
+{
+    (void)state;
+    conv2d_set_winograd(0);
+    run_all(0, "[im2col]");
+    conv2d_set_winograd(1);
+}
+
+/* Which convs take Winograd: 3x3, stride 1, no dilation or groups,
+ * channels in multiples of 8 and at least 128, outputs of 6x6 or more. */
+static void winograd_applies(void **state)
+{
+    (void)state;
+    Conv2dShape s;
+    assert_int_equal(conv2d_shape_init(&s, 32, 28, 28, 128, 128, 3, 3, 1, 1, 1, 1), 0);
+    assert_true(conv2d_wino_applies(&s));
+    assert_true(conv2d_wino_workspace_floats(&s) > 16u * 128 * 128);
+    assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 128, 128, 3, 3, 2, 1, 1, 1), 0);
+    assert_false(conv2d_wino_applies(&s));   /* stride 2 */
+    assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 128, 128, 3, 3, 1, 2, 2, 1), 0);
+    assert_false(conv2d_wino_applies(&s));   /* dilation 2 */
+    assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 128, 128, 3, 3, 1, 1, 1, 2), 0);
+    assert_false(conv2d_wino_applies(&s));   /* groups */
+    assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 64, 64, 3, 3, 1, 1, 1, 1), 0);
+    assert_false(conv2d_wino_applies(&s));   /* 64 channels: im2col is as fast */
+    assert_int_equal(conv2d_shape_init(&s, 32, 28, 28, 128, 132, 3, 3, 1, 1, 1, 1), 0);
+    assert_false(conv2d_wino_applies(&s));   /* not a multiple of 8 */
+    assert_int_equal(conv2d_shape_init(&s, 32, 4, 4, 512, 512, 3, 3, 1, 1, 1, 1), 0);
+    assert_false(conv2d_wino_applies(&s));   /* 4x4 output: too few tiles */
+    assert_int_equal(conv2d_wino_workspace_floats(&s), 0);
+    assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 64, 64, 1, 1, 1, 0, 1, 1), 0);
+    assert_false(conv2d_wino_applies(&s));   /* 1x1 */
+}
+
 static void shape_init_validates(void **state)
 {
     (void)state;
@@ -242,6 +280,8 @@ int main(void)
         cmocka_unit_test(shape_init_validates),
         cmocka_unit_test(matches_pytorch),
         cmocka_unit_test(matches_pytorch_one_row_chunks),
+        cmocka_unit_test(matches_pytorch_without_winograd),
+        cmocka_unit_test(winograd_applies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,8 @@ static void conv_3x3_same_bits(void **state)
 {
     (void)state;
     conv_case(4, 14, 14, 16, 24, 3, 1, 1, 1, 4096);
+    /* 128 channels: the data gradient through Winograd, in chunks of tiles */
+    conv_case(2, 12, 12, 128, 128, 3, 1, 1, 1, 4096);
 }
 
 /* 12 chunks for 4 threads: too few to cut into two runs per thread, so one
