@@ -19,7 +19,7 @@
  * OpenBLAS's pool and OpenMP's never spin against each other on the same
  * cores. The im2col chunk is ~1 MB per thread (at least 512 GEMM rows), so
  * the workspace does not grow with the batch. Depthwise convs take a direct
- * NHWC kernel (conv2d_depthwise.c); 3x3 stride-1 convs with 128 channels
+ * NHWC kernel (conv2d_depthwise.c); 3x3 stride-1 convs with 64 channels
  * or more take Winograd F(2x2, 3x3) (conv2d_winograd.c) for the forward
  * pass and the data gradient. */
 #include "conv2d.h"

@@ -63,7 +63,7 @@ void conv2d_unreorder_add(float *dw, const float *dwr, const Conv2dShape *s);
 void conv2d_flip_weight(float *wt, const float *w, const Conv2dShape *s);
 
 /* Winograd F(2x2, 3x3) (conv2d_winograd.c) for 3x3 stride-1 ungrouped
- * convs with 128 or more channels in and out, in multiples of 8, and
+ * convs with 64 or more channels in and out, in multiples of 8, and
  * outputs of 6x6 or more; wr in
  * [k][3][3][c] order. Its workspace: the transformed weights, a row of
  * zeros and per-thread tile buffers (0 when it does not apply). */

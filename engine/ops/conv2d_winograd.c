@@ -15,11 +15,11 @@
  * result does not depend on the schedule. Used for the forward pass and for
  * the data gradient of stride-1 3x3 convs (a 3x3 convolution of dout with
  * the flipped weights), where channels are multiples of 8 and the output is
- * big enough for the tiles to pay (conv2d_wino_applies). With 64 channels
- * its GEMMs (inner dimension 64 against im2col's 576) run too far below
- * peak to gain (ResNet's 56x56x64 forward 59 against 57 ms), so it starts
- * at 128; from there, batch 32 on 2 cores, forward 1.2-1.7x (28x28x128
- * 52 -> 42 ms, 14x14x256 52 -> 31, 12x12x128 9.6 -> 7.3), 7x7x512 even. */
+ * big enough for the tiles to pay (conv2d_wino_applies): 64 channels or
+ * more (with 32 the GEMMs' inner dimension is too short to run near peak).
+ * Batch 32 on 2 cores, forward 1.1-1.7x (24x24x64 16.6 -> 13.5 ms,
+ * 28x28x128 52 -> 42, 14x14x256 52 -> 31, 12x12x128 9.6 -> 7.3), 7x7x512
+ * even. With 2 MB tile chunks 64 channels did not gain; 8 MB ones do. */
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
@@ -39,7 +39,7 @@ int conv2d_wino_applies(const Conv2dShape *s)
 {
     return s->r == 3 && s->s == 3 && s->stride_h == 1 && s->stride_w == 1 &&
            s->dil_h == 1 && s->dil_w == 1 && s->groups == 1 && s->c % LANES == 0 &&
-           s->k % LANES == 0 && s->c >= 128 && s->k >= 128 && s->p >= 6 && s->q >= 6 &&
+           s->k % LANES == 0 && s->c >= 64 && s->k >= 64 && s->p >= 6 && s->q >= 6 &&
            s->pad_h <= 2 && s->pad_w <= 2;
 }
 

@@ -35,13 +35,14 @@ CASES = {
     "dwmult2":     (2, 6, 6, 4, 8, 3, 3, 1, 1, 1, 4, True),
     "batch4":      (4, 6, 5, 3, 5, 3, 3, 1, 1, 1, 1, True),
     "wide":        (1, 20, 24, 16, 24, 3, 3, 1, 1, 1, 1, False),
-    # Winograd F(2x2,3x3) (3x3 stride 1, channels multiples of 8, >= 128,
+    # Winograd F(2x2,3x3) (3x3 stride 1, channels multiples of 8, >= 64,
     # output >= 6x6): even and odd outputs, pad 1 and 0 (its data gradient
     # then pads 2), a batch of several chunks of tiles
     "wino128":     (1, 8, 8, 128, 128, 3, 3, 1, 1, 1, 1, True),
     "wino_odd":    (1, 9, 7, 128, 136, 3, 3, 1, 1, 1, 1, False),
     "wino_p0":     (1, 10, 10, 136, 128, 3, 3, 1, 0, 1, 1, True),
     "wino_batch":  (3, 14, 14, 128, 128, 3, 3, 1, 1, 1, 1, False),
+    "wino64":      (2, 6, 6, 64, 72, 3, 3, 1, 1, 1, 1, True),
 }
 
 

@@ -22,7 +22,7 @@
 static const char *const required_cases[] = {
     "c3s1p1", "stem7s2p3", "pw1x1s1", "pw1x1s2", "c3s2p1", "dil2",
     "groups2", "dw3s1", "dw3s2", "dw5s1", "batch4", "wino128", "wino_odd", "wino_p0",
-    "wino_batch",
+    "wino_batch", "wino64",
 };
 
 typedef struct {
@@ -232,7 +232,7 @@ static void matches_pytorch_without_winograd(void **state)
 }
 
 /* Which convs take Winograd: 3x3, stride 1, no dilation or groups,
- * channels in multiples of 8 and at least 128, outputs of 6x6 or more. */
+ * channels in multiples of 8 and at least 64, outputs of 6x6 or more. */
 static void winograd_applies(void **state)
 {
     (void)state;
@@ -247,7 +247,9 @@ static void winograd_applies(void **state)
     assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 128, 128, 3, 3, 1, 1, 1, 2), 0);
     assert_false(conv2d_wino_applies(&s));   /* groups */
     assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 64, 64, 3, 3, 1, 1, 1, 1), 0);
-    assert_false(conv2d_wino_applies(&s));   /* 64 channels: im2col is as fast */
+    assert_true(conv2d_wino_applies(&s));    /* ResNet's layer1 */
+    assert_int_equal(conv2d_shape_init(&s, 32, 56, 56, 32, 64, 3, 3, 1, 1, 1, 1), 0);
+    assert_false(conv2d_wino_applies(&s));   /* 32 channels: GEMMs too thin */
     assert_int_equal(conv2d_shape_init(&s, 32, 28, 28, 128, 132, 3, 3, 1, 1, 1, 1), 0);
     assert_false(conv2d_wino_applies(&s));   /* not a multiple of 8 */
     assert_int_equal(conv2d_shape_init(&s, 32, 4, 4, 512, 512, 3, 3, 1, 1, 1, 1), 0);
