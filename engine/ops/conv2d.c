@@ -125,23 +125,6 @@ static size_t thread_col_floats(const Conv2dShape *s)
     return col;
 }
 
-/* OpenBLAS runs single-threaded inside our regions (see conv2d_internal.h). */
-static int blas_single_begin(void)
-{
-    int saved = openblas_get_num_threads();
-    if (saved != 1) {
-        openblas_set_num_threads(1);
-    }
-    return saved;
-}
-
-static void blas_single_end(int saved)
-{
-    if (saved != 1) {
-        openblas_set_num_threads(saved);
-    }
-}
-
 static void add_bias_rows(float *out, const float *bias, size_t m, int k)
 {
     for (size_t i = 0; i < m; i++) {
@@ -199,7 +182,7 @@ static void gemm_conv(float *out, float beta, const float *in, const float *wr,
     const int rows = pw ? s->n * s->h * s->w : s->n * s->p;
     const int rpc = pw ? pointwise_rows(s) : conv2d_rows_per_chunk(s, conv2d_chunk_budget());
     const int chunks = (rows + rpc - 1) / rpc;
-    const int saved = blas_single_begin();
+    const int saved = conv2d_blas_single_begin();
 #pragma omp parallel num_threads(conv2d_threads())
     {
         float *mycol = col + (size_t)omp_get_thread_num() * col_stride;
@@ -219,7 +202,7 @@ static void gemm_conv(float *out, float beta, const float *in, const float *wr,
             }
         }
     }
-    blas_single_end(saved);
+    conv2d_blas_single_end(saved);
 }
 
 void conv2d_forward(float *out, const float *in, const float *weight,
@@ -380,7 +363,7 @@ static void weight_grad(float *dweight, float *din, const float *dout,
         rpc = (rows + want - 1) / want;
         chunks = (rows + rpc - 1) / rpc;
     }
-    const int saved = blas_single_begin();
+    const int saved = conv2d_blas_single_begin();
 #pragma omp parallel num_threads(conv2d_threads())
     {
         float *mycol = col + (size_t)omp_get_thread_num() * col_stride;
@@ -413,7 +396,7 @@ static void weight_grad(float *dweight, float *din, const float *dout,
             }
         }
     }
-    blas_single_end(saved);
+    conv2d_blas_single_end(saved);
     if (acc0 == wbuf || slots > 1) {
         reduce_weight_grad(dweight, acc0 == wbuf ? wbuf : NULL, part, slots - 1, s);
     }
@@ -430,7 +413,7 @@ static void data_grad_col2im(float *din, const float *dout, const float *wr,
     const int rows = s->n * s->p;
     const int rpc = conv2d_rows_per_chunk(s, conv2d_chunk_budget());
     const int chunks = (rows + rpc - 1) / rpc;
-    const int saved = blas_single_begin();
+    const int saved = conv2d_blas_single_begin();
 #pragma omp parallel num_threads(conv2d_threads())
     {
         float *mycol = col + (size_t)omp_get_thread_num() * col_stride;
@@ -450,7 +433,7 @@ static void data_grad_col2im(float *din, const float *dout, const float *wr,
             }
         }
     }
-    blas_single_end(saved);
+    conv2d_blas_single_end(saved);
 }
 
 static void data_grad(float *din, const float *dout, const float *weight,
@@ -461,7 +444,7 @@ static void data_grad(float *din, const float *dout, const float *weight,
         const int G = s->groups, cg = s->c / G, kg = s->k / G;
         const int rows = s->n * s->h * s->w, rpc = pointwise_rows(s);
         const int chunks = (rows + rpc - 1) / rpc;
-        const int saved = blas_single_begin();
+        const int saved = conv2d_blas_single_begin();
 #pragma omp parallel for num_threads(conv2d_threads()) schedule(dynamic, 1)
         for (int ci = 0; ci < chunks; ci++) {
             int row0 = ci * rpc, row1 = row0 + rpc < rows ? row0 + rpc : rows;
@@ -473,7 +456,7 @@ static void data_grad(float *din, const float *dout, const float *weight,
                             din + (size_t)row0 * s->c + (size_t)g * cg, s->c);
             }
         }
-        blas_single_end(saved);
+        conv2d_blas_single_end(saved);
         return;
     }
     if (bwd_data_as_conv(s)) {

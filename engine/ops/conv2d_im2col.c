@@ -4,6 +4,7 @@
 
 #include "conv2d_internal.h"
 
+#include <cblas.h>
 #include <omp.h>
 
 static size_t chunk_budget = CONV2D_COL_BUDGET;
@@ -22,6 +23,22 @@ int conv2d_threads(void)
 {
     int nt = omp_get_max_threads();
     return nt < 1 ? 1 : nt;
+}
+
+int conv2d_blas_single_begin(void)
+{
+    int saved = openblas_get_num_threads();
+    if (saved != 1) {
+        openblas_set_num_threads(1);
+    }
+    return saved;
+}
+
+void conv2d_blas_single_end(int saved)
+{
+    if (saved != 1) {
+        openblas_set_num_threads(saved);
+    }
 }
 
 int conv2d_balance_chunk(long long rows, long long per)

@@ -17,6 +17,10 @@
  * spinning against each other on few cores halved throughput otherwise.
  * The workspace is sized for conv2d_threads() threads. */
 int conv2d_threads(void);
+/* OpenBLAS set to one thread around such a region: begin returns the old
+ * count, end restores it. */
+int conv2d_blas_single_begin(void);
+void conv2d_blas_single_end(int saved);
 
 /* Floats of im2col scratch per thread and chunk: enough rows for the GEMM
  * to run at full speed, small enough to stay near the core's L2. */

@@ -221,10 +221,7 @@ void conv2d_wino_forward(float *out, float beta, const float *in, const float *w
     const int per = tiles_per_chunk(s);
     const int chunks = (tiles + per - 1) / per;
     const size_t stride = thread_floats(s);
-    int saved = openblas_get_num_threads();
-    if (saved != 1) {
-        openblas_set_num_threads(1);
-    }
+    const int saved = conv2d_blas_single_begin();
 #pragma omp parallel num_threads(conv2d_threads())
     {
         float *v = bufs + (size_t)omp_get_thread_num() * stride;
@@ -241,7 +238,5 @@ void conv2d_wino_forward(float *out, float beta, const float *in, const float *w
             transform_output(out, beta, m, bias, s, t0, t1);
         }
     }
-    if (saved != 1) {
-        openblas_set_num_threads(saved);
-    }
+    conv2d_blas_single_end(saved);
 }
